@@ -1,0 +1,35 @@
+# Quick start: `make run`, then `make test`. See README.md.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+SCALE ?= 30000
+export DO_NOT_TRACK := 1
+export DAGSTER_HOME ?= $(CURDIR)/data/dagster_home
+
+.PHONY: venv run test ui sandbox clean
+
+$(BIN)/dagster: pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+venv: $(BIN)/dagster
+
+run: venv
+	$(BIN)/python -m dagster_project.cli run --scale $(SCALE)
+
+test: venv
+	$(BIN)/python -m pytest
+
+ui: venv
+	mkdir -p $(DAGSTER_HOME)
+	$(BIN)/dagster dev -m dagster_project.definitions -h 127.0.0.1 -p 3000
+
+sandbox: venv
+	$(BIN)/python -m dagster_project.sandbox serve
+
+clean:
+	rm -rf data

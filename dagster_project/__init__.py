@@ -1,0 +1,1 @@
+"""ЦУР data platform: the Dagster code location."""

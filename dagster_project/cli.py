@@ -1,0 +1,118 @@
+"""`python -m dagster_project.cli run`: the whole pipeline on the sandbox, through the same Definitions as the UI.
+
+Steps: generate the sandbox sources (once per scale and seed), start the sandbox HTTP server unless real
+endpoints are configured, materialize every asset in one in-process run, print a summary.
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+from contextlib import ExitStack
+from pathlib import Path
+
+from dagster_project.lib import paths
+
+SANDBOX_HOST_ENV = ("POS_BASE_URL", "INCIDENT_BASE_URL")
+
+
+def prepare_environment() -> None:
+    """Make every path absolute and shared by Dagster, dbt and the sandbox for this process and its children."""
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    os.environ["CUR_DATA_DIR"] = str(paths.data_dir())
+    os.environ["WAREHOUSE_PATH"] = str(paths.warehouse_path())
+    os.environ.setdefault("DAGSTER_HOME", str(paths.data_dir() / "dagster_home"))
+    Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
+
+
+def ensure_sandbox(scale: int, seed: int) -> dict:
+    """Generate the sandbox once per (scale, seed); a later run with the same knobs reuses it."""
+    from dagster_project.sandbox import generate
+    from dagster_project.sandbox.manual_inputs import write_manual_inputs
+
+    marker = paths.sandbox_dir() / "generated.json"
+    wanted = {"scale": scale, "seed": seed}
+    if marker.exists() and json.loads(marker.read_text()).get("params") == wanted:
+        print(f"sandbox: reusing {paths.sandbox_dir()} (scale={scale}, seed={seed})", flush=True)
+        return json.loads(marker.read_text())["summary"]
+    print(f"sandbox: generating {scale} appeals (seed={seed}) …", flush=True)
+    started = time.monotonic()
+    summary = generate(paths.sandbox_dir(), paths.inbox_dir(""), scale, seed=seed)
+    write_manual_inputs(paths.data_dir(), seed=seed)
+    marker.write_text(json.dumps({"params": wanted, "summary": summary}, default=str, ensure_ascii=False))
+    print(f"sandbox: generated in {time.monotonic() - started:.1f} s: {summary}", flush=True)
+    return summary
+
+
+def materialize_all():
+    from dagster import DagsterInstance
+
+    from dagster_project.definitions import defs
+
+    job = defs.resolve_implicit_global_asset_job_def()
+    run_config = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
+    with DagsterInstance.get() as instance:
+        return job.execute_in_process(instance=instance, run_config=run_config, raise_on_error=False)
+
+
+def mart_row_counts() -> dict[str, int]:
+    """Rows of every mart in the warehouse after the run (a mart that failed to build shows as missing)."""
+    import duckdb
+
+    from dagster_project.lib.dbt import mart_models
+
+    with duckdb.connect(str(paths.warehouse_path()), read_only=True) as con:
+        existing = {row[0] for row in con.sql("select table_name from information_schema.tables where table_schema = 'main'").fetchall()}
+        return {
+            name: con.sql(f'select count(*) from main."{name}"').fetchone()[0] if name in existing else -1
+            for name in mart_models()
+        }
+
+
+def print_summary(result) -> None:
+    evaluations = result.get_asset_check_evaluations()
+    failed = [e for e in evaluations if not e.passed]
+    print("\n=== ЦУР pipeline summary ===")
+    print(f"run: {result.run_id}  status: {'SUCCESS' if result.success else 'FAILURE'}")
+    print("rows per mart:")
+    for name, rows in mart_row_counts().items():
+        print(f"  {name:<40} {rows:>10,}" if rows >= 0 else f"  {name:<40} {'not built':>10}")
+    print(f"checks: {len(evaluations) - len(failed)} passed, {len(failed)} failed")
+    for evaluation in failed:
+        print(f"  FAILED [{evaluation.severity.value}] {evaluation.asset_key.to_user_string()}: {evaluation.check_name}")
+    print(f"warehouse: {paths.warehouse_path()}")
+
+
+def run(scale: int, seed: int) -> int:
+    from dagster_project.sandbox.server import running_server
+
+    prepare_environment()
+    ensure_sandbox(scale, seed)
+    with ExitStack() as stack:
+        if not any(os.environ.get(name) for name in SANDBOX_HOST_ENV):
+            base_url = stack.enter_context(running_server(paths.sandbox_dir()))
+            os.environ["POS_BASE_URL"] = f"{base_url}/pos/v1"
+            os.environ["INCIDENT_BASE_URL"] = f"{base_url}/im/v1"
+            print(f"sandbox: serving ПОС and Инцидент Менеджмент at {base_url}", flush=True)
+        started = time.monotonic()
+        result = materialize_all()
+    print_summary(result)
+    print(f"pipeline wall time: {time.monotonic() - started:.1f} s")
+    return 0 if result.success else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m dagster_project.cli", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    run_parser = commands.add_parser("run", help="generate the sandbox, materialize every asset, print a summary")
+    run_parser.add_argument("--scale", type=int, default=30_000, help="number of sandbox appeals (default 30000)")
+    run_parser.add_argument("--seed", type=int, default=42)
+    args = parser.parse_args(argv)
+    if args.scale <= 0:
+        parser.error("--scale must be a positive number of appeals")
+    return run(args.scale, args.seed)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

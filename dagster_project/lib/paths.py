@@ -1,0 +1,37 @@
+"""Every filesystem location the platform uses, resolved from env vars with repo-relative defaults."""
+
+import os
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DBT_PROJECT_DIR = REPO_ROOT / "dbt"
+SEEDS_DIR = REPO_ROOT / "seeds"
+EXPECTATIONS_DIR = REPO_ROOT / "expectations"
+
+
+def data_dir() -> Path:
+    return Path(os.environ.get("CUR_DATA_DIR", REPO_ROOT / "data")).resolve()
+
+
+def warehouse_path() -> Path:
+    return Path(os.environ.get("WAREHOUSE_PATH", data_dir() / "warehouse.duckdb")).resolve()
+
+
+def sandbox_dir() -> Path:
+    return data_dir() / "sandbox"
+
+
+def inbox_dir(source: str) -> Path:
+    return Path(os.environ.get("CUR_INBOX_DIR", data_dir() / "inbox")).resolve() / source
+
+
+def lake_dir() -> Path:
+    return data_dir() / "lake"
+
+
+def raw_dir(table: str) -> Path:
+    return lake_dir() / "raw" / table
+
+
+def serving_path() -> Path:
+    return Path(os.environ.get("SERVING_PATH", data_dir() / "serving" / "marts.duckdb")).resolve()
