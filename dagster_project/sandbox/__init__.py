@@ -1,0 +1,9 @@
+"""Sandbox of the feedback platforms (ПОС, Инцидент Менеджмент, СЭД 59-ФЗ, regional portals).
+
+`generate(...)` writes the data; `server.running_server(...)` serves the two HTTP APIs; see docs/sources.md.
+"""
+
+from dagster_project.sandbox.generator import generate
+from dagster_project.sandbox.model import slow_agency_ids
+
+__all__ = ["generate", "slow_agency_ids"]
