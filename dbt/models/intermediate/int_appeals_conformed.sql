@@ -1,0 +1,134 @@
+-- The conformed appeal: codes resolved against the dimensions (unknown → «не определено» members, never dropped),
+-- local registration date, the agency version valid at registration (SCD2), and facts taken from the status history.
+with appeals as (
+    select * from {{ ref('int_appeals_unioned') }}
+),
+
+events as (
+    select * from {{ ref('int_appeal_events_unioned') }}
+),
+
+regions as (
+    select * from {{ ref('dim_region') }}
+),
+
+municipalities as (
+    select * from {{ ref('dim_municipality') }}
+),
+
+categories as (
+    select * from {{ ref('dim_category') }}
+),
+
+subcategories as (
+    select * from {{ ref('dim_subcategory') }}
+),
+
+agencies as (
+    select * from {{ ref('dim_agency') }}
+),
+
+event_summary as (
+    select
+        appeal_key,
+        min(case when status in ('in_work', 'answered') then event_at end) as first_work_at,
+        min(case when status = 'answered' then event_at end) as first_answer_event_at,
+        max(case when status = 'closed' then event_at end) as last_closed_at,
+        min(case when status = 'extended' then event_at end) as first_extended_at,
+        sum(case when status = 'redirected' then 1 else 0 end) as redirect_events,
+        sum(case when status = 'returned_for_rework' then 1 else 0 end) as rework_events,
+        sum(case when status = 'reopened' then 1 else 0 end) as reopen_events
+    from events
+    group by appeal_key
+),
+
+-- Each agency's versions cover all time: the first one also before its valid_from, the last one also after valid_to,
+-- so every appeal of a known agency finds exactly one version.
+agency_versions as (
+    select
+        agency_id,
+        agency_sk,
+        agency_kind,
+        case
+            when valid_from = min(valid_from) over (partition by agency_id) then cast('1900-01-01' as date)
+            else valid_from
+        end as match_from,
+        case
+            when valid_from = max(valid_from) over (partition by agency_id) then cast('9999-12-31' as date)
+            else valid_to
+        end as match_to
+    from agencies
+),
+
+localized as (
+    select
+        appeals.*,
+        regions.utc_offset_hours,
+        cast({{ to_local('appeals.registered_at', 'regions.utc_offset_hours') }} as date) as registered_date
+    from appeals
+    left join regions
+        on appeals.region_code = regions.region_code
+),
+
+conformed as (
+    select
+        localized.appeal_key,
+        localized.channel_code,
+        localized.appeal_kind,
+        localized.source_id,
+        localized.region_code,
+        localized.utc_offset_hours,
+        coalesce(municipalities.oktmo, '00000000') as oktmo,
+        coalesce(agency_versions.agency_id, 'unknown') as agency_id,
+        coalesce(agency_versions.agency_sk, 'unknown') as agency_sk,
+        coalesce(agency_versions.agency_kind, 'не определено') as agency_kind,
+        coalesce(categories.sector_code, 'unknown') as sector_code,
+        coalesce(categories.category_code, 'unknown') as category_code,
+        case
+            when localized.subcategory_code is null then cast(null as {{ dbt.type_string() }})
+            else coalesce(subcategories.subcategory_code, 'unknown')
+        end as subcategory_code,
+        coalesce(categories.deadline_working_days, {{ var('default_deadline_working_days') }}) as deadline_working_days,
+        localized.citizen_hash,
+        localized.address,
+        localized.appeal_text,
+        localized.registered_at,
+        localized.registered_date,
+        case
+            when localized.channel_code = 'incident' then localized.reaction_at
+            else coalesce(event_summary.first_work_at, localized.answered_at, event_summary.first_answer_event_at)
+        end as first_response_at,
+        coalesce(localized.answered_at, event_summary.first_answer_event_at) as answered_at,
+        case
+            when localized.status = 'closed' then coalesce(event_summary.last_closed_at, localized.updated_at)
+        end as closed_at,
+        coalesce(localized.extended_at, event_summary.first_extended_at) as extended_at,
+        coalesce(localized.redirect_count, event_summary.redirect_events, 0) as redirect_count,
+        coalesce(localized.rework_count, event_summary.rework_events, 0) as rework_count,
+        (localized.status = 'reopened' or coalesce(event_summary.reopen_events, 0) > 0) as is_reopened,
+        localized.is_repeat_declared,
+        localized.rating,
+        localized.rated_at,
+        localized.status,
+        localized.source_status,
+        localized.updated_at,
+        case
+            when localized.utc_offset_hours is null then 'unknown_region'
+            when localized.registered_at is null then 'missing_registration_time'
+        end as exclusion_reason
+    from localized
+    left join event_summary
+        on localized.appeal_key = event_summary.appeal_key
+    left join municipalities
+        on localized.oktmo = municipalities.oktmo
+    left join categories
+        on localized.category_code = categories.category_code
+    left join subcategories
+        on localized.subcategory_code = subcategories.subcategory_code
+    left join agency_versions
+        on localized.agency_id = agency_versions.agency_id
+        and localized.registered_date >= agency_versions.match_from
+        and localized.registered_date < agency_versions.match_to
+)
+
+select * from conformed

@@ -1,0 +1,21 @@
+select
+    oktmo,
+    region_code,
+    municipality_name,
+    municipality_kind,
+    population,
+    population_year,
+    is_capital
+from {{ ref('municipalities') }}
+
+union all
+
+-- «не определено»: appeals whose OKTMO is missing or unknown
+select
+    '00000000',
+    cast(null as {{ dbt.type_string() }}),
+    'не определено',
+    'не определено',
+    cast(null as {{ dbt.type_bigint() }}),
+    cast(null as {{ dbt.type_int() }}),
+    false

@@ -1,0 +1,29 @@
+"""dbt in the Dagster asset graph: models downstream of the extraction assets, dbt tests as asset checks."""
+
+from dagster import AssetKey
+
+from dagster_project.defs.transform.assets import cur_dbt_models
+
+
+def test_staging_models_depend_on_extraction_assets():
+    deps = {spec.key: {dep.asset_key for dep in spec.deps} for spec in cur_dbt_models.specs}
+    for model, table in [
+        ("stg_pos__messages", "pos_messages"),
+        ("stg_pos__message_events", "pos_message_events"),
+        ("stg_pos__poll_options", "pos_polls"),
+        ("stg_incident__incidents", "incidents"),
+        ("stg_incident__incident_events", "incident_events"),
+        ("stg_sed__appeals", "sed_appeals"),
+        ("stg_portal__appeals", "portal_appeals"),
+    ]:
+        assert AssetKey(["raw", table]) in deps[AssetKey(["staging", model])]
+    assert AssetKey(["intermediate", "int_appeals_deadlines_computed"]) in deps[AssetKey(["fct_appeals"])]
+
+
+def test_dbt_tests_are_asset_checks():
+    checks = {(check.asset_key, check.name) for check in cur_dbt_models.check_specs}
+    assert (AssetKey(["fct_appeals"]), "unique_fct_appeals_appeal_key") in checks
+    assert any(key == AssetKey(["dim_agency"]) and name.startswith("scd2_versions_do_not_overlap")
+               for key, name in checks)
+    assert any(key == AssetKey(["staging", "stg_pos__messages"]) and name.startswith("accounted_for")
+               for key, name in checks)
