@@ -1,0 +1,271 @@
+"""Extraction assets built from the source specs, plus the inbox sensors, jobs and schedules.
+
+Each source is its own asset (and its own job for schedules and sensors) and no asset depends on another
+source, so one failing source never blocks the others.
+"""
+
+import json
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetKey,
+    AssetOut,
+    AssetsDefinition,
+    Backoff,
+    Config,
+    DefaultScheduleStatus,
+    DefaultSensorStatus,
+    Jitter,
+    MaterializeResult,
+    RetryPolicy,
+    RunRequest,
+    ScheduleDefinition,
+    SensorEvaluationContext,
+    SensorResult,
+    TableColumn,
+    TableSchema,
+    define_asset_job,
+    multi_asset,
+    sensor,
+)
+from pydantic import Field
+
+from dagster_project.defs.extract.api import extract_api
+from dagster_project.defs.extract.files import extract_files, file_sha256, pending_files, safe_name
+from dagster_project.defs.extract.load_result import LoadResult
+from dagster_project.defs.extract.records import parse_iso_utc
+from dagster_project.defs.extract.resources import InboxResource
+from dagster_project.defs.extract.specs import API_SPECS, FILE_SPECS, ApiSpec, FileSpec
+from dagster_project.lib import warehouse
+from dagster_project.lib.contracts import META_COLUMNS, RAW_TABLES
+
+# Step retries: a transient outage outlasting the HTTP retries is tried again, resuming from the last
+# committed page. Run retries (tag dagster/max_retries) cover a crashed run process.
+STEP_RETRY = RetryPolicy(max_retries=2, delay=30, backoff=Backoff.EXPONENTIAL, jitter=Jitter.PLUS_MINUS)
+RUN_RETRY_TAGS = {"dagster/max_retries": "2", "dagster/retry_strategy": "FROM_FAILURE"}
+
+
+class ApiExtractConfig(Config):
+    updated_since: str | None = Field(
+        default=None,
+        description="Backfill: start of the range, UTC, inclusive (2025-03-01 or 2025-03-01T06:00:00Z). "
+        "Unset: incremental load from the stored cursor. A backfill does not move the cursor.",
+    )
+    updated_until: str | None = Field(default=None, description="Backfill: end of the range, UTC, exclusive")
+    lookback_minutes: int = Field(default=120, description="Incremental loads re-read this much before the cursor")
+
+
+class FileExtractConfig(Config):
+    file_name: str | None = Field(
+        default=None, description="One inbox file (what the sensor asks for); unset: every pending file"
+    )
+
+
+def raw_key(table: str) -> AssetKey:
+    return AssetKey(["raw", table])
+
+
+def _column_schema(table: str) -> TableSchema:
+    return TableSchema(columns=[TableColumn(c.name, c.kind) for c in RAW_TABLES[table] + META_COLUMNS])
+
+
+def _outs(spec: ApiSpec | FileSpec) -> dict[str, AssetOut]:
+    return {
+        table: AssetOut(
+            key=raw_key(table),
+            description=spec.description,
+            group_name="raw",
+            kinds={"parquet"},
+            metadata={"dagster/column_schema": _column_schema(table)},
+        )
+        for table in spec.tables
+    }
+
+
+def _run_load(context: AssetExecutionContext, spec: ApiSpec | FileSpec, load: Callable[[LoadResult], None]):
+    """Runs a load, writes its ops.load_log row (also when it fails) and reports it on every output."""
+    result = LoadResult(spec.name)
+    try:
+        load(result)
+    except BaseException:
+        try:
+            _log(context, result, "failed")
+        except Exception as log_error:  # never hide the load's own error behind this one
+            context.log.warning(f"could not write the failed run to ops.load_log: {log_error}")
+        raise
+    _log(context, result, "success")
+    context.log.info(
+        f"{spec.name}: fetched {result.fetched} = landed {result.landed} + quarantined {result.quarantined}; "
+        f"{result.duplicates_skipped} repeats skipped, {result.retries} HTTP retries, {result.duration_s:.1f} s"
+    )
+    for table in spec.tables:
+        metadata = {
+            "records": result.rows(table),  # rows landed in this table
+            "bytes": result.bytes(table),
+            "parts": len([p for t, p in result.parts if t == table]),
+            "fetched": result.fetched,
+            "landed": result.landed,
+            "quarantined": result.quarantined,
+            "duplicates_skipped": result.duplicates_skipped,
+            "http_retries": result.retries,
+            "cursor_from": result.cursor_from or "",
+            "cursor_to": result.cursor_to or "",
+            "resumed": result.resumed,
+            "files_processed": result.files_processed,
+            "files_rejected": result.files_rejected,
+            "duration_s": round(result.duration_s, 3),
+            "checksum": result.checksum,
+        }
+        yield MaterializeResult(asset_key=raw_key(table), metadata=metadata)
+    yield AssetCheckResult(
+        asset_key=raw_key(spec.name),
+        check_name="reconciled",
+        passed=result.reconciled,
+        metadata={"fetched": result.fetched, "landed": result.landed, "quarantined": result.quarantined},
+    )
+
+
+def _log(context: AssetExecutionContext, result: LoadResult, status: str) -> None:
+    warehouse.log_load(
+        run_id=context.run.run_id, source=result.source, cursor_from=result.cursor_from, cursor_to=result.cursor_to,
+        fetched=result.fetched, landed=result.landed, quarantined=result.quarantined, checksum=result.checksum,
+        started_at=result.started_at, status=status,
+    )
+
+
+def _reconciled_check(spec: ApiSpec | FileSpec) -> AssetCheckSpec:
+    return AssetCheckSpec(
+        "reconciled", asset=raw_key(spec.name), description="fetched = landed + quarantined for this load"
+    )
+
+
+def _pool(spec: ApiSpec | FileSpec) -> str:
+    """One concurrency pool per source: with a limit of 1 in the instance, two loads of a source (a schedule
+    and a manual run) never interleave their cursor updates."""
+    return f"extract_{spec.name}"
+
+
+def _range_bound(value: str | None) -> datetime | None:
+    return parse_iso_utc(value) if value else None
+
+
+def build_api_asset(spec: ApiSpec) -> AssetsDefinition:
+    @multi_asset(
+        name=f"raw_{spec.name}",
+        outs=_outs(spec),
+        check_specs=[_reconciled_check(spec)],
+        required_resource_keys={f"{spec.api}_api", "pii"},
+        retry_policy=STEP_RETRY,
+        pool=_pool(spec),
+        description=spec.description,
+    )
+    def _asset(context: AssetExecutionContext, config: ApiExtractConfig):
+        since, until = _range_bound(config.updated_since), _range_bound(config.updated_until)
+        if until is not None and since is None:
+            raise ValueError("updated_until needs updated_since (a backfill is a closed range)")
+        api = getattr(context.resources, f"{spec.api}_api")
+
+        def load(result: LoadResult) -> None:
+            with api.client() as client:
+                extract_api(
+                    spec, client, result, key=context.resources.pii.key(), run_id=context.run.run_id,
+                    page_size=api.page_size, commit_every_records=api.commit_every_records,
+                    updated_since=since, updated_until=until, lookback=timedelta(minutes=config.lookback_minutes),
+                )
+
+        yield from _run_load(context, spec, load)
+
+    return _asset
+
+
+def build_file_asset(spec: FileSpec) -> AssetsDefinition:
+    @multi_asset(
+        name=f"raw_{spec.name}",
+        outs=_outs(spec),
+        check_specs=[_reconciled_check(spec)],
+        required_resource_keys={"inbox", "pii"},
+        retry_policy=STEP_RETRY,
+        pool=_pool(spec),
+        description=spec.description,
+    )
+    def _asset(context: AssetExecutionContext, config: FileExtractConfig):
+        def load(result: LoadResult) -> None:
+            extract_files(
+                spec, context.resources.inbox.folder(spec.inbox), result, key=context.resources.pii.key(),
+                run_id=context.run.run_id, file_name=config.file_name,
+            )
+
+        yield from _run_load(context, spec, load)
+
+    return _asset
+
+
+API_ASSETS = {spec.name: build_api_asset(spec) for spec in API_SPECS}
+FILE_ASSETS = {spec.name: build_file_asset(spec) for spec in FILE_SPECS}
+
+
+def _job(name: str, specs: list[ApiSpec | FileSpec], description: str):
+    keys = [raw_key(table) for spec in specs for table in spec.tables]
+    return define_asset_job(name, selection=keys, tags=RUN_RETRY_TAGS, description=description)
+
+
+POS_JOB = _job("extract_pos", [s for s in API_SPECS if s.api == "pos"], "ПОС: сообщения, опросы")
+INCIDENT_JOB = _job("extract_incidents", [s for s in API_SPECS if s.api == "incident"], "Инцидент Менеджмент")
+FILE_JOBS = {spec.name: _job(f"extract_{spec.name}", [spec], spec.description) for spec in FILE_SPECS}
+
+SCHEDULES = [
+    ScheduleDefinition(name="extract_pos_hourly", job=POS_JOB, cron_schedule="5 * * * *",
+                       default_status=DefaultScheduleStatus.STOPPED),
+    ScheduleDefinition(name="extract_incidents_hourly", job=INCIDENT_JOB, cron_schedule="10 * * * *",
+                       default_status=DefaultScheduleStatus.STOPPED),
+    # The daily exports: a backstop for the sensors (every pending file), after the night's drops.
+    ScheduleDefinition(name="extract_sed_appeals_daily", job=FILE_JOBS["sed_appeals"], cron_schedule="0 6 * * *",
+                       execution_timezone="Europe/Moscow", default_status=DefaultScheduleStatus.STOPPED),
+    ScheduleDefinition(name="extract_portal_appeals_daily", job=FILE_JOBS["portal_appeals"],
+                       cron_schedule="30 6 * * *", execution_timezone="Europe/Moscow",
+                       default_status=DefaultScheduleStatus.STOPPED),
+]
+
+
+def build_inbox_sensor(spec: FileSpec):
+    op_name = f"raw_{spec.name}"
+
+    @sensor(
+        name=f"{spec.inbox}_inbox_sensor",
+        job=FILE_JOBS[spec.name],
+        minimum_interval_seconds=30,
+        default_status=DefaultSensorStatus.RUNNING,
+        description=f"Новый файл в data/inbox/{spec.inbox}/ → отдельный запуск загрузки этого файла",
+    )
+    def _sensor(context: SensorEvaluationContext, inbox: InboxResource) -> SensorResult:
+        # One run per file (name and content); the cursor caches hashes by (size, mtime) so files are not
+        # re-read on every tick.
+        seen = json.loads(context.cursor) if context.cursor else {}
+        current, requests = {}, []
+        for path in pending_files(inbox.folder(spec.inbox)):
+            stat = path.stat()
+            if time.time() - stat.st_mtime < inbox.min_file_age_s:
+                continue  # may still be being copied
+            signature = [stat.st_size, stat.st_mtime_ns]
+            cached = seen.get(path.name)
+            digest = cached[2] if cached and cached[:2] == signature else file_sha256(path)
+            current[path.name] = signature + [digest]
+            requests.append(
+                RunRequest(
+                    run_key=f"{spec.name}:{digest}:{safe_name(path.name)}",
+                    run_config={"ops": {op_name: {"config": {"file_name": path.name}}}},
+                    tags={"cur/source_file": safe_name(path.name)},
+                )
+            )
+        return SensorResult(run_requests=requests, cursor=json.dumps(current))
+
+    return _sensor
+
+
+SENSORS = [build_inbox_sensor(spec) for spec in FILE_SPECS]
+JOBS = [POS_JOB, INCIDENT_JOB, *FILE_JOBS.values()]

@@ -1,0 +1,407 @@
+"""Extraction and landing without the sandbox server: PII, record mapping, HTTP retries, file checks, landing."""
+
+import csv
+import json
+from datetime import timedelta
+
+import duckdb
+import httpx
+import pyarrow.parquet as pq
+import pytest
+from dagster import build_sensor_context, materialize
+
+from dagster_project.defs.extract import defs as extract_defs
+from dagster_project.defs.extract.api import extract_api
+from dagster_project.defs.extract.assets import FILE_ASSETS, SENSORS
+from dagster_project.defs.extract.files import extract_files, safe_name
+from dagster_project.defs.extract.load_result import LoadResult
+from dagster_project.defs.extract.records import InvalidRecord
+from dagster_project.defs.extract.resources import InboxResource, PiiResource
+from dagster_project.defs.extract.specs import INCIDENTS, PORTAL_APPEALS, POS_MESSAGES, POS_POLLS, SED_APPEALS
+from dagster_project.lib import paths, pii
+from dagster_project.lib.contracts import RAW_TABLES, arrow_schema
+from dagster_project.lib.http_client import JsonApiClient, SourceUnavailable
+
+KEY = pii.hash_key("test-key")
+
+
+@pytest.fixture(autouse=True)
+def data_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("CUR_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("WAREHOUSE_PATH", str(tmp_path / "data" / "warehouse.duckdb"))
+    monkeypatch.delenv("CUR_INBOX_DIR", raising=False)
+    return tmp_path / "data"
+
+
+# --- personal data ------------------------------------------------------------------------------
+
+
+def test_citizen_hash_is_keyed_and_stable_across_phone_formats():
+    formats = ["+7 912 345-67-89", "8 (912) 345 67 89", "79123456789", "9123456789"]
+    hashes = {pii.citizen_hash(KEY, phone=p, email="x@y.ru") for p in formats}
+    assert len(hashes) == 1
+    assert pii.citizen_hash(pii.hash_key("other-key"), phone=formats[0]) not in hashes
+    assert pii.citizen_hash(KEY, email=" Ivan@Mail.RU ") == pii.citizen_hash(KEY, email="ivan@mail.ru")
+    assert pii.citizen_hash(KEY, name=None, phone="", email=None) is None
+
+
+def test_dev_key_warns(monkeypatch, caplog):
+    monkeypatch.delenv("PII_HASH_KEY", raising=False)
+    assert pii.hash_key() == pii.DEV_HASH_KEY.encode()
+    assert "PII_HASH_KEY is not set" in caplog.text
+    monkeypatch.setenv("PII_HASH_KEY", "from-env")
+    assert pii.hash_key() == b"from-env"
+
+
+def test_mask_text_hides_personal_data_and_keeps_codes():
+    text = (
+        "Звоните +7 (912) 345-67-89 или 89123456789, пишите ivan.petrov@mail.ru. Заявитель Иванов Иван Иванович, "
+        "исполнитель Петрова А.С., ник @ivan_99. ОКТМО 63701000, код 0005.0005.0055.1122, срок 2025-01-31."
+    )
+    masked = pii.mask_text(text)
+    assert pii.find_pii(masked) == []
+    for kept in ("63701000", "0005.0005.0055.1122", "2025-01-31"):
+        assert kept in masked
+    assert "@ivan_99" not in masked
+    assert pii.mask_text("пишет Анна Смирнова", ("Анна Смирнова",)) == "пишет [персональные данные]"
+
+
+# --- API record mapping -------------------------------------------------------------------------
+
+
+def pos_message(**overrides) -> dict:
+    message = {
+        "id": "POS-64-00000001", "regionCode": "64", "oktmo": "63701000", "opaId": "64-ROIV-zhkh", "is59FZ": False,
+        "categoryCode": "housing.01", "subcategoryCode": None,
+        "text": "Прошу перезвонить на 8 912 345 67 89, Сидоров Пётр", "address": "г. Саратов, ул. Мира, д. 1",
+        "author": {"name": "Сидоров Пётр Ильич", "phone": "+7 912 345-67-89", "email": "p.sidorov@mail.ru"},
+        "createdAt": "2025-01-10T08:00:00Z", "status": "answered",
+        "statusHistory": [
+            {"status": "registered", "at": "2025-01-10T08:00:00Z", "opaId": "64-ROIV-zhkh"},
+            {"status": "answered", "at": "2025-01-11T09:30:00+03:00", "opaId": "64-ROIV-zhkh"},
+        ],
+        "answer": {"text": "Ответ направлен", "at": "2025-01-11T06:30:00Z"},
+        "rating": None,
+        "updatedAt": "2025-01-11T06:30:00Z",
+    }
+    return message | overrides
+
+
+def test_pos_message_maps_to_rows_and_events():
+    rows, events, updated_at = POS_MESSAGES.map_item(pos_message(), KEY)
+    (row,) = rows
+    assert set(row) == {c.name for c in RAW_TABLES["pos_messages"]} | {"_extra"}
+    assert row["citizen_hash"] == pii.citizen_hash(KEY, phone="89123456789")
+    assert "912" not in row["text"] and "Сидоров" not in row["text"]
+    assert row["rating"] is None and row["answer_text"] == "Ответ направлен" and row["_extra"] is None
+    assert [e["event_seq"] for e in events] == [1, 2]
+    assert events[1]["event_at"].isoformat() == "2025-01-11T06:30:00"  # +03:00 → UTC
+    assert all(e["updated_at"] == updated_at for e in events)
+
+
+def test_unknown_fields_go_to_extra_masked_and_optional_fields_may_be_missing():
+    message = pos_message(channelHint="web", reporter={"phone": "+79990001122"})
+    for optional in ("subcategoryCode", "address", "answer", "rating"):
+        message.pop(optional)
+    (row,), _, _ = POS_MESSAGES.map_item(message, KEY)
+    assert json.loads(row["_extra"]) == {"channelHint": "web", "reporter": {"phone": "[персональные данные]"}}
+    assert row["address"] is None and row["answered_at"] is None
+
+
+@pytest.mark.parametrize(
+    "overrides, reason",
+    [
+        ({"regionCode": 64}, "region_code: expected str"),
+        ({"updatedAt": None}, "missing required field updated_at"),
+        ({"createdAt": "вчера"}, "not an ISO-8601"),
+        ({"status": "lost"}, "unknown status"),
+        ({"rating": {"value": 9, "at": "2025-01-12T00:00:00Z"}}, "rating out of range"),
+        ({"answer": "да"}, "expected an object"),
+        ({"statusHistory": {"status": "x"}}, "expected a list"),
+        ({"author": {}}, "no citizen identity"),
+    ],
+)
+def test_malformed_records_are_rejected_with_a_reason(overrides, reason):
+    with pytest.raises(InvalidRecord, match=reason):
+        POS_MESSAGES.map_item(pos_message(**overrides), KEY)
+
+
+def incident(**overrides) -> dict:
+    record = {
+        "id": "INC-65-00000002", "regionCode": "65", "oktmo": "64701000", "platform": "telegram",
+        "postUrl": "https://t.me/sakh_ivan88/1234", "author": {"handle": "sakh_ivan88", "name": "Иван Ким"},
+        "text": "Опять нет света, @sakh_ivan88 пишет", "categoryCode": "energy.01",
+        "publishedAt": "2025-01-01T01:00:00Z", "detectedAt": "2025-01-01T02:00:00Z", "reactionAt": None,
+        "agencyId": "65-ROIV-energy", "status": "registered",
+        "statusHistory": [{"status": "registered", "at": "2025-01-01T02:00:00Z", "agencyId": "65-ROIV-energy"}],
+        "updatedAt": "2025-01-01T02:00:00Z",
+    }
+    return record | overrides
+
+
+def test_poll_explodes_into_option_rows_and_incident_hides_the_author():
+    poll = {
+        "id": "POLL-64-00001", "regionCode": "64", "oktmo": None, "title": "Благоустройство", "question": "Что?",
+        "startedAt": "2024-05-01T00:00:00Z", "endedAt": "2024-05-20T00:00:00Z", "updatedAt": "2024-05-20T00:00:00Z",
+        "options": [{"id": "1", "text": "Парк", "votes": 10}, {"id": "2", "text": "Сквер", "votes": 5}],
+    }
+    rows, events, _ = POS_POLLS.map_item(poll, KEY)
+    assert [(r["option_id"], r["votes"]) for r in rows] == [("1", 10), ("2", 5)] and events == []
+    (row,), events, _ = INCIDENTS.map_item(incident(), KEY)
+    assert row["author_hash"] == pii.citizen_hash(KEY, handle="sakh_ivan88")
+    assert "sakh_ivan88" not in row["post_url"] + row["text"]
+    assert events[0]["incident_id"] == "INC-65-00000002"
+
+
+# --- HTTP retries -------------------------------------------------------------------------------
+
+
+def scripted_client(responses: list, sleeps: list, **kwargs) -> JsonApiClient:
+    calls = iter(responses)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        assert request.headers["Authorization"] == "Bearer t"
+        outcome = next(calls)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    return JsonApiClient(
+        "http://source/api", "t", transport=httpx.MockTransport(handler), sleep=sleeps.append, **kwargs
+    )
+
+
+def test_client_retries_transient_failures_and_honours_retry_after():
+    ok = httpx.Response(200, json={"items": [{"id": "1"}], "next_cursor": None})
+    sleeps: list[float] = []
+    client = scripted_client(
+        [
+            httpx.Response(429, headers={"Retry-After": "7"}),
+            httpx.Response(503),
+            httpx.ReadError("connection reset"),
+            httpx.ReadTimeout("slow"),
+            httpx.Response(200, content=b'{"items": [{"id"'),  # body cut mid-way
+            ok,
+        ],
+        sleeps,
+        backoff_base_s=0.01,
+    )
+    assert client.get_json("/messages", {})["items"] == [{"id": "1"}]
+    assert sleeps[0] == 7 and client.retries == 5
+    assert all(s <= 0.01 * 2**5 for s in sleeps[1:])
+
+
+def test_client_gives_up_after_the_retry_budget_and_does_not_retry_auth_errors():
+    with pytest.raises(SourceUnavailable, match="HTTP 500"):
+        scripted_client([httpx.Response(500)] * 3, [], max_retries=2).get_json("/messages", {})
+    with pytest.raises(httpx.HTTPStatusError):
+        scripted_client([httpx.Response(401)], []).get_json("/messages", {})
+
+
+def test_api_load_quarantines_a_persistently_bad_record_masked_and_commits_the_cursor():
+    bad = incident(id="INC-65-00000003", updatedAt="2025-01-02T00:00:00Z", detectedAt=12345)
+    pages = {None: [incident(), bad], "c1": [incident(id="INC-65-00000004", updatedAt="2025-01-03T00:00:00Z")]}
+    requests = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        requests.append(dict(request.url.params))
+        cursor = request.url.params.get("cursor")
+        return httpx.Response(200, json={"items": pages[cursor], "next_cursor": "c1" if cursor is None else None})
+
+    client = JsonApiClient("http://source/im/v1", "t", transport=httpx.MockTransport(handler))
+    result = LoadResult(INCIDENTS.name)
+    extract_api(INCIDENTS, client, result, key=KEY, run_id="r1", page_size=2, commit_every_records=1)
+    assert (result.fetched, result.landed, result.quarantined) == (3, 2, 1)
+    assert [r.get("cursor") for r in requests] == [None, None, "c1"]  # the bad page was fetched once more
+    with duckdb.connect(str(paths.warehouse_path())) as con:
+        ((record_key, reason, payload),) = con.execute(
+            "select record_key, reason, payload_masked from ops.quarantine").fetchall()
+        assert con.execute("select cursor_value, page_cursor from ops.extract_cursor").fetchall() == [
+            ("2025-01-03T00:00:00.000000Z", None)
+        ]
+    assert record_key == "INC-65-00000003" and "detected_at" in reason
+    assert "sakh_ivan88" not in payload and "Ким" not in payload
+
+    # The next incremental load starts from the cursor minus the lookback window.
+    extract_api(INCIDENTS, client, LoadResult(INCIDENTS.name), key=KEY, run_id="r2", page_size=2,
+                commit_every_records=1, lookback=timedelta(hours=1))
+    assert requests[-2]["updated_since"] == "2025-01-02T23:00:00.000000Z"
+
+
+# --- file sources -------------------------------------------------------------------------------
+
+SED_ROW = {
+    "Рег. номер": "ОГ-64-00000001", "Дата регистрации": "10.01.2025 09:15", "Код классификатора": "0005.0005.0055.1122",
+    "Код региона": "64", "ОКТМО": "63701000", "Код органа": "64-ROIV-zhkh", "Заявитель": "Сидоров Пётр Ильич",
+    "Телефон": "+7 912 345-67-89", "Эл. почта": "", "Адрес": "г. Саратов, ул. Мира, д. 1",
+    "Текст обращения": "Течёт крыша", "Статус": "дан ответ", "Дата продления": "", "Кол-во перенаправлений": "0",
+    "Дата перенаправления": "", "Дата ответа": "20.01.2025 10:00", "Повторное": "нет",
+    "Дата выгрузки": "20.01.2025 23:59",
+}
+
+
+def write_csv(path, rows, *, encoding="utf-8-sig", delimiter=";", header=None):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    header = header or list(rows[0])
+    with path.open("w", encoding=encoding, newline="") as f:
+        writer = csv.writer(f, delimiter=delimiter)
+        writer.writerow(header)
+        for row in rows:
+            writer.writerow([row.get(h, "") for h in header])
+    return path
+
+
+def run_sed(file_name=None) -> LoadResult:
+    result = LoadResult(SED_APPEALS.name)
+    extract_files(SED_APPEALS, paths.inbox_dir("sed"), result, key=KEY, run_id="run-1", file_name=file_name)
+    return result
+
+
+def landed(table: str) -> list[dict]:
+    files = sorted(paths.raw_dir(table).glob("*/*.parquet"))
+    return [row for f in files for row in pq.read_table(f).to_pylist()]
+
+
+def test_sed_file_lands_in_utc_with_statuses_mapped_and_is_processed_once():
+    inbox = paths.inbox_dir("sed")
+    bad = SED_ROW | {"Рег. номер": "ОГ-64-00000002", "Дата регистрации": "31.02.2024 10:00"}
+    reversed_dates = SED_ROW | {"Рег. номер": "ОГ-64-00000003", "Дата ответа": "01.01.2025 10:00"}
+    write_csv(inbox / "sed_64_20250120.csv", [SED_ROW, bad, reversed_dates, SED_ROW])  # the last: a repeat
+    result = run_sed()
+    assert (result.fetched, result.landed, result.quarantined, result.duplicates_skipped) == (3, 1, 2, 1)
+    (row,) = landed("sed_appeals")
+    assert row["registered_at"].isoformat() == "2025-01-10T05:15:00"  # Europe/Saratov is UTC+4
+    assert row["status"] == "answered" and row["is_repeat"] is False and row["extended_at"] is None
+    assert row["_source_file"].endswith(":sed_64_20250120.csv")
+    assert (inbox / "processed" / "sed_64_20250120.csv").exists()
+    with duckdb.connect(str(paths.warehouse_path())) as con:
+        reasons = [r[0] for r in con.execute("select reason from ops.quarantine order by reason").fetchall()]
+        payloads = " ".join(r[0] for r in con.execute("select payload_masked from ops.quarantine").fetchall())
+    assert reasons[0].startswith("answered_at") and "not a date" in reasons[1]
+    assert "Сидоров" not in payloads and "912" not in payloads
+
+    # The same delivery again is only moved away; the same content under another name is not landed twice.
+    write_csv(inbox / "sed_64_20250120.csv", [SED_ROW, bad, reversed_dates, SED_ROW])
+    write_csv(inbox / "sed_64_20250121.csv", [SED_ROW, bad, reversed_dates, SED_ROW])
+    again = run_sed()
+    assert (again.fetched, again.files_processed) == (0, 1)
+    assert len(landed("sed_appeals")) == 1
+    assert sorted(p.name for p in (inbox / "processed").iterdir()) == sorted(
+        ["sed_64_20250120.csv", f"sed_64_20250120.{again.checksums[0][:12]}.csv", "sed_64_20250121.csv"]
+    )
+
+
+@pytest.mark.parametrize(
+    "writer_kwargs, reason",
+    [
+        ({"encoding": "cp1251"}, "wrong encoding cp1251"),
+        ({"delimiter": ","}, "wrong delimiter ','"),
+        ({"header": [h for h in SED_ROW if h != "ОКТМО"]}, "missing ['ОКТМО']"),
+        ({"encoding": "utf-16"}, "wrong encoding utf-16"),
+    ],
+)
+def test_bad_files_are_detected_and_rejected_not_misparsed(writer_kwargs, reason):
+    inbox = paths.inbox_dir("sed")
+    write_csv(inbox / "sed_64_20250120.csv", [SED_ROW], **writer_kwargs)
+    result = run_sed()
+    assert result.files_rejected == 1 and result.landed == 0
+    assert reason in (inbox / "rejected" / "sed_64_20250120.csv.reason.txt").read_text()
+    assert landed("sed_appeals") == []  # only the empty schema part
+
+
+def test_extra_columns_are_kept_and_cp1251_portal_files_are_read(tmp_path):
+    portal_row = {
+        "Номер": "P64-00000001", "Портал": "Наш город — Саратов", "Дата создания": "10.01.2025 09:15",
+        "Категория": "roads.01", "Подкатегория": "roads.01.01", "ОКТМО": "63701000", "Исполнитель": "64-OMSU-x",
+        "Заявитель": "Сидоров Пётр Ильич", "Телефон": "", "Эл. почта": "p.sidorov@mail.ru", "Адрес": "ул. Мира, 1",
+        "Текст": "Яма", "Статус": "возвращено на доработку", "Дата ответа": "", "Возвратов на доработку": "1",
+        "Оценка": "", "Дата изменения": "12.01.2025 10:00", "Комментарий оператора": "звонил 89991234567",
+    }
+    write_csv(paths.inbox_dir("portal") / "portal_64_20250112.csv", [portal_row], encoding="cp1251")
+    result = LoadResult(PORTAL_APPEALS.name)
+    extract_files(PORTAL_APPEALS, paths.inbox_dir("portal"), result, key=KEY, run_id="r")
+    (row,) = landed("portal_appeals")
+    assert row["region_code"] == "64" and row["status"] == "returned_for_rework" and row["rating"] is None
+    assert json.loads(row["_extra"]) == {"Комментарий оператора": "звонил [телефон]"}
+
+
+def test_file_names_are_never_used_as_paths(data_dir):
+    inbox = paths.inbox_dir("sed")
+    outside = write_csv(data_dir / "secret" / "sed_64_20250120.csv", [SED_ROW])
+    for name in ("../secret/sed_64_20250120.csv", "/etc/passwd", ".."):
+        assert run_sed(file_name=name).fetched == 0
+    assert outside.exists()
+    odd = write_csv(inbox / "sed_64_20250120.csv; rm -rf ~", [SED_ROW])
+    result = run_sed(file_name=odd.name)
+    assert result.files_rejected == 1
+    assert "unexpected file name" in (inbox / "rejected" / f"{safe_name(odd.name)}.reason.txt").read_text()
+    assert safe_name("../../x/..\x00y z") == "_.._x_..y_z"
+
+
+def test_a_run_killed_after_landing_does_not_land_the_file_again():
+    inbox = paths.inbox_dir("sed")
+    path = write_csv(inbox / "sed_64_20250120.csv", [SED_ROW])
+    run_sed()
+    # Simulate a kill between the Parquet rename and the warehouse record: forget the record, restore the file.
+    (inbox / "processed" / path.name).rename(path)
+    with duckdb.connect(str(paths.warehouse_path())) as con:
+        con.execute("delete from ops.processed_files")
+    assert run_sed().files_processed == 1
+    assert len(landed("sed_appeals")) == 1  # the part already there is not written again
+
+
+# --- Dagster wiring -----------------------------------------------------------------------------
+
+
+def test_file_asset_materializes_without_config_and_reports_reconciled_counts():
+    write_csv(paths.inbox_dir("sed") / "sed_64_20250120.csv", [SED_ROW])
+    result = materialize(
+        [FILE_ASSETS["sed_appeals"]], resources={"inbox": InboxResource(), "pii": PiiResource(hash_key="k")}
+    )
+    assert result.success
+    (materialization,) = result.asset_materializations_for_node("raw_sed_appeals")
+    assert materialization.metadata["landed"].value == 1 and materialization.metadata["records"].value == 1
+    (check,) = result.get_asset_check_evaluations()
+    assert check.passed
+    with duckdb.connect(str(paths.warehouse_path())) as con:
+        assert con.execute("select source, fetched, landed, quarantined, status from ops.load_log").fetchall() == [
+            ("sed_appeals", 1, 1, 0, "success")
+        ]
+
+
+def test_sensor_requests_one_run_per_new_file_keyed_by_content(tmp_path):
+    write_csv(paths.inbox_dir("sed") / "sed_64_20250120.csv", [SED_ROW])
+    write_csv(paths.inbox_dir("sed") / "sed_64_20250121.csv", [SED_ROW | {"Рег. номер": "ОГ-64-2"}])
+    sed_sensor = next(s for s in SENSORS if s.name == "sed_inbox_sensor")
+    context = build_sensor_context(resources={"inbox": InboxResource(min_file_age_s=0)})
+    result = sed_sensor(context)
+    assert len(result.run_requests) == 2 and len({r.run_key for r in result.run_requests}) == 2
+    request = result.run_requests[0]
+    assert request.run_config == {"ops": {"raw_sed_appeals": {"config": {"file_name": "sed_64_20250120.csv"}}}}
+    assert extract_defs.resolve_job_def("extract_sed_appeals") is not None
+
+
+def test_empty_tables_still_read_through_the_dbt_glob():
+    materialize([FILE_ASSETS["portal_appeals"]], resources={"inbox": InboxResource(), "pii": PiiResource()})
+    glob = str(paths.raw_dir("portal_appeals") / "*" / "*.parquet")
+    with duckdb.connect() as con:
+        columns = [d[0] for d in con.execute(f"select * from read_parquet('{glob}', union_by_name=true)").description]
+    assert set(arrow_schema("portal_appeals").names) <= set(columns)
+
+
+def test_every_source_has_its_own_job_and_schedule_with_retries():
+    from dagster_project.defs.extract.assets import SCHEDULES
+
+    crons = {s.name: (s.cron_schedule, s.job_name) for s in SCHEDULES}
+    assert crons == {
+        "extract_pos_hourly": ("5 * * * *", "extract_pos"),
+        "extract_incidents_hourly": ("10 * * * *", "extract_incidents"),
+        "extract_sed_appeals_daily": ("0 6 * * *", "extract_sed_appeals"),
+        "extract_portal_appeals_daily": ("30 6 * * *", "extract_portal_appeals"),
+    }
+    for _, job_name in crons.values():
+        job = extract_defs.resolve_job_def(job_name)
+        assert job.tags["dagster/max_retries"] == "2"
+        assert all(node.retry_policy is not None for node in job.graph.node_defs)
+    keys = extract_defs.resolve_implicit_global_asset_job_def().asset_layer.asset_graph.get_all_asset_keys()
+    assert all(not extract_defs.resolve_assets_def(key).dependency_keys for key in keys)  # sources are independent
