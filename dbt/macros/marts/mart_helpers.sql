@@ -1,0 +1,61 @@
+{#- Portable helpers for the business marts (DuckDB and PostgreSQL). -#}
+
+{#- Double precision on both engines (dbt.type_float() is a 4-byte float on DuckDB). -#}
+{% macro mart_double() -%}
+    double precision
+{%- endmacro %}
+
+{#- Floating-point division that never divides integers and gives null on a zero denominator. -#}
+{% macro mart_ratio(numerator, denominator) -%}
+    (cast({{ numerator }} as {{ mart_double() }}) / nullif(cast({{ denominator }} as {{ mart_double() }}), 0))
+{%- endmacro %}
+
+{#- round() on a float: PostgreSQL rounds to N digits only on numeric. -#}
+{% macro mart_round(expr, digits=4) -%}
+    cast(round(cast({{ expr }} as {{ dbt.type_numeric() }}), {{ digits }}) as {{ mart_double() }})
+{%- endmacro %}
+
+{#- Median as an ordered-set aggregate: the same syntax works on both engines (not as a window function). -#}
+{% macro mart_median(expr) -%}
+    percentile_cont(0.5) within group (order by {{ expr }})
+{%- endmacro %}
+
+{#- A date as ДД.ММ.ГГГГ, the format of the regulations. -#}
+{% macro mart_date_ru(expr) -%}
+    (lpad(cast(extract(day from {{ expr }}) as {{ dbt.type_string() }}), 2, '0') || '.'
+     || lpad(cast(extract(month from {{ expr }}) as {{ dbt.type_string() }}), 2, '0') || '.'
+     || cast(extract(year from {{ expr }}) as {{ dbt.type_string() }}))
+{%- endmacro %}
+
+{#- Set-returning split of a text column into lower-case words (letters and digits). Used in a FROM subquery's select list. -#}
+{% macro mart_split_words(expr) -%}
+    {{ return(adapter.dispatch('mart_split_words')(expr)) }}
+{%- endmacro %}
+
+{% macro default__mart_split_words(expr) -%}
+    regexp_split_to_table(lower({{ expr }}), '[^a-zа-яё0-9]+')
+{%- endmacro %}
+
+{% macro duckdb__mart_split_words(expr) -%}
+    unnest(regexp_split_to_array(lower({{ expr }}), '[^a-zа-яё0-9]+'))
+{%- endmacro %}
+
+{#- Russian stop words left out of the term counts of «прочие по направлению» (short words go by length). -#}
+{% macro mart_stop_words() -%}
+    {{ return([
+        'этот', 'этого', 'этой', 'этом', 'эти', 'этих', 'этому', 'также', 'только', 'очень', 'уже', 'еще', 'ещё',
+        'когда', 'потому', 'поэтому', 'чтобы', 'который', 'которая', 'которые', 'которых', 'может', 'можно',
+        'нужно', 'надо', 'просим', 'прошу', 'просьба', 'пожалуйста', 'помогите', 'здравствуйте', 'добрый',
+        'день', 'вечер', 'спасибо', 'более', 'менее', 'будет', 'были', 'было', 'была', 'есть', 'нет', 'него',
+        'нему', 'ними', 'свой', 'своих', 'себя', 'тоже', 'даже', 'всех', 'весь', 'всего', 'всем', 'всё', 'все',
+        'где', 'какой', 'какие', 'почему', 'сейчас', 'после', 'перед', 'через', 'около', 'года', 'году', 'дней',
+        'меры', 'принять', 'примите', 'разобраться', 'решить', 'вопрос', 'вопросу', 'проблема', 'проблему',
+        'проблемой', 'жители', 'жителей', 'жителям', 'наш', 'наша', 'наши', 'нашего', 'нашей', 'наших', 'нашем',
+        'улица', 'улице', 'улицы', 'дома', 'доме', 'дом', 'город', 'города', 'городе'
+    ]) }}
+{%- endmacro %}
+
+{#- Number of rows where a condition holds (0, not null, on an empty group's rows). -#}
+{% macro mart_count_if(condition) -%}
+    cast(sum(case when {{ condition }} then 1 else 0 end) as {{ dbt.type_bigint() }})
+{%- endmacro %}

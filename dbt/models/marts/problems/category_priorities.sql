@@ -1,0 +1,34 @@
+-- Категории региональных проблем: per region × sector × quarter, categories ranked by volume; the top
+-- priority_categories_per_sector (at least three) are the priorities. When «прочие по направлению» is among
+-- them, other_category_decomposition breaks it down into concrete problems (000 §15, 001 §4.6).
+with volumes as (
+    select region_code, sector_code, quarter_start, category_code, count(*) as appeals
+    from {{ ref('appeal_outcomes') }}
+    group by region_code, sector_code, quarter_start, category_code
+),
+
+ranked as (
+    select
+        volumes.*,
+        sum(appeals) over (partition by region_code, sector_code, quarter_start) as sector_appeals,
+        row_number() over (
+            partition by region_code, sector_code, quarter_start order by appeals desc, category_code
+        ) as volume_rank
+    from volumes
+)
+
+select
+    r.region_code,
+    r.sector_code,
+    coalesce(s.sector_name, 'не определено') as sector_name,
+    r.quarter_start,
+    r.category_code,
+    coalesce(c.category_name, 'не определено') as category_name,
+    coalesce(c.is_other, false) as is_other,
+    r.appeals,
+    {{ mart_round(mart_ratio('r.appeals', 'r.sector_appeals')) }} as share_of_sector,
+    r.volume_rank,
+    r.volume_rank <= {{ var('priority_categories_per_sector') }} as is_priority
+from ranked as r
+left join {{ ref('dim_category') }} as c on c.category_code = r.category_code
+left join {{ ref('dim_sector') }} as s on s.region_code = r.region_code and s.sector_code = r.sector_code

@@ -1,0 +1,79 @@
+-- Декомпозиция «прочих по направлению»: for every region × sector × quarter where the sector's «прочие» category
+-- is a priority, its appeals broken down by subcategory and by the most frequent terms of their texts.
+{%- set stop_words = mart_stop_words() %}
+
+with priority_other as (
+    select region_code, sector_code, quarter_start, category_code
+    from {{ ref('category_priorities') }}
+    where is_other and is_priority
+),
+
+other_appeals as (
+    select a.appeal_key, a.region_code, a.sector_code, a.quarter_start, a.subcategory_code, a.text
+    from {{ ref('appeal_outcomes') }} as a
+    inner join priority_other as p
+        on p.region_code = a.region_code
+       and p.sector_code = a.sector_code
+       and p.quarter_start = a.quarter_start
+       and p.category_code = a.category_code
+),
+
+by_subcategory as (
+    select
+        o.region_code,
+        o.sector_code,
+        o.quarter_start,
+        'subcategory' as breakdown_kind,
+        coalesce(o.subcategory_code, 'unknown') as item_code,
+        coalesce(sc.subcategory_name, 'подкатегория не указана') as item_name,
+        count(*) as appeals
+    from other_appeals as o
+    left join {{ ref('dim_subcategory') }} as sc on sc.subcategory_code = o.subcategory_code
+    group by o.region_code, o.sector_code, o.quarter_start, coalesce(o.subcategory_code, 'unknown'),
+        coalesce(sc.subcategory_name, 'подкатегория не указана')
+),
+
+words as (
+    select appeal_key, region_code, sector_code, quarter_start, word
+    from (
+        select appeal_key, region_code, sector_code, quarter_start, {{ mart_split_words('text') }} as word
+        from other_appeals
+        where text is not null
+    ) as split
+    where {{ dbt.length('word') }} >= {{ var('decomposition_min_word_length') }}
+      and word not in ('{{ stop_words | join("', '") }}')
+      and {{ dbt.length("translate(word, '0123456789', '')") }} > 0  -- not a bare number
+),
+
+by_term as (
+    -- a term counts once per appeal that uses it
+    select
+        region_code,
+        sector_code,
+        quarter_start,
+        'term' as breakdown_kind,
+        word as item_code,
+        word as item_name,
+        count(distinct appeal_key) as appeals
+    from words
+    group by region_code, sector_code, quarter_start, word
+),
+
+items as (
+    select * from by_subcategory
+    union all
+    select * from by_term
+),
+
+ranked_items as (
+    select
+        items.*,
+        row_number() over (
+            partition by region_code, sector_code, quarter_start, breakdown_kind order by appeals desc, item_code
+        ) as item_rank
+    from items
+)
+
+select region_code, sector_code, quarter_start, breakdown_kind, item_rank, item_code, item_name, appeals
+from ranked_items
+where item_rank <= {{ var('decomposition_top_n') }}

@@ -1,0 +1,51 @@
+-- Тепловая карта проблем per region × municipality × sector × month: appeals, appeals per 10 000 residents,
+-- overdue share, and the intensity index = per-10k ÷ the region's median per-10k for that sector and month
+-- (median over the municipalities that had appeals of that sector in that month).
+with cells as (
+    select
+        region_code,
+        oktmo,
+        sector_code,
+        month_start,
+        count(*) as appeals,
+        {{ mart_count_if('is_open_overdue or (is_answered and not is_answered_on_time)') }} as overdue
+    from {{ ref('appeal_outcomes') }}
+    group by region_code, oktmo, sector_code, month_start
+),
+
+rates as (
+    select
+        c.*,
+        m.municipality_name,
+        m.population,
+        10000 * {{ mart_ratio('c.appeals', 'm.population') }} as per_10k
+    from cells as c
+    -- the «не определено» municipality has no population and no place on the map
+    inner join {{ ref('dim_municipality') }} as m
+        on m.oktmo = c.oktmo and m.population > 0
+),
+
+medians as (
+    select region_code, sector_code, month_start, {{ mart_median('per_10k') }} as region_median_per_10k
+    from rates
+    group by region_code, sector_code, month_start
+)
+
+select
+    r.region_code,
+    r.oktmo,
+    r.municipality_name,
+    r.sector_code,
+    coalesce(s.sector_name, 'не определено') as sector_name,
+    r.month_start,
+    r.appeals,
+    r.population,
+    {{ mart_round('r.per_10k', 3) }} as appeals_per_10k,
+    r.overdue,
+    {{ mart_round(mart_ratio('r.overdue', 'r.appeals')) }} as overdue_share,
+    {{ mart_round('md.region_median_per_10k', 3) }} as region_median_per_10k,
+    {{ mart_round(mart_ratio('r.per_10k', 'md.region_median_per_10k'), 3) }} as intensity_index
+from rates as r
+inner join medians as md
+    on md.region_code = r.region_code and md.sector_code = r.sector_code and md.month_start = r.month_start
+left join {{ ref('dim_sector') }} as s on s.region_code = r.region_code and s.sector_code = r.sector_code

@@ -1,0 +1,190 @@
+"""The business marts (issue 6) on a generated sandbox: extraction of the shared sandbox into a private lake, the
+sandbox's manual inputs, `dbt build` of the marts with their data tests, then the hand-computed dbt unit tests of every
+formula and the non-triviality of the marts on realistic data (ratings spread, the sandbox's slow agency ranks at
+the bottom, the heat map has hot cells, …).
+"""
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+from dagster import materialize
+
+from dagster_project.defs.extract.assets import API_ASSETS, FILE_ASSETS
+from dagster_project.defs.extract.resources import InboxResource, PiiResource, SourceApiResource
+from dagster_project.lib import paths
+from dagster_project.sandbox import slow_agency_ids
+from dagster_project.sandbox.manual_inputs import write_manual_inputs
+from dagster_project.sandbox.reference import load_reference
+
+MART_FOLDERS = ["common", "ratings", "sectors", "problems", "indicators", "governor"]
+MART_SELECTION = [f"path:models/marts/{folder}" for folder in MART_FOLDERS] + ["path:models/staging/manual"]
+
+
+def dbt(*args: str) -> str:
+    """One dbt CLI run in a subprocess (dbt-duckdb keeps the warehouse file open in-process), cwd = dbt/."""
+    command = [str(Path(sys.executable).parent / "dbt"), *args, "--profiles-dir", "."]
+    result = subprocess.run(command, cwd=paths.DBT_PROJECT_DIR, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, f"dbt {' '.join(args)} failed:\n{result.stdout[-6000:]}"
+    return result.stdout
+
+
+@pytest.fixture(scope="module")
+def marts(sandbox_generated, sandbox_server, tmp_path_factory):
+    """The shared sandbox extracted into a private data dir, manual inputs written, the marts built and tested."""
+    _, inbox, _ = sandbox_generated
+    root = tmp_path_factory.mktemp("marts")
+    data = root / "data"
+    shutil.copytree(inbox, data / "inbox")  # extraction moves the files it processed
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DO_NOT_TRACK", "1")
+        mp.setenv("CUR_DATA_DIR", str(data))
+        mp.setenv("CUR_INBOX_DIR", str(data / "inbox"))
+        mp.setenv("WAREHOUSE_PATH", str(data / "warehouse.duckdb"))
+        mp.setenv("PII_HASH_KEY", "test-pii-key")
+        mp.setenv("DBT_TARGET_PATH", str(root / "target"))
+        mp.setenv("DBT_LOG_PATH", str(root / "logs"))
+        mp.delenv("DBT_TARGET", raising=False)
+        settings = {"page_size": 5000, "commit_every_records": 50_000}
+        extracted = materialize(
+            [*API_ASSETS.values(), *FILE_ASSETS.values()],
+            resources={
+                "pos_api": SourceApiResource(api="pos", base_url=f"{sandbox_server}/pos/v1", **settings),
+                "incident_api": SourceApiResource(api="incident", base_url=f"{sandbox_server}/im/v1", **settings),
+                "inbox": InboxResource(),
+                "pii": PiiResource(),
+            },
+        )
+        assert extracted.success
+        write_manual_inputs(data, seed=7)
+        # the marts and everything upstream, without the core layer's tests (they have their own test file)
+        dbt("build", "--select", *[f"+{s}" for s in MART_SELECTION], "--exclude-resource-type", "test", "unit_test")
+        unit_log = dbt("test", "--select", *MART_SELECTION)
+        with duckdb.connect(str(data / "warehouse.duckdb"), read_only=True) as con:
+            frames = {
+                name: con.sql(f"select * from main.{name}").df()
+                for name in [
+                    "agency_rating_monthly", "sector_kpis_monthly", "category_priorities",
+                    "other_category_decomposition", "problem_heat_map", "municipality_pareto", "indicator_tracking",
+                    "roadmap_status", "sector_workload_weekly", "repeat_hotspots", "governor_monthly_summary",
+                    "reporting_as_of",
+                ]
+            }
+        yield {"frames": frames, "unit_log": unit_log}
+
+
+def test_unit_and_data_tests_of_the_marts_pass(marts):
+    log = marts["unit_log"]
+    # every formula has a hand-computed unit test; the run above failed on any failing test
+    for unit_test in [
+        "appeal_outcomes_flags", "agency_rating_sub_scores_rank_and_flags", "agency_rating_custom_weights",
+        "sector_kpis_shares", "sector_workload_reinforcement_after_four_weeks",
+        "heat_map_intensity_against_region_median", "pareto_cut_at_exactly_half", "priorities_and_other_decomposition",
+        "category_priorities_top_three", "indicator_statuses_all_four", "indicator_status_changes_over_time",
+        "roadmap_latest_status_and_overdue", "governor_summary_changes_and_tops", "repeat_hotspots_clusters",
+    ]:
+        assert re.search(rf"PASS \w+::{unit_test} ", log), unit_test
+
+
+def test_ratings_spread(marts):
+    rating = marts["frames"]["agency_rating_monthly"]
+    ranked = rating[rating.is_ranked]
+    assert len(ranked) > 100
+    assert ranked.score.between(0, 100).all()
+    assert ranked.score.max() - ranked.score.min() > 30
+    # within a typical region × month × kind the scores differ too
+    groups = ranked.groupby(["region_code", "month_start", "agency_kind"]).score
+    spread = groups.agg(lambda s: s.max() - s.min())[groups.size() >= 3]
+    assert len(spread) > 20 and spread.median() > 10
+    # the small ones are flagged, not ranked
+    unranked = rating[~rating.is_ranked]
+    assert (unranked.received < 10).all() and unranked.not_ranked_reason.notna().all()
+
+
+def test_slow_agency_ranks_last_or_near_last(marts):
+    rating = marts["frames"]["agency_rating_monthly"]
+    ranked = rating[rating.is_ranked & ~rating.is_partial_month].copy()
+    ranked["worst_rank"] = ranked.groupby(["region_code", "month_start", "agency_kind"]).rating_rank.transform("max")
+    slow = ranked[ranked.agency_id.isin(slow_agency_ids(load_reference()))]
+    assert slow.agency_id.nunique() >= 3
+    near_last = slow.rating_rank >= slow.worst_rank - 1
+    assert near_last.mean() >= 0.8, slow[["agency_id", "month_start", "rating_rank", "worst_rank"]].head(20)
+
+
+def test_heat_map_has_hot_cells(marts):
+    heat = marts["frames"]["problem_heat_map"]
+    assert heat.intensity_index.max() > 1.5
+    # the index is per-10k relative to the region's median for the sector and month (both shown rounded)
+    per_10k = 10000 * heat.appeals / heat.population
+    assert ((per_10k / heat.region_median_per_10k) / heat.intensity_index - 1).abs().max() < 0.05
+
+
+def test_pareto_flags_the_minimal_half(marts):
+    pareto = marts["frames"]["municipality_pareto"].sort_values(["region_code", "year", "pareto_rank"])
+    for _, group in pareto.groupby(["region_code", "year"]):
+        candidates = group[group.is_pilot_candidate]
+        total = group.appeals.sum()
+        assert candidates.appeals.sum() * 2 >= total
+        assert (candidates.appeals.sum() - candidates.appeals.iloc[-1]) * 2 < total  # minimal
+        assert candidates.pareto_rank.tolist() == list(range(1, len(candidates) + 1))
+
+
+def test_priorities_and_decomposition(marts):
+    priorities = marts["frames"]["category_priorities"]
+    per_sector = priorities[priorities.is_priority].groupby(["region_code", "sector_code", "quarter_start"]).size()
+    sectors_with_enough = priorities.groupby(["region_code", "sector_code", "quarter_start"]).size() >= 3
+    assert (per_sector[sectors_with_enough[sectors_with_enough].index] >= 3).all()
+    # «прочие» are decomposed exactly where they are a priority
+    decomposition = marts["frames"]["other_category_decomposition"]
+    keys = ["region_code", "sector_code", "quarter_start"]
+    priority_other = priorities[priorities.is_priority & priorities.is_other][keys].drop_duplicates()
+    assert len(priority_other) > 0
+    assert set(map(tuple, decomposition[keys].drop_duplicates().values)) == set(map(tuple, priority_other.values))
+    terms = decomposition[decomposition.breakdown_kind == "term"]
+    assert (terms.item_name.str.len() >= 4).all() and not terms.item_name.isin(["прошу", "пожалуйста", "дома"]).any()
+    subcategories = decomposition[decomposition.breakdown_kind == "subcategory"]
+    # a subcategory of the sector's «прочие», or the bucket of appeals without one (СЭД, инциденты)
+    in_other = subcategories.apply(lambda r: r.item_code.startswith(f"{r.sector_code}.99."), axis=1)
+    assert (in_other | (subcategories.item_code == "unknown")).all() and in_other.any()
+
+
+def test_indicators_and_roadmap(marts):
+    tracking = marts["frames"]["indicator_tracking"]
+    assert set(tracking.indicator_kind) == {"mandatory", "additional"}
+    assert set(tracking.source) == {"computed", "manual"}
+    assert tracking.status.nunique() >= 3
+    assert tracking.owner_role.notna().all()
+    assert tracking.target_date_ru.str.fullmatch(r"\d{2}\.\d{2}\.\d{4}").all()
+    roadmap = marts["frames"]["roadmap_status"]
+    assert roadmap.groupby("region_code").event_code.nunique().min() == 15
+    assert roadmap.is_overdue.any() and (roadmap.status == "done").any()
+
+
+def test_workload_hotspots_and_governor_summary(marts):
+    frames = marts["frames"]
+    workload = frames["sector_workload_weekly"].sort_values(["region_code", "sector_code", "iso_week_start"])
+    assert ((workload.appeals / workload.staff_count).round(2) == workload.appeals_per_staff).all()
+    # a streak grows by one per week above the threshold and restarts at zero
+    previous = workload.groupby(["region_code", "sector_code"]).consecutive_weeks_above.shift(fill_value=0)
+    expected_streak = (previous + 1).where(workload.is_above_threshold, 0)
+    assert (workload.consecutive_weeks_above == expected_streak).all()
+    assert (workload.needs_reinforcement == (workload.consecutive_weeks_above >= 4)).all()
+    hotspots = frames["repeat_hotspots"]
+    assert (hotspots.distinct_citizens >= 3).all() and set(hotspots.hotspot_kind) == {"address", "municipality_category"}
+    summary = frames["governor_monthly_summary"]
+    sector = frames["sector_kpis_monthly"].groupby(["region_code", "month_start"]).received.sum()
+    merged = summary.set_index(["region_code", "month_start"]).received
+    pd.testing.assert_series_equal(merged.sort_index(), sector.sort_index(), check_names=False, check_dtype=False)
+    assert summary.top_problem_1.notna().all()
+    # the lowest-rated agency is the ranked agency with the minimum score of the region-month, where there is one
+    rating = frames["agency_rating_monthly"]
+    lowest = rating[rating.is_ranked].groupby(["region_code", "month_start"]).score.min()
+    shown = summary.set_index(["region_code", "month_start"]).lowest_agency_1_score.dropna()
+    pd.testing.assert_series_equal(shown.sort_index(), lowest.sort_index(), check_names=False)
+    as_of = frames["reporting_as_of"].as_of_date.iloc[0]
+    assert summary.month_start.max() == pd.Timestamp(as_of).to_period("M").to_timestamp()
