@@ -25,8 +25,7 @@ test: venv
 	$(BIN)/python -m pytest
 
 ui: venv
-	mkdir -p $(DAGSTER_HOME)
-	$(BIN)/dagster dev -m dagster_project.definitions -h 127.0.0.1 -p 3000
+	$(BIN)/python -m dagster_project.cli ui --port 3000
 
 sandbox: venv
 	$(BIN)/python -m dagster_project.sandbox serve

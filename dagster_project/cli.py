@@ -7,6 +7,8 @@ endpoints are configured, materialize every asset in one in-process run, print a
 import argparse
 import json
 import os
+import shutil
+import subprocess
 import sys
 import time
 from contextlib import ExitStack
@@ -15,6 +17,7 @@ from pathlib import Path
 from dagster_project.lib import paths
 
 SANDBOX_HOST_ENV = ("POS_BASE_URL", "INCIDENT_BASE_URL")
+INSTANCE_TEMPLATE = Path(__file__).with_name("instance") / "dagster.yaml"
 
 
 def prepare_environment() -> None:
@@ -23,7 +26,10 @@ def prepare_environment() -> None:
     os.environ["CUR_DATA_DIR"] = str(paths.data_dir())
     os.environ["WAREHOUSE_PATH"] = str(paths.warehouse_path())
     os.environ.setdefault("DAGSTER_HOME", str(paths.data_dir() / "dagster_home"))
-    Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
+    home = Path(os.environ["DAGSTER_HOME"])
+    home.mkdir(parents=True, exist_ok=True)
+    if not (home / "dagster.yaml").exists():
+        shutil.copy(INSTANCE_TEMPLATE, home / "dagster.yaml")
 
 
 def ensure_sandbox(scale: int, seed: int) -> dict:
@@ -65,7 +71,7 @@ def mart_row_counts() -> dict[str, int]:
     with duckdb.connect(str(paths.warehouse_path()), read_only=True) as con:
         existing = {row[0] for row in con.sql("select table_name from information_schema.tables where table_schema = 'main'").fetchall()}
         return {
-            name: con.sql(f'select count(*) from main."{name}"').fetchone()[0] if name in existing else -1
+            name: con.execute(f'select count(*) from main."{name}"').fetchone()[0] if name in existing else -1
             for name in mart_models()
         }
 
@@ -102,13 +108,31 @@ def run(scale: int, seed: int) -> int:
     return 0 if result.success else 1
 
 
+def ui(port: int) -> int:
+    """`dagster dev` on 127.0.0.1 with the same environment as `run`; the sandbox serves the API sources."""
+    from dagster_project.sandbox.server import running_server
+
+    prepare_environment()
+    with ExitStack() as stack:
+        if not any(os.environ.get(name) for name in SANDBOX_HOST_ENV) and (paths.sandbox_dir() / "api").exists():
+            base_url = stack.enter_context(running_server(paths.sandbox_dir()))
+            os.environ["POS_BASE_URL"] = f"{base_url}/pos/v1"
+            os.environ["INCIDENT_BASE_URL"] = f"{base_url}/im/v1"
+        dagster = str(Path(sys.executable).parent / "dagster")
+        return subprocess.call([dagster, "dev", "-m", "dagster_project.definitions", "-h", "127.0.0.1", "-p", str(port)])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m dagster_project.cli", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     run_parser = commands.add_parser("run", help="generate the sandbox, materialize every asset, print a summary")
     run_parser.add_argument("--scale", type=int, default=30_000, help="number of sandbox appeals (default 30000)")
     run_parser.add_argument("--seed", type=int, default=42)
+    ui_parser = commands.add_parser("ui", help="the Dagster UI (dagster dev) with the sandbox serving the APIs")
+    ui_parser.add_argument("--port", type=int, default=3000)
     args = parser.parse_args(argv)
+    if args.command == "ui":
+        return ui(args.port)
     if args.scale <= 0:
         parser.error("--scale must be a positive number of appeals")
     return run(args.scale, args.seed)

@@ -28,7 +28,7 @@ def publish(context: AssetExecutionContext) -> MaterializeResult:
         con.execute(f"attach '{paths.warehouse_path()}' as warehouse (read_only)")
         for name in mart_models():
             con.execute(f'create table main."{name}" as select * from warehouse.main."{name}"')
-            rows[name] = con.sql(f'select count(*) from main."{name}"').fetchone()[0]
+            rows[name] = con.execute(f'select count(*) from main."{name}"').fetchone()[0]
         con.execute("detach warehouse")
     os.replace(temporary, target)
     return MaterializeResult(

@@ -1,0 +1,108 @@
+"""The walking skeleton end to end: `python -m dagster_project.cli run` on a temporary data root.
+
+The mart numbers are checked against numbers this test computes itself straight from the landed Parquet
+(DuckDB over the files, none of the dbt SQL), and a second run must leave the same mart row counts.
+"""
+
+import os
+import re
+import subprocess
+import sys
+
+import duckdb
+import pytest
+
+from dagster_project.lib import paths
+
+SCALE = 3000
+
+# The registration moment of each channel and the id that identifies an appeal across its versions.
+RAW_APPEALS = {
+    "pos_messages": ("message_id", "created_at", "updated_at"),
+    "incidents": ("incident_id", "detected_at", "updated_at"),
+    "sed_appeals": ("appeal_id", "registered_at", "exported_at"),
+    "portal_appeals": ("appeal_id", "created_at", "updated_at"),
+}
+
+
+def run_cli(env: dict) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "dagster_project.cli", "run", "--scale", str(SCALE)],
+        env=env, cwd=paths.REPO_ROOT, capture_output=True, text=True, timeout=1200,
+    )
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory):
+    data = tmp_path_factory.mktemp("pipeline")
+    env = {k: v for k, v in os.environ.items() if k not in ("POS_BASE_URL", "INCIDENT_BASE_URL", "CUR_INBOX_DIR", "SERVING_PATH")}
+    env |= {"CUR_DATA_DIR": str(data), "WAREHOUSE_PATH": str(data / "warehouse.duckdb"), "DAGSTER_HOME": str(data / "dagster_home")}
+    first = run_cli(env)
+    assert first.returncode == 0, first.stdout[-5000:] + first.stderr[-5000:]
+    return data, env, first
+
+
+def mart_counts(stdout: str) -> dict[str, int]:
+    section = stdout.split("rows per mart:", 1)[1].split("checks:", 1)[0]
+    return {name: int(rows.replace(",", "")) for name, rows in re.findall(r"^\s+(\w+)\s+([\d,]+)\s*$", section, re.M)}
+
+
+def test_run_prints_summary(pipeline):
+    data, _, first = pipeline
+    assert "status: SUCCESS" in first.stdout
+    counts = mart_counts(first.stdout)
+    assert counts["fct_appeals"] > 0.8 * SCALE
+    assert counts["agency_rating_monthly"] > 0 and counts["sector_kpis_monthly"] > 0
+    assert re.search(r"checks: \d+ passed, \d+ failed", first.stdout)
+    assert "FAILED [ERROR]" not in first.stdout
+    assert f"warehouse: {data / 'warehouse.duckdb'}" in first.stdout
+    assert (data / "serving" / "marts.duckdb").exists()
+
+
+def test_received_per_region_month_matches_the_landed_data(pipeline):
+    data, _, _ = pipeline
+    lake = data / "lake" / "raw"
+    con = duckdb.connect()
+    con.execute(f"create table regions as select * from read_csv('{paths.SEEDS_DIR / 'regions.csv'}', all_varchar=true)")
+    con.execute(f"attach '{data / 'warehouse.duckdb'}' as wh (read_only)")
+    latest = []
+    for table, (id_column, registered, updated) in RAW_APPEALS.items():
+        channel = {"pos_messages": "pos", "incidents": "incident", "sed_appeals": "sed", "portal_appeals": "portal"}[table]
+        latest.append(f"""
+            select '{channel}:' || {id_column} as appeal_key, region_code, {registered} as registered_at
+            from read_parquet('{lake / table}/*/*.parquet', union_by_name=true)
+            where {id_column} is not null
+            qualify row_number() over (partition by {id_column} order by {updated} desc, _landed_at desc) = 1""")
+    expected = con.sql(f"""
+        with landed as ({' union all '.join(latest)})
+        select l.region_code,
+               date_trunc('month', l.registered_at + to_hours(cast(r.utc_offset_hours as integer)))::date as month_start,
+               count(*) as received
+        from landed l join regions r using (region_code)
+        where l.appeal_key not in (select appeal_key from wh.intermediate.int_appeals_excluded)
+        group by all order by all""").fetchall()
+    actual = con.sql("""
+        select region_code, month_start, sum(received)::bigint from wh.main.sector_kpis_monthly
+        group by all order by all""").fetchall()
+    assert len(expected) > 12
+    assert actual == expected
+
+
+def test_poll_votes_match_the_landed_data(pipeline):
+    data, _, _ = pipeline
+    con = duckdb.connect()
+    con.execute(f"attach '{data / 'warehouse.duckdb'}' as wh (read_only)")
+    expected = con.sql(f"""
+        select sum(votes) from (
+            select votes from read_parquet('{data / 'lake/raw/pos_polls'}/*/*.parquet', union_by_name=true)
+            qualify row_number() over (partition by poll_id, option_id order by updated_at desc, _landed_at desc) = 1)""").fetchall()[0][0]
+    assert expected > 0
+    assert con.execute("select sum(votes) from wh.main.fct_poll_results").fetchone()[0] == expected
+
+
+def test_second_run_keeps_mart_row_counts(pipeline):
+    _, env, first = pipeline
+    second = run_cli(env)
+    assert second.returncode == 0, second.stdout[-5000:] + second.stderr[-5000:]
+    assert "sandbox: reusing" in second.stdout
+    assert mart_counts(second.stdout) == mart_counts(first.stdout)
