@@ -1,0 +1,370 @@
+"""Data quality (issue 7): the Great Expectations suites as Dagster asset checks.
+
+A small lake and warehouse are written per the contract in tmp dirs: a clean one, and a corrupted one where
+each raw table / mart carries its injected faults. Every suite runs once per data set (module fixtures), and
+each test reads the check it is about: failing, at the right severity. Two Dagster runs show that a failing
+ERROR check blocks the downstream asset while the same pipeline on clean data materializes it.
+"""
+
+import json
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from dagster import AssetCheckSeverity, AssetKey, asset, materialize
+
+from dagster_project.defs.quality.checks import quality_checks
+from dagster_project.lib import gx, paths
+from dagster_project.lib.contracts import BOOL, INT, META_COLUMNS, RAW_TABLES, TS, arrow_schema
+
+AS_OF = datetime(2025, 12, 31, 12, 0)
+LANDED_AT = AS_OF + timedelta(hours=1)
+HISTORY_PER_DAY = 30
+LOAD_ROWS = 40
+FAULTY_ROWS = 12  # more than the tolerance: > 1 % of the load and > 10 rows
+
+SEEDS = {
+    "regions.csv": "region_code,region_name\n64,Саратовская область\n37,Ивановская область\n",
+    "municipalities.csv": "oktmo,region_code,municipality_name\n63701000,64,город Саратов\n24701000,37,город Иваново\n",
+    "categories.csv": "category_code,sector_code,category_name\nhousing.01,housing,Отопление\nhousing.99,housing,Прочие\n",
+    "subcategories.csv": "subcategory_code,category_code,subcategory_name\nhousing.01.01,housing.01,Нет отопления\n",
+    "classifier_codes.csv": "classifier_code,classifier_name,category_code\n0005.0005.0056.1153,Отопление,housing.01\n",
+}
+# Hours before the record version at which each moment of the life of an appeal happens (None: never).
+MOMENT_OFFSETS = {
+    "created_at": 10, "registered_at": 10, "published_at": 10, "started_at": 10, "detected_at": 9,
+    "event_at": 8, "answered_at": 5, "reaction_at": 5, "rated_at": 1, "ended_at": 1,
+    "extended_at": None, "redirected_at": None,
+}
+CLEAN_VALUES = {
+    "region_code": "64", "oktmo": "63701000", "category_code": "housing.01", "subcategory_code": "housing.01.01",
+    "classifier_code": "0005.0005.0056.1153", "status": "answered", "rating": 5, "votes": 3,
+}
+
+
+def clean_rows(table: str, versions: list[datetime], run_id: str, prefix: str, landed_at=LANDED_AT) -> list[dict]:
+    """Rows that satisfy every expectation: one record per version time."""
+    rows = []
+    for i, version_at in enumerate(versions):
+        row = {"_run_id": run_id, "_landed_at": landed_at, "_source_file": None, "_extra": None}
+        for column in RAW_TABLES[table]:
+            if column.kind == TS:
+                hours = MOMENT_OFFSETS.get(column.name, 0)
+                row[column.name] = None if hours is None else version_at - timedelta(hours=hours)
+            elif column.name in CLEAN_VALUES:
+                row[column.name] = CLEAN_VALUES[column.name]
+            elif column.kind == INT:
+                row[column.name] = 0 if column.name != "event_seq" else 1
+            elif column.kind == BOOL:
+                row[column.name] = False
+            elif column is RAW_TABLES[table][0]:  # the record id
+                row[column.name] = f"{prefix}-{i}"
+            else:
+                row[column.name] = "значение"
+        rows.append(row)
+    return rows
+
+
+def land(data_dir: Path, table: str, run_id: str, rows: list[dict], drop: str | None = None) -> None:
+    part = data_dir / "lake" / "raw" / table / f"load_date={LANDED_AT.date()}" / f"{run_id}.parquet"
+    part.parent.mkdir(parents=True, exist_ok=True)
+    data = pa.Table.from_pylist(rows, schema=arrow_schema(table))
+    pq.write_table(data.drop_columns([drop]) if drop else data, part)
+
+
+def history(table: str, per_day: int) -> list[dict]:
+    """An earlier load: versions spread over the 28 days before the last 24 hours (the volume history)."""
+    versions = [AS_OF - timedelta(days=day, hours=1, minutes=40 * n) for day in range(1, 29) for n in range(per_day)]
+    return clean_rows(table, versions, "run-history", "h", landed_at=LANDED_AT - timedelta(days=1))
+
+
+def load_versions(count: int, hours_ago: float = 1) -> list[datetime]:
+    return [AS_OF - timedelta(hours=hours_ago, minutes=i) for i in range(count)]
+
+
+def write_lake(data_dir: Path, corrupt: bool) -> None:
+    """History (28 days × 30 records) and a latest load of 40 records for every raw table; when corrupted, the
+    latest load of each table carries its injected faults."""
+    loads = {table: clean_rows(table, load_versions(LOAD_ROWS), "run-load", "l") for table in RAW_TABLES}
+    dropped = {}
+    if corrupt:
+        rows = loads["pos_messages"]
+        for row in rows[:FAULTY_ROWS]:
+            row["category_code"] = "housing.42"  # unknown category
+        rows[-1]["region_code"] = "99"  # invalid region
+        rows[-2]["oktmo"] = "12345678"  # invalid oktmo
+        for row in loads["incidents"][:FAULTY_ROWS]:
+            row["detected_at"] = LANDED_AT + timedelta(days=3)  # later than the load: from the future
+        loads["pos_message_events"] += loads["pos_message_events"][: FAULTY_ROWS // 2]  # the same id-version twice
+        for row in loads["sed_appeals"][:FAULTY_ROWS]:
+            row["answered_at"] = row["registered_at"] - timedelta(days=2)  # answered before registration
+        for i, row in enumerate(loads["portal_appeals"][:FAULTY_ROWS]):
+            row["rating"] = (0, 7)[i % 2]  # out of 1–5
+        dropped["pos_polls"] = "question"  # a missing column
+        # volume drop: 2 records in the last 24 h where 30 a day is usual
+        loads["incident_events"] = clean_rows("incident_events", load_versions(2), "run-load", "l")
+    for table, rows in loads.items():
+        land(data_dir, table, "run-history", history(table, HISTORY_PER_DAY))
+        land(data_dir, table, "run-load", rows, dropped.get(table))
+
+
+def write_stale_lake(data_dir: Path) -> None:
+    """A quiet source (3 records a day) that has delivered nothing for the last 25 hours: stale, not an outage."""
+    land(data_dir, "incident_events", "run-history", history("incident_events", 3))
+
+
+def write_warehouse(path: Path, corrupt: bool) -> None:
+    """fct_appeals for 2 regions × 3 months and marts computed from it the way the marts define them."""
+    with duckdb.connect(str(path)) as con:
+        con.execute("""
+            CREATE TABLE dim_region AS SELECT * FROM (VALUES ('64'), ('37')) AS t(region_code);
+            CREATE TABLE fct_appeals AS
+            SELECT r.region_code, DATE '2025-10-01' + INTERVAL (i % 92) DAY AS registered_date,
+                   CASE WHEN i % 2 = 0 THEN 'РОИВ' ELSE 'ОМСУ' END AS agency_kind,
+                   r.region_code || '-agency-' || (i % 5) AS agency_id, '6' || (i % 3) AS oktmo
+            FROM range(400) AS g(i) CROSS JOIN dim_region AS r;
+            CREATE TABLE agency_rating_monthly AS
+            SELECT *, dense_rank() OVER (PARTITION BY region_code, month_start, agency_kind ORDER BY score DESC) AS rating_rank
+            FROM (
+                SELECT region_code, CAST(date_trunc('month', registered_date) AS DATE) AS month_start, agency_kind,
+                       agency_id, count(*) AS received, 0.5 AS quantity_score, 0.75 AS speed_score,
+                       NULL::DOUBLE AS quality_score, 1.0 AS completeness_score,
+                       40 + 10 * CAST(right(agency_id, 1) AS INTEGER) AS score, true AS is_ranked
+                FROM fct_appeals GROUP BY ALL
+            );
+            CREATE TABLE sector_kpis_monthly AS
+            SELECT region_code, 'housing' AS sector_code, CAST(date_trunc('month', registered_date) AS DATE) AS month_start,
+                   count(*) AS received, 0.9 AS on_time_share, 0.8 AS satisfaction_share, 0.1 AS repeat_share,
+                   0.2 AS other_share
+            FROM fct_appeals GROUP BY ALL;
+            CREATE TABLE problem_heat_map AS
+            SELECT region_code, oktmo, CAST(date_trunc('month', registered_date) AS DATE) AS month_start,
+                   count(*) AS appeals, 0.25 AS overdue_share
+            FROM fct_appeals GROUP BY ALL;
+            CREATE TABLE municipality_pareto AS
+            SELECT *, row_number() OVER (PARTITION BY region_code, year ORDER BY appeals DESC, oktmo) AS pareto_rank,
+                   appeals / sum(appeals) OVER (PARTITION BY region_code, year) AS share,
+                   sum(appeals) OVER (PARTITION BY region_code, year ORDER BY appeals DESC, oktmo)
+                       / sum(appeals) OVER (PARTITION BY region_code, year) AS cumulative_share
+            FROM (SELECT region_code, year(registered_date) AS year, oktmo, count(*) AS appeals FROM fct_appeals GROUP BY ALL);
+            CREATE TABLE governor_monthly_summary AS
+            SELECT region_code, month_start, sum(received) AS received, 0.7 AS answered_share, 0.9 AS on_time_share,
+                   0.8 AS satisfaction_share, 0.1 AS repeat_share
+            FROM sector_kpis_monthly GROUP BY ALL;
+        """)
+        if corrupt:
+            con.execute("""
+                UPDATE agency_rating_monthly SET score = 120
+                WHERE agency_id = '64-agency-0' AND agency_kind = 'РОИВ' AND month_start = DATE '2025-11-01';
+                UPDATE municipality_pareto SET pareto_rank = 4 WHERE region_code = '37' AND pareto_rank = 3;
+            """)
+
+
+@pytest.fixture(scope="module")
+def seeds_dir(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("seeds")
+    for name, text in SEEDS.items():
+        (path / name).write_text(text, encoding="utf-8")
+    return path
+
+
+def _environment(monkeypatch: pytest.MonkeyPatch, data_dir: Path, seeds: Path) -> None:
+    monkeypatch.setenv("CUR_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("WAREHOUSE_PATH", str(data_dir / "warehouse.duckdb"))
+    monkeypatch.setenv("CUR_SEEDS_DIR", str(seeds))
+    monkeypatch.setenv("CUR_AS_OF", AS_OF.isoformat())
+
+
+def _validate_all(data_dir: Path, seeds: Path, assets: list[tuple[str, ...]]) -> dict:
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        _environment(monkeypatch, data_dir, seeds)
+        return {asset_path: {o.name: o for o in gx.validate(asset_path)} for asset_path in assets}
+
+
+RAW_ASSETS = [asset_path for asset_path in gx.VALIDATED_ASSETS if asset_path[0] == "raw"]
+
+
+@pytest.fixture(scope="module")
+def clean(tmp_path_factory, seeds_dir) -> dict:
+    data_dir = tmp_path_factory.mktemp("clean")
+    write_lake(data_dir, corrupt=False)
+    write_warehouse(data_dir / "warehouse.duckdb", corrupt=False)
+    return _validate_all(data_dir, seeds_dir, gx.VALIDATED_ASSETS) | {"data_dir": data_dir}
+
+
+@pytest.fixture(scope="module")
+def corrupted(tmp_path_factory, seeds_dir) -> dict:
+    data_dir = tmp_path_factory.mktemp("corrupted")
+    write_lake(data_dir, corrupt=True)
+    write_warehouse(data_dir / "warehouse.duckdb", corrupt=True)
+    return _validate_all(data_dir, seeds_dir, RAW_ASSETS + [("agency_rating_monthly",), ("municipality_pareto",)])
+
+
+def failed(results: dict) -> dict[str, str]:
+    return {name: outcome.severity for name, outcome in results.items() if not outcome.passed}
+
+
+def test_clean_data_passes_every_check(clean):
+    for asset_path in gx.VALIDATED_ASSETS:
+        results = clean[asset_path]
+        assert set(results) == {spec.name for spec in gx.checks_for(asset_path)}, asset_path
+        assert failed(results) == {}, (asset_path, [o.failures for o in results.values() if not o.passed])
+
+
+def test_data_docs_are_built_under_the_data_dir(clean):
+    outcome = clean[("raw", "pos_messages")]["known_categories"]
+    docs_index = clean["data_dir"] / "quality" / "data_docs" / "index.html"
+    assert docs_index.exists()
+    assert outcome.data_docs.startswith(f"file://{clean['data_dir'] / 'quality' / 'data_docs'}")
+    assert Path(outcome.data_docs.removeprefix("file://")).exists()
+    assert outcome.validated_run_id == "run-load"
+
+
+def test_schema_expectations_follow_the_contract():
+    for table in RAW_TABLES:
+        suite = json.loads((paths.EXPECTATIONS_DIR / "expectations" / f"raw_{table}.json").read_text())
+        (schema,) = [e for e in suite["expectations"] if e["meta"]["check"] == "schema"]
+        assert schema["kwargs"]["column_set"] == [c.name for c in RAW_TABLES[table] + META_COLUMNS]
+
+
+def test_reference_time_defaults_to_the_latest_landed_version(tmp_path, monkeypatch):
+    monkeypatch.setenv("CUR_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("CUR_AS_OF", raising=False)
+    land(tmp_path, "pos_messages", "r1", clean_rows("pos_messages", [AS_OF - timedelta(hours=5)], "r1", "a"))
+    land(tmp_path, "incidents", "r1", clean_rows("incidents", [AS_OF, datetime(2099, 1, 1)], "r1", "b"))
+    assert gx.reference_time() == AS_OF  # the record from 2099 does not move «now»
+
+
+def test_unknown_category(corrupted):
+    outcome = corrupted[("raw", "pos_messages")]["known_categories"]
+    assert (outcome.passed, outcome.severity) == (False, "error")
+    assert outcome.unexpected_count == FAULTY_ROWS and set(outcome.samples) == {"housing.42"}
+
+
+def test_invalid_region_and_oktmo(corrupted):
+    outcome = corrupted[("raw", "pos_messages")]["valid_region_oktmo"]
+    assert (outcome.passed, outcome.severity) == (False, "error")
+    assert {"99", "12345678"} <= {str(value) for value in outcome.samples}
+    assert set(failed(corrupted[("raw", "pos_messages")])) == {"known_categories", "valid_region_oktmo"}
+
+
+def test_future_timestamp(corrupted):
+    results = corrupted[("raw", "incidents")]
+    assert failed(results) == {"no_future_timestamps": "error"}
+    assert results["no_future_timestamps"].unexpected_count == FAULTY_ROWS
+
+
+def test_duplicate_id_version(corrupted):
+    results = corrupted[("raw", "pos_message_events")]
+    assert failed(results) == {"unique_version": "error"}
+    assert results["unique_version"].unexpected_count == FAULTY_ROWS  # both copies of each duplicated version
+
+
+def test_answer_before_registration(corrupted):
+    results = corrupted[("raw", "sed_appeals")]
+    assert failed(results) == {"answer_after_registration": "error"}
+    assert results["answer_after_registration"].unexpected_count == FAULTY_ROWS
+
+
+def test_rating_out_of_range(corrupted):
+    results = corrupted[("raw", "portal_appeals")]
+    assert failed(results) == {"rating_range": "error"}
+    assert results["rating_range"].unexpected_count == FAULTY_ROWS and set(results["rating_range"].samples) == {0, 7}
+
+
+def test_missing_column(corrupted):
+    results = corrupted[("raw", "pos_polls")]
+    assert results["schema"].passed is False and results["schema"].severity == "error"
+    assert results["schema"].samples[0]["mismatched"]["missing"] == ["question"]
+
+
+def test_volume_drop_is_a_warning(corrupted):
+    results = corrupted[("raw", "incident_events")]
+    assert failed(results) == {"volume": "warn"}
+    (row,) = results["volume"].samples
+    assert row["records_last_24h"] == 2 and row["volume_low"] == 0.5 * HISTORY_PER_DAY
+
+
+def test_stale_data_is_a_warning(tmp_path, seeds_dir, monkeypatch):
+    write_stale_lake(tmp_path)
+    _environment(monkeypatch, tmp_path, seeds_dir)
+    results = {o.name: o for o in gx.validate(("raw", "incident_events"))}
+    assert results["freshness"].passed is False and results["freshness"].severity == "warn"
+    (row,) = results["freshness"].samples
+    assert row["hours_behind"] == 25.0
+    assert results["volume"].severity == "warn"  # silent for a day, but a quiet source: not an outage
+
+
+def test_mart_score_out_of_range(corrupted):
+    results = corrupted[("agency_rating_monthly",)]
+    assert failed(results) == {"score_range": "error"}
+    assert results["score_range"].samples == [120]
+
+
+def test_non_contiguous_ranks(corrupted):
+    results = corrupted[("municipality_pareto",)]
+    assert failed(results) == {"rank_contiguous": "error"}
+    (row,) = results["rank_contiguous"].samples
+    assert (row["region_code"], row["max_rank"], row["distinct_ranks"]) == ("37", 4, 3)
+
+
+def test_isolated_bad_rows_within_tolerance_are_warnings(tmp_path, seeds_dir, monkeypatch):
+    """Isolated bad rows are recorded, not blocking: 1 unknown category among 40 rows (2.5 %, but not more than
+    10 rows), and 15 future dates among 2000 rows (more than 10 rows, but 0.75 %)."""
+    rows = clean_rows("pos_messages", load_versions(LOAD_ROWS), "run-load", "m")
+    rows[0]["category_code"] = "housing.42"
+    land(tmp_path, "pos_messages", "run-load", rows)
+    rows = clean_rows("incidents", load_versions(2000), "run-load", "i")
+    for row in rows[:15]:
+        row["detected_at"] = LANDED_AT + timedelta(days=1)
+    land(tmp_path, "incidents", "run-load", rows)
+    _environment(monkeypatch, tmp_path, seeds_dir)
+    for asset_path, check in [(("raw", "pos_messages"), "known_categories"), (("raw", "incidents"), "no_future_timestamps")]:
+        outcome = {o.name: o for o in gx.validate(asset_path)}[check]
+        assert (outcome.passed, outcome.severity) == (False, "warn"), asset_path
+
+
+# --- Dagster: a failing ERROR check blocks the downstream asset ------------------------------------------------
+
+
+def _pipeline(data_dir: Path, corrupt: bool):
+    """Stand-ins for the extraction asset raw/pos_messages and a dbt model downstream of it."""
+
+    @asset(key=AssetKey(["raw", "pos_messages"]))
+    def pos_messages() -> None:
+        rows = clean_rows("pos_messages", load_versions(LOAD_ROWS), "dagster-run", "m")
+        if corrupt:
+            for row in rows[:FAULTY_ROWS]:
+                row["rating"] = 9
+        land(data_dir, "pos_messages", "dagster-run", rows)
+
+    @asset(key=AssetKey(["stg_pos__messages"]), deps=[AssetKey(["raw", "pos_messages"])])
+    def staging() -> None:
+        (data_dir / "staging_built").touch()
+
+    return [pos_messages, staging, quality_checks(AssetKey(["raw", "pos_messages"]))]
+
+
+@pytest.mark.parametrize("corrupt", [False, True], ids=["clean", "rating-out-of-range"])
+def test_error_check_blocks_downstream_in_dagster(tmp_path, seeds_dir, monkeypatch, corrupt):
+    _environment(monkeypatch, tmp_path, seeds_dir)
+    result = materialize(_pipeline(tmp_path, corrupt), raise_on_error=False)
+    evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    materialized = {e.asset_key for e in result.get_asset_materialization_events()}
+    assert AssetKey(["raw", "pos_messages"]) in materialized
+    if corrupt:
+        assert evaluations["rating_range"].passed is False
+        assert evaluations["rating_range"].severity == AssetCheckSeverity.ERROR
+        metadata = evaluations["rating_range"].metadata
+        assert metadata["unexpected_count"].value == FAULTY_ROWS and set(metadata["unexpected_sample"].value) == {9}
+        assert metadata["data_docs"].value.startswith("file://")
+        assert AssetKey(["stg_pos__messages"]) not in materialized
+        assert not (tmp_path / "staging_built").exists()
+        assert not result.success
+    else:
+        assert all(e.passed for e in evaluations.values())
+        assert AssetKey(["stg_pos__messages"]) in materialized
+        assert result.success
