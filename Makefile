@@ -4,10 +4,11 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 SCALE ?= 30000
+BENCH_SCALE ?= 1000000
 export DO_NOT_TRACK := 1
 export DAGSTER_HOME ?= $(CURDIR)/data/dagster_home
 
-.PHONY: venv run test ui sandbox clean
+.PHONY: venv run test ui sandbox bench clean
 
 $(BIN)/dagster: pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
@@ -29,6 +30,12 @@ ui: venv
 
 sandbox: venv
 	$(BIN)/python -m dagster_project.sandbox serve
+
+# The benchmark (docs/performance.md): `make bench` runs 1M appeals, `make bench SCALE=N` any other scale.
+bench: venv
+	$(BIN)/python -m dagster_project.bench --scale $(if $(filter command line environment,$(origin SCALE)),$(SCALE),$(BENCH_SCALE))
+
+include superset/Makefile.inc
 
 clean:
 	rm -rf data

@@ -15,6 +15,7 @@ import pytest
 from dagster_project.lib import paths
 
 SCALE = 3000
+SERVING_POSTGRES_URL = os.environ.get("TEST_SERVING_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 # The registration moment of each channel and the id that identifies an appeal across its versions.
 RAW_APPEALS = {
@@ -37,6 +38,7 @@ def pipeline(tmp_path_factory):
     data = tmp_path_factory.mktemp("pipeline")
     env = {k: v for k, v in os.environ.items() if k not in ("POS_BASE_URL", "INCIDENT_BASE_URL", "CUR_INBOX_DIR", "SERVING_PATH")}
     env |= {"CUR_DATA_DIR": str(data), "WAREHOUSE_PATH": str(data / "warehouse.duckdb"), "DAGSTER_HOME": str(data / "dagster_home")}
+    env["SERVING_POSTGRES_URL"] = SERVING_POSTGRES_URL
     first = run_cli(env)
     assert first.returncode == 0, first.stdout[-5000:] + first.stderr[-5000:]
     return data, env, first
@@ -106,3 +108,21 @@ def test_second_run_keeps_mart_row_counts(pipeline):
     assert second.returncode == 0, second.stdout[-5000:] + second.stderr[-5000:]
     assert "sandbox: reusing" in second.stdout
     assert mart_counts(second.stdout) == mart_counts(first.stdout)
+
+
+def test_publish_serves_the_marts_from_postgres_too(pipeline):
+    data, _, _ = pipeline
+    import psycopg2
+
+    with duckdb.connect(str(data / "serving" / "marts.duckdb"), read_only=True) as snapshot:
+        expected = {
+            name: snapshot.execute(f'select count(*) from main."{name}"').fetchone()[0]
+            for (name,) in snapshot.execute("select table_name from information_schema.tables where table_schema = 'main'").fetchall()
+        }
+    with psycopg2.connect(SERVING_POSTGRES_URL) as pg, pg.cursor() as cursor:
+        served = {}
+        for name in expected:
+            cursor.execute(f'select count(*) from serving."{name}"')
+            served[name] = cursor.fetchone()[0]
+    assert "agency_rating_monthly" in expected
+    assert served == expected

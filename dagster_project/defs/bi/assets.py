@@ -8,6 +8,7 @@ from dagster import AssetExecutionContext, AssetKey, MaterializeResult, asset
 
 from dagster_project.lib import paths
 from dagster_project.lib.dbt import mart_models
+from dagster_project.lib.serving import load_postgres
 
 
 @asset(
@@ -31,12 +32,9 @@ def publish(context: AssetExecutionContext) -> MaterializeResult:
             rows[name] = con.execute(f'select count(*) from main."{name}"').fetchone()[0]
         con.execute("detach warehouse")
     os.replace(temporary, target)
-    return MaterializeResult(
-        metadata={
-            "path": str(target),
-            "tables": len(rows),
-            "rows": sum(rows.values()),
-            "rows_per_table": rows,
-            "duration_s": round(time.monotonic() - started, 2),
-        }
-    )
+    metadata = {"path": str(target), "tables": len(rows), "rows": sum(rows.values()), "rows_per_table": rows}
+    # Production serving for many users: the same snapshot loaded into PostgreSQL, swapped in one transaction.
+    if postgres_url := os.environ.get("SERVING_POSTGRES_URL"):
+        metadata["postgres_rows"] = sum(load_postgres(target, postgres_url).values())
+    metadata["duration_s"] = round(time.monotonic() - started, 2)
+    return MaterializeResult(metadata=metadata)

@@ -1,0 +1,38 @@
+"""`python -m dagster_project.reports --region 65 --month 2025-11 --out data/reports/`"""
+
+import argparse
+import sys
+from datetime import date, datetime
+from pathlib import Path
+
+from dagster_project.lib import paths
+from dagster_project.reports import build_monthly_report
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m dagster_project.reports", description="Ежемесячный отчёт Губернатору (HTML и PDF)")
+    parser.add_argument("--region", required=True, help="region code, e.g. 65")
+    parser.add_argument("--month", required=True, help="report month, YYYY-MM")
+    parser.add_argument("--out", type=Path, default=paths.data_dir() / "reports", help="output folder (default data/reports)")
+    parser.add_argument("--serving", type=Path, default=None, help="serving snapshot (default: SERVING_PATH or data/serving/marts.duckdb)")
+    parser.add_argument("--no-pdf", action="store_true", help="HTML only")
+    args = parser.parse_args(argv)
+    try:
+        month = datetime.strptime(args.month, "%Y-%m").date()
+    except ValueError:
+        parser.error("--month must look like 2025-11")
+    try:
+        files = build_monthly_report(args.region, date(month.year, month.month, 1), args.out, args.serving, pdf=not args.no_pdf)
+    except LookupError as error:
+        print(error, file=sys.stderr)
+        return 1
+    print(files.html)
+    if files.pdf:
+        print(files.pdf)
+    else:
+        print("PDF: skipped (no chromium found)" if not args.no_pdf else "PDF: skipped (--no-pdf)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,291 @@
+"""Superset lifecycle for the ЦУР dashboards: its own venv, metadata DB, server process and deploy.
+
+Run with the project's interpreter (`.venv/bin/python superset/manage.py <command>`):
+  venv    create or update `.venv-superset` (Superset 6.1 pins SQLAlchemy<2, pandas<2.2, numpy<2.3, so it can't
+          share the project venv) and the screenshot tooling (Debian chromium, npm playwright-core)
+  up      venv → metadata DB → server on 127.0.0.1:8088 → pipeline if the serving snapshot is missing → deploy
+  stop    stop the server started by `up`
+  screenshots  PNG of every dashboard into data/screenshots/ (headless chromium, with a render check)
+
+The functions are also used by tests/test_superset_integration.py to run a throwaway instance.
+"""
+
+import argparse
+import hashlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+SUPERSET_DIR = Path(__file__).resolve().parent
+REPO_ROOT = SUPERSET_DIR.parent
+VENV_DIR = Path(os.environ.get("SUPERSET_VENV", REPO_ROOT / ".venv-superset"))
+SCREENSHOTS_DIR = SUPERSET_DIR / "screenshots"
+CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
+DEFAULT_ADMIN = ("admin", "admin")
+
+
+def log(message: str) -> None:
+    print(f"superset: {message}", flush=True)
+
+
+def _requirements_digest() -> str:
+    digest = hashlib.sha256()
+    for name in ("requirements.txt", "constraints.txt"):
+        digest.update((SUPERSET_DIR / name).read_bytes())
+    return digest.hexdigest()
+
+
+def ensure_venv(venv: Path = VENV_DIR) -> float:
+    """Create or update Superset's venv; a marker with the requirements' digest makes a re-run instant.
+
+    Returns the seconds spent (0 when the venv was already current).
+    """
+    marker = venv / ".cur-requirements"
+    digest = _requirements_digest()
+    metadata_template(venv).unlink(missing_ok=True)
+    if marker.exists() and marker.read_text() == digest and (venv / "bin" / "superset").exists():
+        return 0.0
+    started = time.monotonic()
+    python = shutil.which("python3.11") or sys.executable
+    log(f"creating {venv} (a few minutes on first run)")
+    subprocess.run([python, "-m", "venv", str(venv)], check=True)
+    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    subprocess.run([*pip, "--upgrade", "pip"], check=True)
+    subprocess.run(
+        [*pip, "-r", str(SUPERSET_DIR / "requirements.txt"), "-c", str(SUPERSET_DIR / "constraints.txt")],
+        check=True,
+    )
+    marker.write_text(digest)
+    return time.monotonic() - started
+
+
+def ensure_screenshot_tooling() -> None:
+    """Debian's chromium (Playwright can't download its own browser here) and npm's playwright-core."""
+    if not CHROMIUM.exists():
+        if os.geteuid() != 0 or not shutil.which("apt-get"):
+            raise RuntimeError(f"{CHROMIUM} is missing: install Debian's chromium package")
+        log("installing chromium from Debian")
+        subprocess.run(["apt-get", "update", "-qq"], check=True)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "chromium", "fonts-dejavu-core"], check=True)
+    if not (SCREENSHOTS_DIR / "node_modules" / "playwright-core").exists():
+        log("installing playwright-core from npm")
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--silent"], cwd=SCREENSHOTS_DIR, check=True)
+
+
+def superset_env(home: Path, metadata_uri: str | None = None) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        SUPERSET_HOME=str(home),
+        SUPERSET_CONFIG_PATH=str(SUPERSET_DIR / "superset_config.py"),
+        FLASK_APP="superset",
+        PYTHONUNBUFFERED="1",
+    )
+    if metadata_uri:
+        env["SUPERSET_METADATA_URI"] = metadata_uri
+    return env
+
+
+def init_metadata(env: dict[str, str], admin: tuple[str, str] = DEFAULT_ADMIN, venv: Path = VENV_DIR) -> None:
+    """Migrate the metadata DB, create the admin, sync roles and permissions (all idempotent)."""
+    Path(env["SUPERSET_HOME"]).mkdir(parents=True, exist_ok=True)
+    _superset_cli(env, venv, "db", "upgrade")
+    _superset_cli(env, venv, "fab", "create-admin", "--username", admin[0], "--password", admin[1],
+                  "--firstname", "Администратор", "--lastname", "ЦУР", "--email", "admin@cur.local")
+    _superset_cli(env, venv, "init")
+
+
+def _superset_cli(env: dict[str, str], venv: Path, *arguments: str) -> None:
+    completed = subprocess.run([str(venv / "bin" / "superset"), *arguments], env=env, capture_output=True)
+    if completed.returncode:
+        raise RuntimeError(f"superset {arguments[0]} failed:\n{completed.stderr.decode(errors='replace')[-4000:]}")
+
+
+def start_server(env: dict[str, str], host: str, port: int, log_path: Path, venv: Path = VENV_DIR) -> subprocess.Popen:
+    """Gunicorn with threads (charts of a dashboard load in parallel), in its own session so it outlives make."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    command = [
+        str(venv / "bin" / "gunicorn"), "--bind", f"{host}:{port}", "--workers", "1", "--worker-class", "gthread",
+        "--threads", "8", "--timeout", "120", "--limit-request-line", "0", "--limit-request-field_size", "0",
+        "superset.app:create_app()",
+    ]
+    with log_path.open("ab") as output:
+        return subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def wait_ready(url: str, process: subprocess.Popen | None = None, timeout_s: float = 120) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"Superset exited with code {process.returncode}")
+        try:
+            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise TimeoutError(f"Superset did not answer {url}/health in {timeout_s} s")
+
+
+def stop_process(pid: int) -> None:
+    """SIGTERM the server's process group (gunicorn master and workers), SIGKILL after 15 s."""
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.2)
+    os.killpg(pid, signal.SIGKILL)
+
+
+def metadata_template(venv: Path = VENV_DIR) -> Path:
+    """An initialised SQLite metadata DB (default admin) kept beside the venv: a throwaway instance copies it
+    instead of spending ~20–60 s on `db upgrade` + `init`. Removed whenever the venv is reinstalled."""
+    return venv / "cur-metadata-template.db"
+
+
+@contextmanager
+def running_superset(home: Path, port: int):
+    """A throwaway Superset (default admin) with its metadata DB under `home`; yields the base URL, then stops it."""
+    home.mkdir(parents=True, exist_ok=True)
+    database = home / "superset.db"
+    env = superset_env(home, f"sqlite:///{database}?check_same_thread=false")
+    template = metadata_template()
+    if template.exists():
+        shutil.copyfile(template, database)
+    else:
+        init_metadata(env)
+        shutil.copyfile(database, template)
+    process = start_server(env, "127.0.0.1", port, home / "superset.log")
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(url, process)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def deploy_serving_snapshot(url: str, admin: tuple[str, str], serving_path: Path) -> None:
+    from dagster_project.lib.superset_client import SupersetClient, deploy, serving_duckdb_uri
+    from dagster_project.lib.serving import agencies_in_snapshot
+
+    with SupersetClient(url, *admin) as client:
+        result = deploy(client, serving_duckdb_uri(serving_path), agencies_in_snapshot(serving_path))
+    log(f"deployed {len(result.dashboards)} dashboards, {len(result.charts)} charts (data checked), "
+        f"{len(result.datasets)} datasets, {result.rls_rules} RLS rules in {result.duration_s} s")
+
+
+def command_up(args) -> int:
+    from dagster_project.lib import paths
+
+    home = paths.data_dir() / "superset"
+    admin = _admin()
+    spent = ensure_venv()
+    if spent:
+        log(f"venv ready in {spent:.0f} s")
+    env = superset_env(home)
+    url = f"http://{args.host}:{args.port}"
+    pid_file = home / "superset.pid"
+    if _answers(url):
+        log(f"already running at {url}")
+    else:
+        init_metadata(env, admin)
+        process = start_server(env, args.host, args.port, home / "superset.log")
+        pid_file.write_text(str(process.pid))
+        wait_ready(url, process)
+        log(f"started (pid {process.pid}, log {home / 'superset.log'})")
+    serving = paths.serving_path()
+    if not serving.exists():
+        log(f"{serving} is missing: running the pipeline")
+        subprocess.run([sys.executable, "-m", "dagster_project.cli", "run", "--scale", str(args.scale)], cwd=REPO_ROOT, check=True)
+    deploy_serving_snapshot(url, admin, serving)
+    print(f"\nSuperset: {url}/dashboard/list/  login: {admin[0]} / {admin[1]}\n")
+    return 0
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/health", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def take_screenshots(url: str, admin: tuple[str, str], out_dir: Path) -> list[dict]:
+    """PNG of every dashboard of the bundle into `out_dir`, with the render check of screenshot.mjs."""
+    import json
+
+    from dagster_project.lib.superset_client import load_bundle
+
+    slugs = sorted(config["slug"] for name, config in load_bundle().items() if name.startswith("dashboards/"))
+    completed = subprocess.run(
+        ["node", "screenshot.mjs", "--url", url, "--user", admin[0], "--password", admin[1], "--out", str(out_dir), *slugs],
+        cwd=SCREENSHOTS_DIR, capture_output=True, text=True, check=True, timeout=900,
+    )
+    return [json.loads(line) for line in completed.stdout.splitlines() if line.startswith("{")]
+
+
+def command_screenshots(args) -> int:
+    from dagster_project.lib import paths
+
+    ensure_screenshot_tooling()
+    for report in take_screenshots(f"http://{args.host}:{args.port}", _admin(), paths.data_dir() / "screenshots"):
+        log(f"{report['png']}: {report['rendered']}/{report['charts']} charts drawn, {report['errors']} errors")
+    return 0
+
+
+def _admin() -> tuple[str, str]:
+    return (os.environ.get("SUPERSET_ADMIN_USER", DEFAULT_ADMIN[0]), os.environ.get("SUPERSET_ADMIN_PASSWORD", DEFAULT_ADMIN[1]))
+
+
+def command_stop(args) -> int:
+    from dagster_project.lib import paths
+
+    pid_file = paths.data_dir() / "superset" / "superset.pid"
+    if not pid_file.exists():
+        log("not running (no pid file)")
+        return 0
+    stop_process(int(pid_file.read_text()))
+    pid_file.unlink()
+    log("stopped")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="superset/manage.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("venv", help="create .venv-superset and the screenshot tooling")
+    up = commands.add_parser("up", help="start Superset, run the pipeline if needed, deploy the dashboards")
+    up.add_argument("--host", default="127.0.0.1")
+    up.add_argument("--port", type=int, default=8088)
+    up.add_argument("--scale", type=int, default=30_000, help="sandbox appeals when the pipeline has to run")
+    commands.add_parser("stop", help="stop the server started by `up`")
+    screenshots = commands.add_parser("screenshots", help="PNG of every dashboard into data/screenshots/")
+    screenshots.add_argument("--host", default="127.0.0.1")
+    screenshots.add_argument("--port", type=int, default=8088)
+    args = parser.parse_args(argv)
+    if args.command == "venv":
+        spent = ensure_venv()
+        ensure_screenshot_tooling()
+        log(f"venv ready ({spent:.0f} s)")
+        return 0
+    return {"up": command_up, "stop": command_stop, "screenshots": command_screenshots}[args.command](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
