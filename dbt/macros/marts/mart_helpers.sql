@@ -59,3 +59,16 @@
 {% macro mart_count_if(condition) -%}
     cast(sum(case when {{ condition }} then 1 else 0 end) as {{ dbt.type_bigint() }})
 {%- endmacro %}
+
+{#- The outcome counts every mart aggregates from appeal_outcomes, one definition for all of them
+    (поступило, дан ответ, в срок, просрочено без ответа, оценено, оценки 4–5, повторные, медиана времени ответа). -#}
+{% macro mart_outcome_counts() -%}
+        count(*) as received,
+        {{ mart_count_if('is_answered') }} as answered,
+        {{ mart_count_if('is_answered_on_time') }} as answered_on_time,
+        {{ mart_count_if('is_open_overdue') }} as open_overdue,
+        {{ mart_count_if('rating is not null') }} as rated,
+        {{ mart_count_if('rating >= 4') }} as rated_4_5,
+        {{ mart_count_if('is_repeat') }} as repeats,
+        {{ mart_median('case when is_answered then response_hours end') }} as median_response_hours
+{%- endmacro %}

@@ -11,14 +11,7 @@ monthly as (
     select
         region_code,
         month_start,
-        count(*) as received,
-        {{ mart_count_if('is_answered') }} as answered,
-        {{ mart_count_if('is_answered_on_time') }} as answered_on_time,
-        {{ mart_count_if('is_open_overdue') }} as overdue_open,
-        {{ mart_count_if('rating is not null') }} as rated,
-        {{ mart_count_if('rating >= 4') }} as rated_4_5,
-        {{ mart_count_if('is_repeat') }} as repeats,
-        {{ mart_median('case when is_answered then response_hours end') }} as median_response_hours
+        {{ mart_outcome_counts() }}
     from {{ ref('appeal_outcomes') }}
     group by region_code, month_start
 ),
@@ -29,9 +22,9 @@ headline as (
         month_start,
         received,
         answered,
-        overdue_open,
+        open_overdue as overdue_open,
         {{ mart_ratio('answered', 'received') }} as answered_share,
-        {{ mart_ratio('answered_on_time', 'answered + overdue_open') }} as on_time_share,
+        {{ mart_ratio('answered_on_time', 'answered + open_overdue') }} as on_time_share,
         {{ mart_ratio('rated_4_5', 'rated') }} as satisfaction_share,
         {{ mart_ratio('repeats', 'received') }} as repeat_share,
         median_response_hours

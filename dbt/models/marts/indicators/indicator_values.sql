@@ -5,13 +5,7 @@ with monthly as (
     select
         region_code,
         month_start,
-        count(*) as received,
-        {{ mart_count_if('is_answered') }} as answered,
-        {{ mart_count_if('is_answered_on_time') }} as answered_on_time,
-        {{ mart_count_if('is_open_overdue') }} as open_overdue,
-        {{ mart_count_if('rating is not null') }} as rated,
-        {{ mart_count_if('rating >= 4') }} as rated_4_5,
-        {{ mart_count_if('is_repeat') }} as repeats,
+        {{ mart_outcome_counts() }},
         {{ mart_count_if("channel_code = 'incident'") }} as incidents,
         {{ mart_count_if("channel_code = 'incident' and is_reacted_in_time") }} as incidents_reacted_in_time
     from {{ ref('appeal_outcomes') }}

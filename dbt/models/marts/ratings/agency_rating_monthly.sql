@@ -16,14 +16,8 @@ counts as (
         agency_id,
         agency_kind,
         month_start,
-        count(*) as received,
-        {{ mart_count_if('is_answered') }} as answered,
-        {{ mart_count_if('is_answered_on_time') }} as answered_on_time,
-        {{ mart_count_if('is_open_overdue') }} as open_overdue,
-        {{ mart_count_if('rating is not null') }} as rated,
-        {{ mart_count_if('rating >= 4') }} as rated_4_5,
-        {{ mart_count_if('is_complete') }} as answered_complete,
-        {{ mart_median('case when is_answered then response_hours end') }} as median_response_hours
+        {{ mart_outcome_counts() }},
+        {{ mart_count_if('is_complete') }} as answered_complete
     from {{ ref('appeal_outcomes') }}
     where agency_kind in ('РОИВ', 'ОМСУ')
       and agency_id is not null

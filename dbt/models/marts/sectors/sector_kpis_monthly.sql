@@ -4,15 +4,8 @@ with monthly as (
         region_code,
         sector_code,
         month_start,
-        count(*) as received,
-        {{ mart_count_if('is_answered') }} as answered,
-        {{ mart_count_if('is_answered_on_time') }} as answered_on_time,
-        {{ mart_count_if('is_open_overdue') }} as overdue_open,
-        {{ mart_count_if('rating is not null') }} as rated,
-        {{ mart_count_if('rating >= 4') }} as rated_4_5,
-        {{ mart_count_if('is_repeat') }} as repeats,
-        {{ mart_count_if('is_other') }} as other_category,
-        {{ mart_median('case when is_answered then response_hours end') }} as median_response_hours
+        {{ mart_outcome_counts() }},
+        {{ mart_count_if('is_other') }} as other_category
     from {{ ref('appeal_outcomes') }}
     group by region_code, sector_code, month_start
 )
@@ -25,8 +18,8 @@ select
     m.received,
     m.answered,
     m.answered_on_time,
-    m.overdue_open,
-    {{ mart_round(mart_ratio('m.answered_on_time', 'm.answered + m.overdue_open')) }} as on_time_share,
+    m.open_overdue as overdue_open,
+    {{ mart_round(mart_ratio('m.answered_on_time', 'm.answered + m.open_overdue')) }} as on_time_share,
     {{ mart_round('m.median_response_hours', 1) }} as median_response_hours,
     m.rated,
     {{ mart_round(mart_ratio('m.rated_4_5', 'm.rated')) }} as satisfaction_share,
