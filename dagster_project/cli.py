@@ -139,4 +139,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Everything is closed by now; skipping interpreter finalization avoids DuckDB 2.0's spurious nanobind
+    # "leaked instance" report for DuckDB type objects that module-level caches still reference at exit.
+    os._exit(code)

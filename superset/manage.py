@@ -73,7 +73,9 @@ def ensure_screenshot_tooling() -> None:
             raise RuntimeError(f"{CHROMIUM} is missing: install Debian's chromium package")
         log("installing chromium from Debian")
         subprocess.run(["apt-get", "update", "-qq"], check=True)
-        subprocess.run(["apt-get", "install", "-y", "-qq", "chromium", "fonts-dejavu-core"], check=True)
+        # CI has no terminal: debconf must not ask.
+        subprocess.run(["apt-get", "install", "-y", "-qq", "chromium", "fonts-dejavu-core"], check=True,
+                       env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
     if not (SCREENSHOTS_DIR / "node_modules" / "playwright-core").exists():
         log("installing playwright-core from npm")
         subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--silent"], cwd=SCREENSHOTS_DIR, check=True)
