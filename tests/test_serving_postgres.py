@@ -8,7 +8,7 @@ import psycopg2
 import pytest
 from bi_serving_fixture import build_serving_fixture
 
-from dagster_project.lib import serving as serving_lib
+from dagster_project.lib import postgres as postgres_lib
 from dagster_project.lib.serving import load_postgres
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -41,7 +41,7 @@ def test_load_copies_every_table_with_its_values(tmp_path, schema, monkeypatch):
         expected = {name: con.execute(f"select count(*) from {name}").fetchone()[0]
                     for (name,) in con.execute("select table_name from information_schema.tables where table_schema = 'main'").fetchall()}
         score_sum = con.execute("select sum(score) from agency_rating_monthly").fetchone()[0]
-    monkeypatch.setattr(serving_lib, "BATCH_ROWS", 7)  # several batches per table
+    monkeypatch.setattr(postgres_lib, "COPY_BATCH_ROWS", 7)  # several batches per table
     assert load_postgres(snapshot, POSTGRES_URL, schema) == expected
     assert _pg(f"select sum(score) from {schema}.agency_rating_monthly")[0][0] == pytest.approx(score_sum)
     assert _pg(f"select id, empty, missing, quoted, multiline, list, day, flag from {schema}.edge_cases order by id") == [

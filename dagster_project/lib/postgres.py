@@ -6,12 +6,15 @@ Tables go to schema `raw` (env `CUR_RAW_SCHEMA`, which tests set to isolate them
 system of record, PostgreSQL only mirrors it for the portability build.
 """
 
+import io
+import json
 import os
-import tempfile
 from pathlib import Path
 
 import duckdb
 import psycopg2
+import pyarrow as pa
+import pyarrow.csv as pa_csv
 from psycopg2 import sql
 
 from dagster_project.lib import paths
@@ -25,23 +28,7 @@ RAW_TABLES = (
     "sed_appeals",
     "portal_appeals",
 )
-
-# DuckDB type (as DESCRIBE prints it) → PostgreSQL type; anything else lands as text.
-_PG_TYPES = {
-    "VARCHAR": "text",
-    "BOOLEAN": "boolean",
-    "TINYINT": "smallint",
-    "SMALLINT": "smallint",
-    "INTEGER": "integer",
-    "BIGINT": "bigint",
-    "DOUBLE": "double precision",
-    "FLOAT": "real",
-    "DATE": "date",
-    "TIMESTAMP": "timestamp",
-    "TIMESTAMP_NS": "timestamp",
-    "TIMESTAMP WITH TIME ZONE": "timestamptz",
-}
-
+COPY_BATCH_ROWS = 50_000
 
 def connect():
     """A connection with the same env defaults as dbt/profiles.yml."""
@@ -64,43 +51,69 @@ def load_lake(data_dir: Path | None = None, schema: str | None = None) -> dict[s
     data_dir = Path(data_dir or paths.data_dir())
     schema = schema or raw_schema()
     loaded = {}
-    with connect() as pg, pg.cursor() as cursor, tempfile.TemporaryDirectory() as tmp, duckdb.connect() as con:
+    relations = {}
+    with connect() as pg, pg.cursor() as cursor, duckdb.connect() as con:
         cursor.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(schema)))
-        sources = {table: sorted((data_dir / "lake" / "raw" / table).glob("*/*.parquet")) for table in RAW_TABLES}
-        for table, files in sources.items():
-            if files:
-                relation = con.read_parquet([str(f) for f in files], union_by_name=True, hive_partitioning=False)
-                loaded[table] = _replace_table(pg, cursor, schema, table, relation, Path(tmp))
+        for table in RAW_TABLES:
+            if files := sorted((data_dir / "lake" / "raw" / table).glob("*/*.parquet")):
+                relations[table] = con.read_parquet([str(f) for f in files], union_by_name=True, hive_partitioning=False)
         for manual in sorted((data_dir / "manual").glob("*.csv")):
-            relation = con.read_csv(str(manual), header=True, all_varchar=True)
-            table = f"manual_{manual.stem}"
-            loaded[table] = _replace_table(pg, cursor, schema, table, relation, Path(tmp))
+            relations[f"manual_{manual.stem}"] = con.read_csv(str(manual), header=True, all_varchar=True)
+        for table, relation in relations.items():
+            cursor.execute(sql.SQL("drop table if exists {}").format(sql.Identifier(schema, table)))
+            loaded[table] = copy_relation(cursor, relation, schema, table)
     return loaded
 
 
-def _replace_table(pg, cursor, schema: str, table: str, relation: duckdb.DuckDBPyRelation, tmp: Path) -> int:
-    """(Re)create the table with the relation's columns and COPY the rows in through a CSV file, in which NULL is
-    an unquoted empty field and an empty string a quoted one."""
-    columns = list(zip(relation.columns, (str(t) for t in relation.types)))
-    csv_path = tmp / f"{table}.csv"
-    relation.write_csv(str(csv_path), header=True)
+def copy_relation(cursor, relation: duckdb.DuckDBPyRelation, schema: str, table: str) -> int:
+    """Create `schema.table` with the relation's columns and stream its rows in through COPY, in Arrow batches,
+    so memory stays flat whatever the size. Used for the raw mirror here and for the BI serving copy."""
+    reader = relation.to_arrow_reader(COPY_BATCH_ROWS)
     target = sql.Identifier(schema, table)
-    cursor.execute(sql.SQL("drop table if exists {}").format(target))
-    cursor.execute(
-        sql.SQL("create table {} ({})").format(
-            target,
-            sql.SQL(", ").join(
-                sql.SQL("{} {}").format(sql.Identifier(name), sql.SQL(_PG_TYPES.get(kind, "text")))
-                for name, kind in columns
-            ),
-        )
+    columns = sql.SQL(", ").join(
+        sql.SQL("{} {}").format(sql.Identifier(field.name), sql.SQL(_postgres_type(field.type))) for field in reader.schema
     )
-    copy = sql.SQL("copy {} ({}) from stdin with (format csv, header true)").format(
-        target, sql.SQL(", ").join(sql.Identifier(name) for name, _ in columns)
-    )
-    with csv_path.open(encoding="utf-8") as data:
-        cursor.copy_expert(copy.as_string(pg), data)
-    return cursor.rowcount
+    cursor.execute(sql.SQL("create table {} ({})").format(target, columns))
+    copy = sql.SQL("copy {} from stdin with (format csv, header false)").format(target).as_string(cursor)
+    loaded = 0
+    for batch in reader:
+        buffer = io.BytesIO()
+        # Strings are always quoted, so an empty string stays '' and only an unquoted empty field is NULL.
+        pa_csv.write_csv(_csv_ready(batch), buffer, pa_csv.WriteOptions(include_header=False, quoting_style="needed"))
+        buffer.seek(0)
+        cursor.copy_expert(copy, buffer)
+        loaded += batch.num_rows
+    return loaded
+
+
+def _postgres_type(arrow_type: pa.DataType) -> str:
+    if pa.types.is_nested(arrow_type):
+        return "text"  # lists and structs travel as JSON text
+    if pa.types.is_boolean(arrow_type):
+        return "boolean"
+    if pa.types.is_integer(arrow_type):
+        return "bigint"
+    if pa.types.is_floating(arrow_type):
+        return "double precision"
+    if pa.types.is_decimal(arrow_type):
+        return f"numeric({arrow_type.precision}, {arrow_type.scale})"
+    if pa.types.is_date(arrow_type):
+        return "date"
+    if pa.types.is_timestamp(arrow_type):
+        return "timestamptz" if arrow_type.tz else "timestamp"
+    if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type) or pa.types.is_string_view(arrow_type):
+        return "text"
+    raise TypeError(f"no PostgreSQL type for {arrow_type}")
+
+
+def _csv_ready(batch: pa.RecordBatch) -> pa.RecordBatch:
+    columns = [
+        pa.array([None if value is None else json.dumps(value, ensure_ascii=False, default=str) for value in column.to_pylist()], pa.string())
+        if pa.types.is_nested(column.type)
+        else column
+        for column in batch.columns
+    ]
+    return pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
 
 
 def drop_schemas(prefix: str) -> None:
