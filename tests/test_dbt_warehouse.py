@@ -396,6 +396,14 @@ def test_every_column_is_described(duckdb_runs, dbt_env):
         assert all(column["description"] for column in node["columns"].values()), node["name"]
 
 
+def test_docs_generate_builds_the_catalog(duckdb_runs, dbt_env):
+    dbt("docs", "generate")
+    catalog = json.loads((dbt_env / "target" / "catalog.json").read_text())
+    fact = catalog["nodes"]["model.cur.fct_appeals"]
+    assert {"appeal_key", "deadline_at", "is_on_time"} <= set(fact["columns"])
+    assert (dbt_env / "target" / "index.html").exists()
+
+
 @pytest.fixture
 def postgres_schema(dbt_env):
     from dagster_project.lib import postgres
