@@ -31,7 +31,7 @@ class LandedPart:
     sha256: str
 
 
-def _file_sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -50,15 +50,22 @@ class PartWriter:
         self.tmp_path = self.path.with_name(self.path.name + ".tmp")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.constants = {"_run_id": run_id, "_landed_at": utcnow(), "_source_file": source_file}
+        self.row_schema = pa.schema([f for f in self.schema if f.name not in self.constants])
         self.rows = 0
         self._writer: pq.ParquetWriter | None = None
 
     def write(self, rows: list[dict]) -> None:
         if not rows:
             return
-        for row in rows:
-            row.update(self.constants)
-        batch = pa.Table.from_pylist(rows, schema=self.schema)
+        # The run's constant columns are added as whole Arrow columns, not set row by row (profiled: a per-row
+        # update cost as much as the Arrow conversion itself).
+        values = pa.Table.from_pylist(rows, schema=self.row_schema)
+        columns = [
+            pa.repeat(pa.scalar(self.constants[f.name], f.type), len(rows)) if f.name in self.constants
+            else values.column(f.name)
+            for f in self.schema
+        ]
+        batch = pa.Table.from_arrays(columns, schema=self.schema)
         if self._writer is None:
             self._writer = pq.ParquetWriter(self.tmp_path, self.schema, compression="zstd")
         self._writer.write_table(batch)
@@ -75,7 +82,7 @@ class PartWriter:
         if self.path.exists():
             raise FileExistsError(f"landed parts are immutable: {self.path}")
         os.replace(self.tmp_path, self.path)
-        return LandedPart(self.path, self.rows, self.path.stat().st_size, _file_sha256(self.path))
+        return LandedPart(self.path, self.rows, self.path.stat().st_size, file_sha256(self.path))
 
     def abort(self) -> None:
         if self._writer is not None:

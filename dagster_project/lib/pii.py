@@ -10,6 +10,7 @@ import hmac
 import logging
 import os
 import re
+from functools import lru_cache
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -31,7 +32,17 @@ FIO_RE = re.compile(
     r"|\b[А-ЯЁ][а-яё]+\s+[А-ЯЁ]\.\s?[А-ЯЁ]\."
 )
 
-MASKS = ((EMAIL_RE, "[e-mail]"), (PHONE_RE, "[телефон]"), (FIO_RE, "[ФИО]"), (HANDLE_RE, "@[ник]"))
+# A cheap gate that every match of the pattern needs (an e-mail or a handle has «@», a phone three digits in a row):
+# most appeal texts have neither, and the gate saves the costly scan (profiled: e-mail and phone scans were the
+# largest part of landing an API record).
+AT_RE = re.compile("@")
+THREE_DIGITS_RE = re.compile(r"\d{3}")
+MASKS = (
+    (EMAIL_RE, "[e-mail]", AT_RE),
+    (PHONE_RE, "[телефон]", THREE_DIGITS_RE),
+    (FIO_RE, "[ФИО]", None),
+    (HANDLE_RE, "@[ник]", AT_RE),
+)
 
 
 def hash_key(explicit: str | None = None) -> bytes:
@@ -70,7 +81,8 @@ def citizen_hash(key: bytes, **identity: str | None) -> str | None:
     return hmac.new(key, normalized.encode(), hashlib.sha256).hexdigest()
 
 
-def _known_patterns(known_values: tuple[str, ...]) -> list[str]:
+@lru_cache(maxsize=64)  # one record's values mask several of its columns in a row
+def _known_patterns(known_values: tuple[str, ...]) -> tuple[str, ...]:
     """The record's own personal values, longest first, plus each word of a multi-word name on its own."""
     found = set()
     for value in known_values:
@@ -80,7 +92,7 @@ def _known_patterns(known_values: tuple[str, ...]) -> list[str]:
             words = value.split()
             if len(words) > 1:
                 found.update(w for w in words if len(w) >= 3)
-    return sorted(found, key=len, reverse=True)
+    return tuple(sorted(found, key=len, reverse=True))
 
 
 def _is_word_char(char: str) -> bool:
@@ -106,8 +118,9 @@ def mask_text(text: str | None, known_values: tuple[str, ...] = ()) -> str | Non
         return text
     for value in _known_patterns(known_values):
         text = _replace_whole(text, value, "[персональные данные]")
-    for pattern, replacement in MASKS:
-        text = pattern.sub(replacement, text)
+    for pattern, replacement, gate in MASKS:
+        if gate is None or gate.search(text):
+            text = pattern.sub(replacement, text)
     return text
 
 

@@ -8,7 +8,6 @@ a sensor's run config) is only ever matched against the inbox listing and saniti
 
 import codecs
 import csv
-import hashlib
 import io
 import logging
 import os
@@ -27,6 +26,7 @@ from dagster_project.defs.extract.load_result import LoadResult, quarantine_row
 from dagster_project.defs.extract.records import InvalidRecord, TextParser
 from dagster_project.defs.extract.specs import FileSpec
 from dagster_project.lib import landing, paths, warehouse
+from dagster_project.lib.landing import file_sha256
 
 log = logging.getLogger(__name__)
 
@@ -53,14 +53,6 @@ def safe_name(name: str) -> str:
     cleaned = re.sub(r"[^\w.\-]", "_", name.replace("\x00", ""))
     cleaned = cleaned.lstrip(".") or "file"
     return cleaned[:150]
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def pending_files(inbox: Path) -> list[Path]:

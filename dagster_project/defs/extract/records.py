@@ -5,11 +5,17 @@ is due is a defect) and from text for the file exports (local times → UTC, Rus
 """
 
 import json
+import re
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from dagster_project.lib.contracts import BOOL, INT, STR, TS, Column
+
+
+# The exports' usual «ДД.ММ.ГГГГ ЧЧ:ММ», read without strptime (profiled: the slowest step of an export row).
+DAY_MINUTE_FORMAT = "%d.%m.%Y %H:%M"
+DAY_MINUTE_RE = re.compile(r"([0-9]{2})\.([0-9]{2})\.([0-9]{4}) ([0-9]{2}):([0-9]{2})")
 
 
 class InvalidRecord(ValueError):
@@ -23,6 +29,8 @@ def _missing(value: Any) -> bool:
 def parse_iso_utc(value: str) -> datetime:
     """ISO-8601 (with `Z` or an offset; a zone-less value means UTC) → naive UTC."""
     parsed = datetime.fromisoformat(value.strip())
+    if parsed.tzinfo is UTC:  # `Z`, the wire format: dropping the zone is exact and cheaper than a conversion
+        return parsed.replace(tzinfo=None)
     if parsed.tzinfo is not None:
         parsed = parsed.astimezone(UTC).replace(tzinfo=None)
     return parsed
@@ -84,6 +92,11 @@ class TextParser:
             if word not in self.bool_words:
                 raise InvalidRecord(f"{column.name}: expected one of {sorted(self.bool_words)}, got {text[:40]!r}")
             return self.bool_words[word]
+        if self.date_formats[0] == DAY_MINUTE_FORMAT and (m := DAY_MINUTE_RE.fullmatch(text)):
+            try:
+                return self.local_to_utc(datetime(int(m[3]), int(m[2]), int(m[1]), int(m[4]), int(m[5])))
+            except ValueError:
+                pass  # no such date (31.02…): strptime below reaches the same verdict
         for date_format in self.date_formats:
             try:
                 return self.local_to_utc(datetime.strptime(text, date_format))

@@ -1,0 +1,112 @@
+"""The benchmark harness (issue 9): the hand-written floor (bench_floor.sql) equals the dbt marts on the shared
+sandbox, the comparison notices a difference, and the report and the held-back inbox files behave."""
+
+import json
+import shutil
+import subprocess
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from dagster import materialize
+
+from dagster_project import bench
+from dagster_project.defs.extract.assets import API_ASSETS, FILE_ASSETS
+from dagster_project.defs.extract.resources import InboxResource, PiiResource, SourceApiResource
+from dagster_project.lib import paths
+
+FLOOR_MARTS = [f"+{mart}" for mart, _ in bench.FLOOR_CHECKS]
+
+
+@pytest.fixture(scope="module")
+def built(sandbox_generated, sandbox_server, tmp_path_factory):
+    """The shared sandbox landed into a private lake and the floor's three marts built by dbt (no tests)."""
+    root = tmp_path_factory.mktemp("bench")
+    data = root / "data"
+    shutil.copytree(sandbox_generated[1], data / "inbox")  # extraction moves the files it processed
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DO_NOT_TRACK", "1")
+        mp.setenv("CUR_DATA_DIR", str(data))
+        mp.setenv("CUR_INBOX_DIR", str(data / "inbox"))
+        mp.setenv("WAREHOUSE_PATH", str(data / "warehouse.duckdb"))
+        mp.setenv("PII_HASH_KEY", "test-pii-key")
+        mp.delenv("DBT_TARGET", raising=False)
+        settings = {"page_size": 5000, "commit_every_records": 50_000}
+        extracted = materialize(
+            [*API_ASSETS.values(), *FILE_ASSETS.values()],
+            resources={
+                "pos_api": SourceApiResource(api="pos", base_url=f"{sandbox_server}/pos/v1", **settings),
+                "incident_api": SourceApiResource(api="incident", base_url=f"{sandbox_server}/im/v1", **settings),
+                "inbox": InboxResource(),
+                "pii": PiiResource(),
+            },
+        )
+        assert extracted.success
+        command = [str(Path(sys.executable).parent / "dbt"), "build", "--select", *FLOOR_MARTS,
+                   "--exclude-resource-type", "test", "unit_test", "--project-dir", str(paths.DBT_PROJECT_DIR),
+                   "--profiles-dir", str(paths.DBT_PROJECT_DIR), "--target-path", str(root / "target"),
+                   "--log-path", str(root / "logs")]
+        run = subprocess.run(command, capture_output=True, text=True, timeout=600)
+        assert run.returncode == 0, run.stdout[-4000:]
+        floor_json = root / "floor.json"
+        bench.run_floor(floor_json)
+        yield floor_json
+
+
+def test_floor_equals_the_marts(built):
+    floor = json.loads(built.read_text())
+    assert floor["fct_appeals"][0] > 15_000  # the sandbox's appeals, minus the excluded ones
+    assert floor["agency_rating_monthly"][0] > 0 and floor["sector_kpis_monthly"][0] > 0
+    assert bench.compare_with_marts(built) == []
+
+
+def test_the_comparison_reports_a_different_sum(built, tmp_path):
+    floor = json.loads(built.read_text())
+    floor["sector_kpis_monthly"][1] += 1  # sum(received)
+    changed = tmp_path / "floor.json"
+    changed.write_text(json.dumps(floor))
+    differences = bench.compare_with_marts(changed)
+    assert len(differences) == 1 and differences[0].startswith("sector_kpis_monthly sum(received)")
+
+
+def test_report_replaces_only_its_own_scale(tmp_path, monkeypatch):
+    report = tmp_path / "performance.md"
+    report.write_text("# Performance\n\nProse.\n\n<!-- bench results -->\n\n## 10 000 000 appeals\n\nold 10M\n")
+    monkeypatch.setattr(bench, "REPORT", report)
+    bench.write_report(1_000_000, "## 1 000 000 appeals\n\nfirst 1M\n")
+    bench.write_report(1_000_000, "## 1 000 000 appeals\n\nsecond 1M\n")
+    text = report.read_text()
+    assert text.startswith("# Performance\n\nProse.\n\n<!-- bench results -->\n## 1 000 000 appeals\n\nsecond 1M\n")
+    assert "first 1M" not in text and text.endswith("## 10 000 000 appeals\n\nold 10M\n")
+
+
+def test_render_judges_the_targets():
+    stage = bench.StageResult
+    full = [stage("1. extraction", 300, 290, 900, 5_000_000), stage("2. dbt", 100, 150, 1500, 1_000_000)]
+    incremental = stage("5. incremental", 30, 25, 800, 20_000)
+    floor = stage("floor", 40, 70, 1000, 1_000_000)
+    text = bench.render(1_000_000, full, full[1], incremental, floor, {"appeals": 1_000_000}, 60)
+    assert "| full build (landing → marts → checks → publish) < 600 s | 400 s | yes |" in text
+    assert "| incremental run < 5 % of the full build | 7.5 % | no |" in text
+    assert "| transform ≤ 2 × the floor | 2.5 × | no |" in text
+    assert "their upstream, ≤ 2 × the floor) | 1.5 × | yes |" in text
+    assert "| 1. extraction | 300.0 | 290.0 | 900 | 5,000,000 | 16,667 |" in text
+
+
+def test_daily_files_of_the_window_are_held_back_and_released(tmp_path, monkeypatch):
+    monkeypatch.setenv("CUR_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("CUR_INBOX_DIR", raising=False)
+    names = {"sed": ["sed_64_20251130.csv", "sed_64_20251225.csv"], "portal": ["portal_37_20251226.xlsx"]}
+    for source, files in names.items():
+        paths.inbox_dir(source).mkdir(parents=True)
+        for name in files:
+            (paths.inbox_dir(source) / name).write_text(name)
+    held = tmp_path / "held"
+    moved = bench.hold_back_recent_files(held, datetime(2025, 12, 21, tzinfo=timezone.utc))
+    assert moved == 2
+    assert [f.name for f in paths.inbox_dir("sed").iterdir()] == ["sed_64_20251130.csv"]
+    assert not list(paths.inbox_dir("portal").iterdir())
+    bench.release_held_files(held)
+    assert sorted(f.name for f in paths.inbox_dir("sed").iterdir()) == names["sed"]
+    assert [f.name for f in paths.inbox_dir("portal").iterdir()] == names["portal"]
