@@ -2,18 +2,15 @@
 sandbox, the comparison notices a difference, and the report and the held-back inbox files behave."""
 
 import json
-import shutil
 import subprocess
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-from dagster import materialize
+from sandbox_landing import land_sandbox
 
 from dagster_project import bench
-from dagster_project.defs.extract.assets import API_ASSETS, FILE_ASSETS
-from dagster_project.defs.extract.resources import InboxResource, PiiResource, SourceApiResource
 from dagster_project.lib import paths
 
 FLOOR_MARTS = [f"+{mart}" for mart, _ in bench.FLOOR_CHECKS]
@@ -24,25 +21,8 @@ def built(sandbox_generated, sandbox_server, tmp_path_factory):
     """The shared sandbox landed into a private lake and the floor's three marts built by dbt (no tests)."""
     root = tmp_path_factory.mktemp("bench")
     data = root / "data"
-    shutil.copytree(sandbox_generated[1], data / "inbox")  # extraction moves the files it processed
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("DO_NOT_TRACK", "1")
-        mp.setenv("CUR_DATA_DIR", str(data))
-        mp.setenv("CUR_INBOX_DIR", str(data / "inbox"))
-        mp.setenv("WAREHOUSE_PATH", str(data / "warehouse.duckdb"))
-        mp.setenv("PII_HASH_KEY", "test-pii-key")
-        mp.delenv("DBT_TARGET", raising=False)
-        settings = {"page_size": 5000, "commit_every_records": 50_000}
-        extracted = materialize(
-            [*API_ASSETS.values(), *FILE_ASSETS.values()],
-            resources={
-                "pos_api": SourceApiResource(api="pos", base_url=f"{sandbox_server}/pos/v1", **settings),
-                "incident_api": SourceApiResource(api="incident", base_url=f"{sandbox_server}/im/v1", **settings),
-                "inbox": InboxResource(),
-                "pii": PiiResource(),
-            },
-        )
-        assert extracted.success
+        land_sandbox(mp, data, sandbox_generated[1], sandbox_server)
         command = [str(Path(sys.executable).parent / "dbt"), "build", "--select", *FLOOR_MARTS,
                    "--exclude-resource-type", "test", "unit_test", "--project-dir", str(paths.DBT_PROJECT_DIR),
                    "--profiles-dir", str(paths.DBT_PROJECT_DIR), "--target-path", str(root / "target"),

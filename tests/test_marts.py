@@ -5,7 +5,6 @@ the bottom, the heat map has hot cells, …).
 """
 
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,10 +12,8 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pytest
-from dagster import materialize
+from sandbox_landing import land_sandbox
 
-from dagster_project.defs.extract.assets import API_ASSETS, FILE_ASSETS
-from dagster_project.defs.extract.resources import InboxResource, PiiResource, SourceApiResource
 from dagster_project.lib import paths
 from dagster_project.sandbox import slow_agency_ids
 from dagster_project.sandbox.manual_inputs import write_manual_inputs
@@ -40,27 +37,10 @@ def marts(sandbox_generated, sandbox_server, tmp_path_factory):
     _, inbox, _ = sandbox_generated
     root = tmp_path_factory.mktemp("marts")
     data = root / "data"
-    shutil.copytree(inbox, data / "inbox")  # extraction moves the files it processed
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("DO_NOT_TRACK", "1")
-        mp.setenv("CUR_DATA_DIR", str(data))
-        mp.setenv("CUR_INBOX_DIR", str(data / "inbox"))
-        mp.setenv("WAREHOUSE_PATH", str(data / "warehouse.duckdb"))
-        mp.setenv("PII_HASH_KEY", "test-pii-key")
+        land_sandbox(mp, data, inbox, sandbox_server)
         mp.setenv("DBT_TARGET_PATH", str(root / "target"))
         mp.setenv("DBT_LOG_PATH", str(root / "logs"))
-        mp.delenv("DBT_TARGET", raising=False)
-        settings = {"page_size": 5000, "commit_every_records": 50_000}
-        extracted = materialize(
-            [*API_ASSETS.values(), *FILE_ASSETS.values()],
-            resources={
-                "pos_api": SourceApiResource(api="pos", base_url=f"{sandbox_server}/pos/v1", **settings),
-                "incident_api": SourceApiResource(api="incident", base_url=f"{sandbox_server}/im/v1", **settings),
-                "inbox": InboxResource(),
-                "pii": PiiResource(),
-            },
-        )
-        assert extracted.success
         write_manual_inputs(data, seed=7)
         # the marts and everything upstream, without the core layer's tests (they have their own test file)
         dbt("build", "--select", *[f"+{s}" for s in MART_SELECTION], "--exclude-resource-type", "test", "unit_test")
