@@ -24,6 +24,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from dagster_project.sandbox.openapi import openapi_document
 from dagster_project.sandbox.snapshot import ISO, Snapshot, load_resources
@@ -173,16 +175,21 @@ def make_handler(store: Store, faults: Faults, token: str, quiet: bool = True):
                 time.sleep(float(settings["slow_s"]))
             items = snapshot.json_items(start, stop)
             if fault == "duplicate" and resumed_at > 0:
-                items = snapshot.json_items(max(0, resumed_at - DUPLICATES_PER_PAGE), resumed_at) + items
-            if fault == "malformed" and items:
+                items = pa.concat_arrays([snapshot.json_items(max(0, resumed_at - DUPLICATES_PER_PAGE), resumed_at),
+                                          items])
+            if fault == "malformed" and len(items):
                 index = int(variant * len(items))
-                record = json.loads(items[index])
+                record = json.loads(items[index].as_py())
                 if variant < 0.5:
                     del record["id"]  # a required field is missing
                 else:
                     record["updatedAt"] = 1700000000  # a wrong type
-                items[index] = json.dumps(record, ensure_ascii=False)
-            body = f'{{"items":[{",".join(items)}],"next_cursor":{json.dumps(next_cursor)}}}'.encode()
+                broken = pa.array([json.dumps(record, ensure_ascii=False)], pa.string())
+                items = pa.concat_arrays([items[:index], broken, items[index + 1:]])
+            # The page's records joined by Arrow, straight from its buffer: no Python string per record.
+            joined = pc.binary_join(pa.ListArray.from_arrays(pa.array([0, len(items)], pa.int32()), items), ",")
+            body = b"".join([b'{"items":[', joined[0].as_buffer(), b'],"next_cursor":',
+                             json.dumps(next_cursor).encode(), b"}"])
             if fault == "reset":
                 return self._reset(body)
             return self._send(200, body)
@@ -210,7 +217,7 @@ def make_handler(store: Store, faults: Faults, token: str, quiet: bool = True):
             stop = max(start, min(start + limit, end))
             next_cursor = None
             if stop < end:
-                next_cursor = encode_cursor(int(snapshot.upd[stop - 1]), str(snapshot.ids[stop - 1]))
+                next_cursor = encode_cursor(int(snapshot.upd[stop - 1]), snapshot.record_id(stop - 1))
             return snapshot, start, stop, next_cursor, resumed_at
 
         def _json(self, status: int, payload, headers: dict | None = None) -> None:

@@ -1,11 +1,14 @@
 """What the sandbox APIs show at a simulated «now»: the generated store seen through the clock.
 
 A record is visible once its first event (registration) is ≤ now; its status, history, answer and rating are
-those of the events ≤ now; `updatedAt` is the time of its last visible change. The store is loaded once; a clock
-change recomputes only a few numpy arrays (events of a record are contiguous and increase in time, so the visible
-events are a prefix), and a page renders just its own records.
+those of the events ≤ now; `updatedAt` is the time of its last visible change. The store is loaded once as Arrow
+columns: every non-time column dictionary-encoded with its distinct values already encoded as JSON literals (free
+texts repeat a lot, so this is also much smaller than the plain strings), times as timestamp[s]. A clock change
+recomputes only a few numpy arrays (events of a record are contiguous and increase in time, so the visible events
+are a prefix), and a page renders just its own records with Arrow kernels over their rows: no loop per record.
 """
 
+import bisect
 import json
 from collections.abc import Callable
 from datetime import datetime
@@ -20,6 +23,24 @@ from dagster_project.sandbox.arrow_utils import flat
 from dagster_project.sandbox.arrow_utils import join as _join
 
 ISO = "%Y-%m-%dT%H:%M:%SZ"
+DAY = 86_400
+# 'HH:MM:SSZ"' of every second of a day, then "" (the clock of a missing time): see `_iso`.
+_CLOCKS = pa.concat_arrays([
+    _join(pc.utf8_slice_codeunits(pa.array(np.arange(DAY), pa.timestamp("s")).cast(pa.string()), 11, 19), 'Z"'),
+    pa.array([""]),
+])
+
+# The fields that never change, in wire order: JSON key → store column (or a nested object of them).
+MESSAGE_FIELDS = {
+    "id": "id", "regionCode": "region_code", "oktmo": "oktmo", "is59FZ": "is_59fz", "categoryCode": "category_code",
+    "subcategoryCode": "subcategory_code", "text": "text", "address": "address",
+    "author": {"name": "author_name", "phone": "author_phone", "email": "author_email"}, "createdAt": "created_at",
+}
+INCIDENT_FIELDS = {
+    "id": "id", "regionCode": "region_code", "oktmo": "oktmo", "platform": "platform", "postUrl": "post_url",
+    "author": {"handle": "author_handle", "name": "author_name"}, "text": "text", "categoryCode": "category_code",
+    "publishedAt": "published_at", "detectedAt": "detected_at",
+}
 
 
 def epoch_seconds(value: datetime) -> int:
@@ -27,14 +48,8 @@ def epoch_seconds(value: datetime) -> int:
 
 
 def _seconds(column) -> np.ndarray:
-    """A timestamp[s] column as int64 epoch seconds, -1 for null."""
+    """A timestamp column as int64 epoch seconds, -1 for null."""
     return pc.fill_null(column.cast(pa.timestamp("s")).cast(pa.int64()), -1).to_numpy()
-
-
-def _iso(column) -> pa.Array:
-    """Timestamps as wire strings (ISO-8601 with Z), null stays null. (A cast is much faster than strftime.)"""
-    text = flat(pc.cast(column, pa.timestamp("s")).cast(pa.string()))
-    return _join(pc.replace_substring(text, " ", "T"), "Z")
 
 
 def json_string(column) -> pa.Array:
@@ -51,76 +66,139 @@ def _json_value(column) -> pa.Array:
     return pc.fill_null(flat(pc.cast(column, pa.string())), "null")
 
 
-def _json_object(fields: dict[str, pa.Array], close: bool = True) -> pa.Array:
-    """JSON objects from already-encoded values; `close=False` leaves the object open for more fields."""
-    parts = []
-    for i, (key, value) in enumerate(fields.items()):
-        parts += [("{" if i == 0 else ",") + json.dumps(key) + ":", value]
-    return _join(*parts, "}" if close else "")
+def _iso(seconds: np.ndarray, valid: np.ndarray | None = None) -> list[pa.Array]:
+    """Epoch seconds as JSON strings of the wire format, in two parts to join: '"YYYY-MM-DDT' and 'HH:MM:SSZ"'.
+
+    Where not `valid`: null. Each date of the range is rendered once and each clock is a look-up, which is several
+    times cheaper than formatting every timestamp.
+    """
+    valid = np.ones(len(seconds), dtype=bool) if valid is None else valid
+    days, clock = np.divmod(seconds, DAY)
+    first, stop = (int(days[valid].min()), int(days[valid].max()) + 1) if valid.any() else (0, 0)
+    dates = pc.utf8_slice_codeunits(pa.array(np.arange(first, stop) * DAY, pa.timestamp("s")).cast(pa.string()), 0, 10)
+    dates = pa.concat_arrays([_join('"', dates, "T"), pa.array(["null"])])
+    return [dates.take(np.where(valid, days - first, stop - first)), _CLOCKS.take(np.where(valid, clock, DAY))]
+
+
+def _literals(column: pa.ChunkedArray) -> pa.DictionaryArray:
+    """A column dictionary-encoded, its dictionary as JSON literals: each distinct value is stored and encoded once.
+
+    Null rows stay null (`_pick` renders them). String columns arrive dictionary-encoded from Parquet; pass the only
+    reference to the column, so that its per-chunk dictionaries are freed before the literals are built.
+    """
+    if not pa.types.is_dictionary(column.type):
+        column = pc.dictionary_encode(column)
+    column = column.unify_dictionaries().combine_chunks()
+    values = column.dictionary
+    literals = json_string(values) if pa.types.is_string(values.type) else _json_value(values)
+    return pa.DictionaryArray.from_arrays(column.indices, literals)
+
+
+def _pick(column: pa.DictionaryArray, rows: pa.Array) -> pa.Array:
+    """The JSON literals of the given rows, null → null."""
+    return pc.fill_null(column.dictionary.take(column.indices.take(rows)), "null")
+
+
+def _affixed(column: pa.DictionaryArray, prefix: str, suffix: str) -> pa.DictionaryArray:
+    """The same rows with every literal wrapped in constant text (the dictionary is small, the indices are shared)."""
+    return pa.DictionaryArray.from_arrays(column.indices, _join(prefix, column.dictionary, suffix))
+
+
+def _code(column: pa.DictionaryArray, value: str) -> int:
+    """The dictionary index of a string value, -1 if the column never has it."""
+    literals = column.dictionary.to_pylist()
+    return literals.index(json.dumps(value)) if json.dumps(value) in literals else -1
+
+
+def _parquet(path: Path, names) -> pq.ParquetFile:
+    """A store file whose string columns decode straight into dictionaries (no plain copy of a free-text column)."""
+    return pq.ParquetFile(path, read_dictionary=names)
+
+
+def _read(path: Path, names) -> dict[str, pa.Array]:
+    """Columns of a store file as rendered per page: times as timestamp[s], everything else as `_literals`.
+
+    One column at a time, so loading holds at most one column's Parquet decoding next to the encoded ones.
+    """
+    parquet = _parquet(path, names)
+    columns = {}
+    for name in names:
+        if pa.types.is_timestamp(parquet.schema_arrow.field(name).type):
+            columns[name] = flat(parquet.read(columns=[name])[name].cast(pa.timestamp("s")))
+        else:
+            columns[name] = _literals(parquet.read(columns=[name])[name])
+        # The allocator keeps freed pages; hand them back, or the next column's transient comes on top of them.
+        pa.default_memory_pool().release_unused()
+    return columns
+
+
+def _leaves(fields: dict) -> list[str]:
+    return [name for value in fields.values() for name in (_leaves(value) if isinstance(value, dict) else [value])]
 
 
 class Snapshot:
-    """The records visible at one «now», ordered by (updatedAt, id); a slice renders to JSON texts."""
+    """The records visible at one «now», ordered by (updatedAt, id); a slice renders to an array of JSON texts."""
 
-    def __init__(self, upd: np.ndarray, ids: np.ndarray, render: Callable[[int, int], list[str]]):
+    def __init__(self, upd: np.ndarray, ids: Callable[[int, int], list[str]], render: Callable[[int, int], pa.Array]):
         self.upd = upd  # updatedAt, epoch seconds, ascending
-        self.ids = ids
+        self._ids = ids  # the ids of the records at [start, stop)
         self._render = render
 
     def __len__(self) -> int:
         return len(self.upd)
 
-    def json_items(self, start: int, stop: int) -> list[str]:
-        return self._render(start, stop) if stop > start else []
+    def json_items(self, start: int, stop: int) -> pa.Array:
+        return self._render(start, stop) if stop > start else pa.array([], pa.string())
+
+    def record_id(self, position: int) -> str:
+        return self._ids(position, position + 1)[0]
 
     def start_after(self, upd: int, record_id: str) -> int:
         """Position of the first record after (upd, record_id) in (updatedAt, id) order."""
         lo = int(np.searchsorted(self.upd, upd, "left"))
         hi = int(np.searchsorted(self.upd, upd, "right"))
-        return lo + int(np.searchsorted(self.ids[lo:hi], record_id, "right"))
+        return lo + bisect.bisect_right(self._ids(lo, hi), record_id)
 
 
 class EventSourced:
-    """Records that change through status events (ПОС messages, incidents).
+    """Records that change through status events (ПОС messages with answers and ratings, incidents).
 
-    `static` is each record's JSON object without its closing brace (fields that never change); the changing
-    fields are appended per page from pre-encoded event fragments.
+    `fields` (see MESSAGE_FIELDS) are rendered from the record's columns; the changing fields (responsible agency,
+    status, history, answer and rating or reaction, updatedAt) from its events visible at «now».
     """
 
-    def __init__(self, ids: pa.Array, static: pa.Array, events: pa.Table, id_column: str, agency_key: str,
-                 answers: pa.Array | None = None, ratings: pa.Array | None = None, rated_at: np.ndarray | None = None):
+    def __init__(self, records_path: Path, fields: dict, events_path: Path, id_column: str, agency_key: str,
+                 answers: bool = False):
+        self.fields, self.agency_key, self.answers = fields, agency_key, answers
+        ids = flat(pq.read_table(records_path, columns=["id"])["id"])
         n = len(ids)
-        self.static = static
-        self.agency_key = agency_key
-        self.answers, self.ratings, self.rated_at = answers, ratings, rated_at  # ПОС only
-        self.ids = np.asarray(ids.to_numpy(zero_copy_only=False), dtype=str)
         self.id_rank = np.empty(n, dtype=np.int64)
-        self.id_rank[np.argsort(self.ids, kind="stable")] = np.arange(n)
+        self.id_rank[pc.sort_indices(ids).to_numpy()] = np.arange(n)
 
-        owner = pc.index_in(events[id_column], value_set=ids).to_numpy(zero_copy_only=False)
-        order = np.lexsort((events["seq"].to_numpy(), owner))
-        events = events.take(pa.array(order)).combine_chunks()
-        self.ev_at = _seconds(events["at"])
-        self.ev_at_iso = _iso(events["at"])
-        self.ev_status = flat(events["status"])
-        self.ev_agency = flat(events["agency_id"])
-        self.ev_json = _json_object({"status": json_string(self.ev_status), "at": json_string(self.ev_at_iso),
-                                     agency_key: json_string(self.ev_agency)})
-        self.ev_start = np.searchsorted(owner[order], np.arange(n + 1))
-        positions = np.arange(len(order))
-        status = self.ev_status.to_numpy(zero_copy_only=False)
-        # Latest answer / first reaction at or before each event (a position before the record's first event
-        # belongs to another record and is ignored when rendering).
-        self.ev_last_answer = np.maximum.accumulate(np.where(status == "answered", positions, -1))
-        first_in_work = np.where(status == "in_work", positions, len(order))
-        self.first_in_work = (np.minimum.reduceat(first_in_work, self.ev_start[:-1]) if len(order)
-                              else np.zeros(0, dtype=np.int64))
+        events = _parquet(events_path, [id_column, "status", "agency_id"])
+        owner_ids = events.read(columns=[id_column])[id_column].unify_dictionaries().combine_chunks()
+        owner = pc.index_in(owner_ids.dictionary, value_set=ids).to_numpy(zero_copy_only=False)[
+            owner_ids.indices.to_numpy()]
+        order = pa.array(np.lexsort((flat(events.read(columns=["seq"])["seq"]).to_numpy(), owner)))
+        self.ev_start = np.searchsorted(owner[order.to_numpy()], np.arange(n + 1))
+        del ids, owner_ids, owner
+        self.ev_at = _seconds(flat(events.read(columns=["at"])["at"]).take(order))
+        self.ev_status, self.ev_agency = (_literals(events.read(columns=[name])[name]).take(order)
+                                          for name in ("status", "agency_id"))
+        self.answered, self.in_work = _code(self.ev_status, "answered"), _code(self.ev_status, "in_work")
+        # An element of statusHistory is these two around its time.
+        self.ev_head = _affixed(self.ev_status, '{"status":', ',"at":')
+        self.ev_tail = _affixed(self.ev_agency, f',"{agency_key}":', "}")
+
+        self.columns = _read(records_path, _leaves(fields) + (["answer_text", "rating_value"] if answers else []))
+        # ПОС: a rating arrives days after the answer and changes updatedAt (-1: never rated).
+        self.rated_at = _seconds(pq.read_table(records_path, columns=["rated_at"])["rated_at"]) if answers else None
 
     def snapshot(self, now: datetime) -> Snapshot:
         now_s = epoch_seconds(now)
         if not len(self.ev_at):
-            return Snapshot(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=str), lambda a, b: [])
-        count = np.add.reduceat((self.ev_at <= now_s).astype(np.int64), self.ev_start[:-1])
+            return Snapshot(np.zeros(0, dtype=np.int64), lambda a, b: [], lambda a, b: pa.array([], pa.string()))
+        count = np.add.reduceat(self.ev_at <= now_s, self.ev_start[:-1], dtype=np.int64)
         visible = np.flatnonzero(count > 0)
         last = self.ev_start[visible] + count[visible] - 1
         upd = self.ev_at[last]
@@ -129,40 +207,58 @@ class EventSourced:
             upd = np.where((rated >= 0) & (rated <= now_s), np.maximum(upd, rated), upd)
         order = np.lexsort((self.id_rank[visible], upd))
         rec, last, upd = visible[order], last[order], upd[order]
-        return Snapshot(upd, self.ids[rec], lambda a, b: self._render(rec[a:b], last[a:b], upd[a:b], now_s))
+        return Snapshot(upd, lambda a, b: self._ids(rec[a:b]),
+                        lambda a, b: self._render(rec[a:b], last[a:b], upd[a:b], now_s))
 
-    def _render(self, rec: np.ndarray, last: np.ndarray, upd: np.ndarray, now_s: int) -> list[str]:
+    def _ids(self, rec: np.ndarray) -> list[str]:
+        return [json.loads(literal) for literal in _pick(self.columns["id"], pa.array(rec)).to_pylist()]
+
+    def _render(self, rec: np.ndarray, last: np.ndarray, upd: np.ndarray, now_s: int) -> pa.Array:
+        rows, last_rows = pa.array(rec), pa.array(last)
+        # The visible events of the page's records, record after record: [start, last] of each.
         starts = self.ev_start[rec]
         counts = last - starts + 1
-        idx = np.repeat(starts - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts) + np.arange(counts.sum())
-        history = self.ev_json.take(pa.array(idx)).to_pylist()
-        take_last = pa.array(last)
-        status = self.ev_status.take(take_last).to_pylist()
-        agency = self.ev_agency.take(take_last).to_pylist()
-        static = self.static.take(pa.array(rec)).to_pylist()
-        upd_iso = np.datetime_as_string(upd.astype("datetime64[s]"), unit="s")
-        if self.answers is not None:
-            answer_pos = self.ev_last_answer[last]
-            answer_at = self.ev_at_iso.take(pa.array(np.maximum(answer_pos, 0))).to_pylist()
-            answers = self.answers.take(pa.array(rec)).to_pylist()
-            ratings = self.ratings.take(pa.array(rec)).to_pylist()
-            rated = (self.rated_at[rec] >= 0) & (self.rated_at[rec] <= now_s)
+        offsets = np.concatenate([[0], np.cumsum(counts)])
+        events = np.repeat(starts - offsets[:-1], counts) + np.arange(offsets[-1])
+        event_rows = pa.array(events)
+        history = pc.binary_join(pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), _join(
+            _pick(self.ev_head, event_rows), *_iso(self.ev_at[events]), _pick(self.ev_tail, event_rows))), ",")
+        status = self.ev_status.indices.to_numpy()[events]
+        if self.answers:
+            # The latest visible answer; a rating once it has arrived by «now».
+            answer = np.maximum.reduceat(np.where(status == self.answered, events, -1), offsets[:-1])
+            answered = answer >= 0
+            answer_json = _join('{"text":', _pick(self.columns["answer_text"], rows), ',"at":',
+                                *_iso(self.ev_at[answer], answered), "}")
+            rated_at = self.rated_at[rec]
+            rated = (rated_at >= 0) & (rated_at <= now_s)
+            rating_json = _join('{"value":', _pick(self.columns["rating_value"], rows), ',"at":',
+                                *_iso(rated_at, rated), "}")
+            tail = ['"answer":', pc.if_else(pa.array(answered), answer_json, "null"),
+                    ',"rating":', pc.if_else(pa.array(rated), rating_json, "null")]
         else:
-            reaction_pos = self.first_in_work[rec]
-            reaction_at = self.ev_at_iso.take(pa.array(np.minimum(reaction_pos, len(self.ev_at) - 1))).to_pylist()
-        out, offset = [], 0
-        for i in range(len(rec)):
-            events = ",".join(history[offset: offset + counts[i]])
-            offset += counts[i]
-            if self.answers is not None:
-                answer = f'{answers[i]}"{answer_at[i]}"}}' if answer_pos[i] >= starts[i] else "null"
-                rating = ratings[i] if rated[i] else "null"
-                tail = f'"answer":{answer},"rating":{rating}'
+            # The first reaction (transition to in_work), if visible.
+            none = len(self.ev_at)
+            reaction = np.minimum.reduceat(np.where(status == self.in_work, events, none), offsets[:-1])
+            tail = ['"reactionAt":', *_iso(self.ev_at[np.minimum(reaction, none - 1)], reaction < none)]
+        return _join(*self._object(self.fields, rows), f',"{self.agency_key}":', _pick(self.ev_agency, last_rows),
+                     ',"status":', _pick(self.ev_status, last_rows), ',"statusHistory":[', history, "],", *tail,
+                     ',"updatedAt":', *_iso(upd), "}")
+
+    def _object(self, fields: dict, rows: pa.Array) -> list:
+        """The parts of the JSON object of `fields` for the given rows, left open for the changing fields."""
+        parts = []
+        for i, (key, value) in enumerate(fields.items()):
+            parts.append(("{" if i == 0 else ",") + json.dumps(key) + ":")
+            if isinstance(value, dict):
+                parts += [*self._object(value, rows), "}"]
+            elif isinstance(column := self.columns[value], pa.DictionaryArray):
+                parts.append(_pick(column, rows))
             else:
-                tail = f'"reactionAt":"{reaction_at[i]}"' if reaction_pos[i] <= last[i] else '"reactionAt":null'
-            out.append(f'{static[i]},"{self.agency_key}":"{agency[i]}","status":"{status[i]}",'
-                       f'"statusHistory":[{events}],{tail},"updatedAt":"{upd_iso[i]}Z"}}')
-        return out
+                times = column.take(rows)
+                parts += _iso(pc.fill_null(times.cast(pa.int64()), 0).to_numpy(),
+                              times.is_valid().to_numpy(zero_copy_only=False))
+        return parts
 
 
 class Polls:
@@ -189,39 +285,17 @@ class Polls:
                                     "votes": round(row["votes"] * share)})
         ordered = sorted(polls.values(), key=lambda p: (p["_upd"], p["id"]))
         upd = np.array([p.pop("_upd") for p in ordered], dtype=np.int64)
-        ids = np.array([p["id"] for p in ordered], dtype=str)
-        texts = [json.dumps(p, ensure_ascii=False) for p in ordered]
-        return Snapshot(upd, ids, lambda a, b: texts[a:b])
+        ids = [p["id"] for p in ordered]
+        texts = pa.array([json.dumps(p, ensure_ascii=False) for p in ordered], pa.string())
+        return Snapshot(upd, lambda a, b: ids[a:b], lambda a, b: texts[a:b])
 
 
 def load_resources(api_dir: Path) -> dict[str, EventSourced | Polls]:
     """The three list endpoints over the generator's Parquet store."""
-    m = pq.read_table(api_dir / "pos_messages.parquet").combine_chunks()
-    message_static = _json_object({
-        "id": json_string(m["id"]), "regionCode": json_string(m["region_code"]),
-        "oktmo": json_string(m["oktmo"]), "is59FZ": _json_value(m["is_59fz"]),
-        "categoryCode": json_string(m["category_code"]), "subcategoryCode": json_string(m["subcategory_code"]),
-        "text": json_string(m["text"]), "address": json_string(m["address"]),
-        "author": _json_object({"name": json_string(m["author_name"]), "phone": json_string(m["author_phone"]),
-                                "email": json_string(m["author_email"])}),
-        "createdAt": json_string(_iso(m["created_at"])),
-    }, close=False)
-    answers = _join('{"text":', json_string(m["answer_text"]), ',"at":')  # + the answer time per page
-    ratings = _json_object({"value": _json_value(m["rating_value"]), "at": json_string(_iso(m["rated_at"]))})
-    i = pq.read_table(api_dir / "incidents.parquet").combine_chunks()
-    incident_static = _json_object({
-        "id": json_string(i["id"]), "regionCode": json_string(i["region_code"]), "oktmo": json_string(i["oktmo"]),
-        "platform": json_string(i["platform"]), "postUrl": json_string(i["post_url"]),
-        "author": _json_object({"handle": json_string(i["author_handle"]), "name": json_string(i["author_name"])}),
-        "text": json_string(i["text"]), "categoryCode": json_string(i["category_code"]),
-        "publishedAt": json_string(_iso(i["published_at"])), "detectedAt": json_string(_iso(i["detected_at"])),
-    }, close=False)
     return {
-        "/pos/v1/messages": EventSourced(
-            flat(m["id"]), message_static, pq.read_table(api_dir / "pos_message_events.parquet"),
-            "message_id", "opaId", answers=answers, ratings=ratings, rated_at=_seconds(m["rated_at"])),
+        "/pos/v1/messages": EventSourced(api_dir / "pos_messages.parquet", MESSAGE_FIELDS,
+                                         api_dir / "pos_message_events.parquet", "message_id", "opaId", answers=True),
         "/pos/v1/polls": Polls(pq.read_table(api_dir / "polls.parquet")),
-        "/im/v1/incidents": EventSourced(
-            flat(i["id"]), incident_static, pq.read_table(api_dir / "incident_events.parquet"),
-            "incident_id", "agencyId"),
+        "/im/v1/incidents": EventSourced(api_dir / "incidents.parquet", INCIDENT_FIELDS,
+                                         api_dir / "incident_events.parquet", "incident_id", "agencyId"),
     }
