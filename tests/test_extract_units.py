@@ -2,25 +2,28 @@
 
 import csv
 import json
+import random
+from collections import Counter
 from datetime import timedelta
 
 import duckdb
 import httpx
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from dagster import build_sensor_context, materialize
 
+from dagster_project.defs.extract import conform, wire
 from dagster_project.defs.extract import defs as extract_defs
 from dagster_project.defs.extract.api import extract_api
-from dagster_project.defs.extract.assets import FILE_ASSETS, SENSORS
-from dagster_project.defs.extract.files import extract_files, safe_name
+from dagster_project.defs.extract.assets import API_ASSETS, FILE_ASSETS, SENSORS
+from dagster_project.defs.extract.files import extract_files, pending_files, safe_name
 from dagster_project.defs.extract.load_result import LoadResult
-from dagster_project.defs.extract.records import InvalidRecord
 from dagster_project.defs.extract.resources import InboxResource, PiiResource
 from dagster_project.defs.extract.specs import INCIDENTS, PORTAL_APPEALS, POS_MESSAGES, POS_POLLS, SED_APPEALS
 from dagster_project.lib import paths, pii
 from dagster_project.lib.contracts import RAW_TABLES, arrow_schema
-from dagster_project.lib.http_client import JsonApiClient, SourceUnavailable
+from dagster_project.lib.http_client import JsonApiClient, SourceUnavailable, json_page
 
 KEY = pii.hash_key("test-key")
 
@@ -68,6 +71,24 @@ def test_mask_text_hides_personal_data_and_keeps_codes():
 
 # --- API record mapping -------------------------------------------------------------------------
 
+WIRE_PATHS = ["arrow", "json"]  # Arrow's JSON reader (typed pages), json.loads record by record (the others)
+
+
+def land(spec, items: list, path: str = "json") -> conform.Conformed:
+    """Items through the landing conversion: as a page body Arrow reads, or as decoded JSON records."""
+    if path == "arrow":
+        batch = wire.api_page(spec, json.dumps({"items": items, "next_cursor": None}).encode())
+    else:
+        batch = wire.api_records(spec, items)
+    return conform.Converter(KEY).conform(spec, batch.table)
+
+
+def landed_rows(spec, items: list, path: str = "json") -> tuple[list[dict], list[dict]]:
+    result = land(spec, items, path)
+    assert result.invalid == []
+    child = result.rows[spec.child.table].to_pylist() if spec.child else []
+    return result.rows[spec.name].to_pylist(), child
+
 
 def pos_message(**overrides) -> dict:
     message = {
@@ -87,9 +108,11 @@ def pos_message(**overrides) -> dict:
     return message | overrides
 
 
-def test_pos_message_maps_to_rows_and_events():
-    rows, events, updated_at = POS_MESSAGES.map_item(pos_message(), KEY)
+@pytest.mark.parametrize("path", WIRE_PATHS)
+def test_pos_message_maps_to_rows_and_events(path):
+    rows, events = landed_rows(POS_MESSAGES, [pos_message()], path)
     (row,) = rows
+    updated_at = row["updated_at"]
     assert set(row) == {c.name for c in RAW_TABLES["pos_messages"]} | {"_extra"}
     assert row["citizen_hash"] == pii.citizen_hash(KEY, phone="89123456789")
     assert "912" not in row["text"] and "Сидоров" not in row["text"]
@@ -99,11 +122,12 @@ def test_pos_message_maps_to_rows_and_events():
     assert all(e["updated_at"] == updated_at for e in events)
 
 
-def test_unknown_fields_go_to_extra_masked_and_optional_fields_may_be_missing():
+@pytest.mark.parametrize("path", WIRE_PATHS)
+def test_unknown_fields_go_to_extra_masked_and_optional_fields_may_be_missing(path):
     message = pos_message(channelHint="web", reporter={"phone": "+79990001122"})
     for optional in ("subcategoryCode", "address", "answer", "rating"):
         message.pop(optional)
-    (row,), _, _ = POS_MESSAGES.map_item(message, KEY)
+    (row,), _ = landed_rows(POS_MESSAGES, [message], path)
     assert json.loads(row["_extra"]) == {"channelHint": "web", "reporter": {"phone": "[персональные данные]"}}
     assert row["address"] is None and row["answered_at"] is None
 
@@ -122,8 +146,13 @@ def test_unknown_fields_go_to_extra_masked_and_optional_fields_may_be_missing():
     ],
 )
 def test_malformed_records_are_rejected_with_a_reason(overrides, reason):
-    with pytest.raises(InvalidRecord, match=reason):
-        POS_MESSAGES.map_item(pos_message(**overrides), KEY)
+    # the broken record sits between two good ones; Arrow refuses the page when a type is wrong, so both paths
+    good = [pos_message(id=f"POS-64-0000000{i}") for i in (1, 3)]
+    for path in WIRE_PATHS:
+        result = land(POS_MESSAGES, [good[0], pos_message(id="POS-64-00000002", **overrides), good[1]], path)
+        ((position, found),) = result.invalid
+        assert position == 1 and reason in found, (path, found)
+        assert result.rows["pos_messages"]["message_id"].to_pylist() == ["POS-64-00000001", "POS-64-00000003"]
 
 
 def incident(**overrides) -> dict:
@@ -145,9 +174,10 @@ def test_poll_explodes_into_option_rows_and_incident_hides_the_author():
         "startedAt": "2024-05-01T00:00:00Z", "endedAt": "2024-05-20T00:00:00Z", "updatedAt": "2024-05-20T00:00:00Z",
         "options": [{"id": "1", "text": "Парк", "votes": 10}, {"id": "2", "text": "Сквер", "votes": 5}],
     }
-    rows, events, _ = POS_POLLS.map_item(poll, KEY)
-    assert [(r["option_id"], r["votes"]) for r in rows] == [("1", 10), ("2", 5)] and events == []
-    (row,), events, _ = INCIDENTS.map_item(incident(), KEY)
+    for path in WIRE_PATHS:
+        rows, events = landed_rows(POS_POLLS, [poll, poll | {"id": "POLL-64-00002", "options": []}], path)
+        assert [(r["option_id"], r["votes"]) for r in rows] == [("1", 10), ("2", 5)] and events == []
+    (row,), events = landed_rows(INCIDENTS, [incident()])
     assert row["author_hash"] == pii.citizen_hash(KEY, handle="sakh_ivan88")
     assert "sakh_ivan88" not in row["post_url"] + row["text"]
     assert events[0]["incident_id"] == "INC-65-00000002"
@@ -186,16 +216,16 @@ def test_client_retries_transient_failures_and_honours_retry_after():
         sleeps,
         backoff_base_s=0.01,
     )
-    assert client.get_json("/messages", {})["items"] == [{"id": "1"}]
+    assert client.get("/messages", {}, json_page)["items"] == [{"id": "1"}]
     assert sleeps[0] == 7 and client.retries == 5
     assert all(s <= 0.01 * 2**5 for s in sleeps[1:])
 
 
 def test_client_gives_up_after_the_retry_budget_and_does_not_retry_auth_errors():
     with pytest.raises(SourceUnavailable, match="HTTP 500"):
-        scripted_client([httpx.Response(500)] * 3, [], max_retries=2).get_json("/messages", {})
+        scripted_client([httpx.Response(500)] * 3, [], max_retries=2).get("/messages", {}, json_page)
     with pytest.raises(httpx.HTTPStatusError):
-        scripted_client([httpx.Response(401)], []).get_json("/messages", {})
+        scripted_client([httpx.Response(401)], []).get("/messages", {}, json_page)
 
 
 def test_api_load_quarantines_a_persistently_bad_record_masked_and_commits_the_cursor():
@@ -212,7 +242,8 @@ def test_api_load_quarantines_a_persistently_bad_record_masked_and_commits_the_c
     result = LoadResult(INCIDENTS.name)
     extract_api(INCIDENTS, client, result, key=KEY, run_id="r1", page_size=2, commit_every_records=1)
     assert (result.fetched, result.landed, result.quarantined) == (3, 2, 1)
-    assert [r.get("cursor") for r in requests] == [None, None, "c1"]  # the bad page was fetched once more
+    # the bad page was fetched once more (the next page is fetched ahead, while a page is converted)
+    assert Counter(r.get("cursor") for r in requests) == {None: 2, "c1": 1}
     with duckdb.connect(str(paths.warehouse_path())) as con:
         ((record_key, reason, payload),) = con.execute(
             "select record_key, reason, payload_masked from ops.quarantine").fetchall()
@@ -338,16 +369,23 @@ def test_file_names_are_never_used_as_paths(data_dir):
     assert safe_name("../../x/..\x00y z") == "_.._x_..y_z"
 
 
-def test_a_run_killed_after_landing_does_not_land_the_file_again():
+def test_a_run_killed_after_landing_does_not_land_the_file_again_and_keeps_its_quarantine():
     inbox = paths.inbox_dir("sed")
-    path = write_csv(inbox / "sed_64_20250120.csv", [SED_ROW])
+    bad = SED_ROW | {"Рег. номер": "ОГ-64-00000002", "Дата регистрации": "31.02.2024 10:00"}
+    path = write_csv(inbox / "sed_64_20250120.csv", [SED_ROW, bad])
     run_sed()
     # Simulate a kill between the Parquet rename and the warehouse record: forget the record, restore the file.
     (inbox / "processed" / path.name).rename(path)
     with duckdb.connect(str(paths.warehouse_path())) as con:
         con.execute("delete from ops.processed_files")
-    assert run_sed().files_processed == 1
+        con.execute("delete from ops.quarantine")
+    again = run_sed()
+    assert again.files_processed == 1 and (again.fetched, again.landed, again.quarantined) == (2, 1, 1)
     assert len(landed("sed_appeals")) == 1  # the part already there is not written again
+    with duckdb.connect(str(paths.warehouse_path())) as con:
+        assert con.execute("select count(*) from ops.quarantine").fetchone()[0] == 1  # … but its quarantine is back
+        (note,) = con.execute("select reason from ops.processed_files").fetchone()
+    assert "interrupted run" in note
 
 
 # --- Dagster wiring -----------------------------------------------------------------------------
@@ -378,7 +416,39 @@ def test_sensor_requests_one_run_per_new_file_keyed_by_content(tmp_path):
     assert len(result.run_requests) == 2 and len({r.run_key for r in result.run_requests}) == 2
     request = result.run_requests[0]
     assert request.run_config == {"ops": {"raw_sed_appeals": {"config": {"file_name": "sed_64_20250120.csv"}}}}
+    assert [r.partition_key for r in result.run_requests] == ["2025-01-20", "2025-01-21"]  # the export days
     assert extract_defs.resolve_job_def("extract_sed_appeals") is not None
+
+
+def test_a_file_without_an_export_day_gets_an_unpartitioned_run_and_is_rejected_there():
+    write_csv(paths.inbox_dir("sed") / "sed_64_2025-01-20.csv", [SED_ROW])
+    sed_sensor = next(s for s in SENSORS if s.name == "sed_inbox_sensor")
+    (request,) = sed_sensor(build_sensor_context(resources={"inbox": InboxResource(min_file_age_s=0)})).run_requests
+    assert request.partition_key is None
+    assert run_sed(file_name="sed_64_2025-01-20.csv").files_rejected == 1
+
+
+def test_a_partitioned_file_run_loads_the_exports_of_its_days_only():
+    inbox = paths.inbox_dir("sed")
+    for day in ("20250119", "20250120", "20250121"):
+        write_csv(inbox / f"sed_64_{day}.csv", [SED_ROW | {"Рег. номер": f"ОГ-64-{day}"}])
+    resources = {"inbox": InboxResource(), "pii": PiiResource(hash_key="k")}
+    assert materialize([FILE_ASSETS["sed_appeals"]], resources=resources, partition_key="2025-01-20").success
+    assert [r["appeal_id"] for r in landed("sed_appeals")] == ["ОГ-64-20250120"]
+    assert sorted(p.name for p in pending_files(inbox)) == ["sed_64_20250119.csv", "sed_64_20250121.csv"]
+    # the operational (unpartitioned) run takes every pending file
+    assert materialize([FILE_ASSETS["sed_appeals"]], resources=resources).success
+    assert sorted(r["appeal_id"] for r in landed("sed_appeals")) == [f"ОГ-64-{d}" for d in ("20250119", "20250120",
+                                                                                               "20250121")]
+
+
+def test_every_extraction_asset_is_daily_partitioned_and_backfills_in_one_run():
+    from dagster_project.defs.extract.assets import DAILY
+
+    for asset in [*API_ASSETS.values(), *FILE_ASSETS.values()]:
+        assert asset.partitions_def == DAILY
+        assert asset.backfill_policy.max_partitions_per_run is None  # a range is one run
+    assert DAILY.get_first_partition_key() == "2023-01-01"
 
 
 def test_empty_tables_still_read_through_the_dbt_glob():
@@ -405,3 +475,68 @@ def test_every_source_has_its_own_job_and_schedule_with_retries():
         assert all(node.retry_policy is not None for node in job.graph.node_defs)
     keys = extract_defs.resolve_implicit_global_asset_job_def().asset_layer.asset_graph.get_all_asset_keys()
     assert all(not extract_defs.resolve_assets_def(key).dependency_keys for key in keys)  # sources are independent
+
+
+# --- the batch rules equal the per-record ones ------------------------------------------------------
+
+
+def _identity_corpus(count: int) -> list[dict]:
+    """Identities as citizens type them: phone formats (also with non-Latin digits), e-mails and names in any case,
+    every kind of whitespace, «ё», handles with and without «@», and blanks."""
+    rng = random.Random(3)
+    spaces = [" ", "  ", "\t", "\u00a0", "\u2003", "\u3000", "\n", ""]
+    phones = ["+7 912 345-67-89", "8 (912) 345 67 89", "79123456789", "9123456789", "12-34", "+7 ٩١٢ ٣٤٥ ٦٧ ٨٩", "", None]
+    emails = ["Ivan@Mail.RU", " p.sidorov@mail.ru ", "", None, "\u00a0x@y.ru\t"]
+    names = ["Сидоров Пётр Ильич", "  ЁЛКИН\tсемён ", "Ян Ли", "", None, "Anna-Maria O'Neil"]
+    handles = ["@sakh_ivan88", "Sakh_Ivan88", " @@x ", "", None]
+    corpus = []
+    for _ in range(count):
+        def pick(values):
+            value = rng.choice(values)
+            return value if value is None else rng.choice(spaces) + value + rng.choice(spaces)
+        corpus.append({"phone": pick(phones), "email": pick(emails), "handle": pick(handles), "name": pick(names)})
+    return corpus
+
+
+def test_identity_and_hash_over_columns_equal_citizen_hash():
+    corpus = _identity_corpus(2000)
+    columns = {kind: pa.array([c[kind] for c in corpus], pa.string()) for kind in ("phone", "email", "handle", "name")}
+    identity = pii.identity_array(**columns, length=len(corpus))
+    assert identity.to_pylist() == [pii.normalize_identity(**c) for c in corpus]
+    with duckdb.connect() as con:
+        con.register("identities", pa.table({"identity": identity}))
+        con.execute("create table pads as select $hmac_ipad::blob as ipad, $hmac_opad::blob as opad", pii.hmac_pads(KEY))
+        hashes = [row[0] for row in con.execute(f"select {pii.sql_hmac('identity', 'pads')} from identities").fetchall()]
+    assert hashes == [pii.citizen_hash(KEY, **c) for c in corpus]
+
+
+def test_the_mask_gate_opens_wherever_mask_text_changes_a_text():
+    rng = random.Random(5)
+    pieces = ["Звоните +7 (912) 345-67-89", "тел.89123456789", "٩١٢٣٤٥٦٧٨٩٠", "ivan.petrov@mail.ru", "@ivan_99",
+              "Иванов Иван Иванович", "Петрова\u00a0А.С.", "Смирнова  Анна  Сергеевна", "д. 106, кв. 12", "ОКТМО 63701000",
+              "Яма на дороге.", "Сидоров", "Пётр", "Ли", "\u2003", "\n", "0005.0005.0055.1122", "2025-01-31", "[ФИО]"]
+    identities = _identity_corpus(600)
+    texts, known = [], []
+    for identity in identities:
+        parts = rng.sample(pieces, rng.randint(0, 4)) + [v for v in identity.values() if v and rng.random() < 0.3]
+        rng.shuffle(parts)
+        texts.append(rng.choice([" ", ", ", ""]).join(parts))
+        known.append(tuple(v for v in (identity["phone"], identity["email"], identity["name"]) if v and v.strip()))
+    table = pa.table({"text": pa.array(texts, pa.string()),
+                      "_known": pii.known_patterns_array([pa.array([i[k] for i in identities], pa.string())
+                                                          for k in ("phone", "email", "name")])})
+    with duckdb.connect() as con:
+        con.register("texts", table)
+        gates = [row[0] for row in con.execute(f"select {pii.sql_mask_gate(['text'], '_known')} from texts").fetchall()]
+    changed = [pii.mask_text(t, k) != t for t, k in zip(texts, known)]
+    assert sum(changed) > 100 and sum(not g for g in gates) > 50  # both kinds of text occur
+    assert [i for i, (c, g) in enumerate(zip(changed, gates)) if c and not g] == []
+
+
+def test_a_large_batch_lands_in_record_order():
+    items = [pos_message(id=f"POS-64-{i:08d}", updatedAt=f"2025-01-{1 + i % 28:02d}T00:00:00Z") for i in range(60_000)]
+    body = json.dumps({"items": items, "next_cursor": None}).encode()
+    result = conform.Converter(KEY).conform(POS_MESSAGES, wire.api_page(POS_MESSAGES, body).table)
+    assert result.rows["pos_messages"]["message_id"].to_pylist() == [i["id"] for i in items]
+    events = result.rows["pos_message_events"]
+    assert events["message_id"].to_pylist()[::2] == [i["id"] for i in items]

@@ -5,6 +5,7 @@ Every landed Parquet part is written with exactly this schema, so dbt's
 """
 
 from dataclasses import dataclass
+from functools import cache
 
 import pyarrow as pa
 
@@ -63,6 +64,11 @@ RAW_TABLES: dict[str, tuple[Column, ...]] = {
 
 # Lineage columns every landed part carries besides the source columns.
 META_COLUMNS = _cols("_run_id:str _landed_at:ts _source_file:str? _extra:str?")
+
+
+@cache
+def columns_of(table: str) -> dict[str, Column]:
+    return {c.name: c for c in RAW_TABLES[table]}
 
 
 def arrow_schema(table: str) -> pa.Schema:

@@ -1,14 +1,18 @@
 """A JSON-over-HTTP client for the source APIs: timeouts, retries with exponential backoff and Retry-After.
 
 Retried: 429, 5xx, timeouts, connection errors and bodies cut mid-stream (connection reset), or bodies that
-are not the JSON the source promises. Not retried: other 4xx (a wrong token or a bad request will not heal).
+are not the JSON the source promises (the caller's decoder raises ValueError). Not retried: other 4xx (a wrong
+token or a bad request will not heal).
 """
 
 import email.utils
+import json
 import logging
 import random
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 
@@ -73,8 +77,8 @@ class JsonApiClient:
         # Full jitter keeps many clients from retrying in step.
         return random.uniform(0, min(self.backoff_max_s, self.backoff_base_s * 2**attempt))
 
-    def _attempt(self, path: str, params: dict) -> tuple[dict | None, str, float | None]:
-        """One request: (body, "", None), or (None, what went wrong, the server's Retry-After if any)."""
+    def _attempt(self, path: str, params: dict, decode: Callable[[bytes], Any]) -> tuple[Any, str, float | None]:
+        """One request: (decoded body, "", None), or (None, what went wrong, the server's Retry-After if any)."""
         try:
             response = self._client.get(path, params=params)
         except (httpx.TimeoutException, httpx.TransportError) as exc:
@@ -83,17 +87,15 @@ class JsonApiClient:
             return None, f"HTTP {response.status_code}", retry_after_seconds(response.headers.get("Retry-After"))
         response.raise_for_status()
         try:
-            body = response.json()
+            return decode(response.content), "", None
         except ValueError as exc:
-            return None, f"unreadable JSON body: {exc}", None
-        if not isinstance(body, dict) or not isinstance(body.get("items"), list):
-            return None, "answer without an `items` list", None
-        return body, "", None
+            return None, str(exc), None
 
-    def get_json(self, path: str, params: dict) -> dict:
+    def get(self, path: str, params: dict, decode: Callable[[bytes], Any]) -> Any:
+        """GET with retries; `decode` turns the body into the result or raises ValueError (a bad body: retried)."""
         error = ""
         for attempt in range(self.max_retries + 1):
-            body, error, retry_after = self._attempt(path, params)
+            body, error, retry_after = self._attempt(path, params, decode)
             if body is not None:
                 return body
             if attempt == self.max_retries:
@@ -103,3 +105,14 @@ class JsonApiClient:
             self.retries += 1
             self.sleep(wait)
         raise SourceUnavailable(f"GET {path} failed after {self.max_retries + 1} attempts; last error: {error}")
+
+
+def json_page(body: bytes) -> dict:
+    """The body of a list endpoint: an object with an `items` list (else ValueError: fetch it again)."""
+    try:
+        page = json.loads(body)
+    except ValueError as exc:
+        raise ValueError(f"unreadable JSON body: {exc}") from None
+    if not isinstance(page, dict) or not isinstance(page.get("items"), list):
+        raise ValueError("answer without an `items` list")
+    return page

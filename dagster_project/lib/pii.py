@@ -7,11 +7,16 @@ channels without storing who they are.
 
 import hashlib
 import hmac
+import json
 import logging
 import os
 import re
 from functools import lru_cache
 from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 log = logging.getLogger(__name__)
 
@@ -137,6 +142,104 @@ def mask_payload(value: Any, known_values: tuple[str, ...] = ()) -> Any:
     if isinstance(value, str):
         return mask_text(value, known_values)
     return value
+
+
+# --- the same rules over whole columns (landing works on Arrow batches) -------------------------------------------
+#
+# Arrow's and DuckDB's regular expressions (RE2) are not Python's (no look-behind, ASCII \w and \s), so the masks
+# above stay the only masks. Over a whole batch: the identity is normalized with Arrow kernels (the same whitespace,
+# case and digits as normalize_identity; tests compare them) and hashed in SQL (sql_hmac), and masking is *gated*:
+# each gate is a necessary condition of a mask, so mask_text runs only on the few texts that could change
+# (profiled: masking every text was the largest part of landing a record).
+
+# Python's \d (Unicode decimal digits) and \s (str.isspace) in RE2.
+_DIGIT = r"\p{Nd}"
+_SPACE = r"[\t\n\x0b\f\r\x1c-\x1f \x{85}\p{Z}]"
+_PHONE_GATE = rf"{_DIGIT}{{3}}[ \-)]{{0,3}}{_DIGIT}{{3}}[ \-]?{_DIGIT}{{2}}[ \-]?{_DIGIT}{{2}}"
+_FIO_GATE = rf"[А-ЯЁ][а-яё]+{_SPACE}+[А-ЯЁ](?:[а-яё]+{_SPACE}+[А-ЯЁ][а-яё]+(?:вич|вна|ична|ьич)|\.)"
+
+
+def sql_literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def blank_to_null(values: pa.Array, strip: bool = True) -> pa.Array:
+    """Blank text (empty or only str.isspace() characters) → null; the rest stripped too, or as it is."""
+    trimmed = pc.utf8_trim_whitespace(values)  # the same whitespace as str.strip()
+    return pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, pa.string()), trimmed if strip else values)
+
+
+def identity_array(phone=None, email=None, handle=None, name=None, *, length: int) -> pa.Array:
+    """normalize_identity over columns (each an Arrow string array or None)."""
+    def column(values):
+        return blank_to_null(values) if values is not None else pa.nulls(length, pa.string())
+
+    phone, email, handle, name = map(column, (phone, email, handle, name))
+    digits = pc.replace_substring_regex(pc.fill_null(phone, ""), rf"[^{_DIGIT}]", "")
+    digits = pc.if_else(
+        pc.and_(pc.equal(pc.utf8_length(digits), 11), pc.starts_with(digits, "8")),
+        pc.binary_join_element_wise("7", pc.utf8_slice_codeunits(digits, 1), ""),
+        pc.if_else(pc.equal(pc.utf8_length(digits), 10), pc.binary_join_element_wise("7", digits, ""), digits),
+    )
+    words = pc.utf8_split_whitespace(pc.replace_substring(pc.utf8_lower(name), "ё", "е"))
+    candidates = [
+        (pc.greater_equal(pc.utf8_length(digits), 10), "phone:", digits),
+        (pc.is_valid(email), "email:", pc.utf8_lower(email)),
+        (pc.is_valid(handle), "handle:", pc.utf8_lower(pc.utf8_ltrim(handle, "@"))),
+        (pc.is_valid(name), "name:", pc.binary_join(words, " ")),
+    ]
+    identity = pa.nulls(length, pa.string())
+    for present, prefix, value in reversed(candidates):  # the first present kind wins
+        identity = pc.if_else(pc.fill_null(present, False), pc.binary_join_element_wise(prefix, value, ""), identity)
+    return identity
+
+
+def known_patterns_array(values: list[pa.Array]) -> pa.ListArray:
+    """_known_patterns per record over columns of its personal values (list<string>; order within a list is free)."""
+    length = len(values[0])
+    parents, patterns = [], []
+    for column in values:
+        column = blank_to_null(column)
+        words = pc.utf8_split_whitespace(column)
+        for parent, value in ((np.arange(length), column),
+                              (np.asarray(pc.list_parent_indices(words)), pc.list_flatten(words))):
+            keep = np.asarray(pc.fill_null(pc.greater_equal(pc.utf8_length(value), 3), False))
+            parents.append(parent[keep])
+            patterns.append(value.filter(pa.array(keep)))
+    parent = np.concatenate(parents)
+    offsets = np.concatenate([[0], np.cumsum(np.bincount(parent, minlength=length))]).astype(np.int32)
+    ordered = pa.concat_arrays(patterns).take(pa.array(np.argsort(parent, kind="stable")))
+    return pa.ListArray.from_arrays(pa.array(offsets), ordered)
+
+
+def sql_mask_gate(texts: list[str], patterns: str | None) -> str:
+    """True where mask_text may change any of the record's texts (never null): a mask's necessary condition holds in
+    them, or they contain one of the record's own personal values (`patterns`: a known_patterns_array column).
+    The texts are joined with a space: a match across two of them only makes the gate open more often."""
+    text = "concat_ws(' ', " + ", ".join(texts) + ")"
+    gates = [
+        f"contains({text}, '@')",  # an e-mail or an @handle
+        f"regexp_matches({text}, {sql_literal(f'{_PHONE_GATE}|{_FIO_GATE}')})",
+    ]
+    if patterns:
+        gates.append(f"coalesce(list_bool_or(list_transform({patterns}, lambda p: contains({text}, p))), false)")
+    return f"coalesce({' or '.join(gates)}, false)"
+
+
+def hmac_pads(key: bytes) -> dict[str, bytes]:
+    """The HMAC-SHA256 inner and outer keys, bound as SQL parameters (never written into SQL text)."""
+    block = (hashlib.sha256(key).digest() if len(key) > 64 else key).ljust(64, b"\0")
+    return {"hmac_ipad": bytes(b ^ 0x36 for b in block), "hmac_opad": bytes(b ^ 0x5C for b in block)}
+
+
+def sql_hmac(identity: str, pads: str = "hmac_pads") -> str:
+    """HMAC-SHA256 hex of an identity column; `pads` is a one-row table (ipad, opad) of hmac_pads()."""
+    return (f"sha256((select opad from {pads}) || unhex(sha256((select ipad from {pads}) || encode({identity}))))")
+
+
+def masked_json(value: Any, known_values: tuple[str, ...] = ()) -> str:
+    """A payload masked by mask_payload, as JSON text (quarantine payloads, `_extra`)."""
+    return json.dumps(mask_payload(value, known_values), ensure_ascii=False, default=str, sort_keys=True)
 
 
 def find_pii(text: str) -> list[str]:

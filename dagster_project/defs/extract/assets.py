@@ -2,12 +2,19 @@
 
 Each source is its own asset (and its own job for schedules and sensors) and no asset depends on another
 source, so one failing source never blocks the others.
+
+Every extraction asset is partitioned by day (DAILY): a partition of a file source is the exports of that date
+(the date in the file name), a partition of an API source is the records whose `updatedAt` falls on that UTC day.
+A run for a partition or a range of them (one run: single-run backfill policy) loads exactly those days — a
+backfill, which leaves the API cursor alone. A run without a partition is the operational load: incremental from
+the cursor for the APIs, every pending file for the exports; that is what the schedules and `make run` do.
 """
 
 import json
+import os
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from dagster import (
     AssetCheckResult,
@@ -16,8 +23,10 @@ from dagster import (
     AssetKey,
     AssetOut,
     AssetsDefinition,
+    BackfillPolicy,
     Backoff,
     Config,
+    DailyPartitionsDefinition,
     DefaultScheduleStatus,
     DefaultSensorStatus,
     Jitter,
@@ -36,9 +45,8 @@ from dagster import (
 from pydantic import Field
 
 from dagster_project.defs.extract.api import extract_api
-from dagster_project.defs.extract.files import extract_files, file_sha256, pending_files, safe_name
+from dagster_project.defs.extract.files import export_date, extract_files, file_sha256, pending_files, safe_name
 from dagster_project.defs.extract.load_result import LoadResult
-from dagster_project.defs.extract.records import parse_iso_utc
 from dagster_project.defs.extract.resources import InboxResource
 from dagster_project.defs.extract.specs import API_SPECS, FILE_SPECS, ApiSpec, FileSpec
 from dagster_project.lib import warehouse
@@ -50,13 +58,11 @@ STEP_RETRY = RetryPolicy(max_retries=2, delay=30, backoff=Backoff.EXPONENTIAL, j
 RUN_RETRY_TAGS = {"dagster/max_retries": "2", "dagster/retry_strategy": "FROM_FAILURE"}
 
 
+# The first day of the sources' history (the sandbox starts on 2023-01-01); env CUR_PARTITIONS_START moves it.
+DAILY = DailyPartitionsDefinition(start_date=os.environ.get("CUR_PARTITIONS_START", "2023-01-01"), end_offset=1)
+
+
 class ApiExtractConfig(Config):
-    updated_since: str | None = Field(
-        default=None,
-        description="Backfill: start of the range, UTC, inclusive (2025-03-01 or 2025-03-01T06:00:00Z). "
-        "Unset: incremental load from the stored cursor. A backfill does not move the cursor.",
-    )
-    updated_until: str | None = Field(default=None, description="Backfill: end of the range, UTC, exclusive")
     lookback_minutes: int = Field(default=120, description="Incremental loads re-read this much before the cursor")
 
 
@@ -150,8 +156,12 @@ def _pool(spec: ApiSpec | FileSpec) -> str:
     return f"extract_{spec.name}"
 
 
-def _range_bound(value: str | None) -> datetime | None:
-    return parse_iso_utc(value) if value else None
+def partition_window(context: AssetExecutionContext) -> tuple[datetime, datetime] | None:
+    """[start, end) of the run's partitions as naive UTC, or None for an unpartitioned (operational) run."""
+    if not (context.has_partition_key or context.has_partition_key_range):
+        return None
+    window = context.partition_time_window
+    return window.start.astimezone(UTC).replace(tzinfo=None), window.end.astimezone(UTC).replace(tzinfo=None)
 
 
 def build_api_asset(spec: ApiSpec) -> AssetsDefinition:
@@ -162,12 +172,12 @@ def build_api_asset(spec: ApiSpec) -> AssetsDefinition:
         required_resource_keys={f"{spec.api}_api", "pii"},
         retry_policy=STEP_RETRY,
         pool=_pool(spec),
+        partitions_def=DAILY,
+        backfill_policy=BackfillPolicy.single_run(),
         description=spec.description,
     )
     def _asset(context: AssetExecutionContext, config: ApiExtractConfig):
-        since, until = _range_bound(config.updated_since), _range_bound(config.updated_until)
-        if until is not None and since is None:
-            raise ValueError("updated_until needs updated_since (a backfill is a closed range)")
+        since, until = partition_window(context) or (None, None)
         api = getattr(context.resources, f"{spec.api}_api")
 
         def load(result: LoadResult) -> None:
@@ -191,13 +201,18 @@ def build_file_asset(spec: FileSpec) -> AssetsDefinition:
         required_resource_keys={"inbox", "pii"},
         retry_policy=STEP_RETRY,
         pool=_pool(spec),
+        partitions_def=DAILY,
+        backfill_policy=BackfillPolicy.single_run(),
         description=spec.description,
     )
     def _asset(context: AssetExecutionContext, config: FileExtractConfig):
+        window = partition_window(context)
+        export_days = (window[0].date(), window[1].date()) if window else None
+
         def load(result: LoadResult) -> None:
             extract_files(
                 spec, context.resources.inbox.folder(spec.inbox), result, key=context.resources.pii.key(),
-                run_id=context.run.run_id, file_name=config.file_name,
+                run_id=context.run.run_id, file_name=config.file_name, export_days=export_days,
             )
 
         yield from _run_load(context, spec, load)
@@ -255,11 +270,14 @@ def build_inbox_sensor(spec: FileSpec):
             cached = seen.get(path.name)
             digest = cached[2] if cached and cached[:2] == signature else file_sha256(path)
             current[path.name] = signature + [digest]
+            day = export_date(spec, path.name)
             requests.append(
                 RunRequest(
                     run_key=f"{spec.name}:{digest}:{safe_name(path.name)}",
                     run_config={"ops": {op_name: {"config": {"file_name": path.name}}}},
                     tags={"cur/source_file": safe_name(path.name)},
+                    # the file's export day; a name without a valid day is still loaded (and rejected) unpartitioned
+                    partition_key=day.isoformat() if day and DAILY.has_partition_key(day.isoformat()) else None,
                 )
             )
         return SensorResult(run_requests=requests, cursor=json.dumps(current))

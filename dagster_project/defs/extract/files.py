@@ -1,4 +1,5 @@
-"""The one extractor for every file source: inbox file → checks → validated rows → one atomic Parquet part.
+"""The one extractor for every file source: inbox file → format checks → wire rows → contract rows → one atomic
+Parquet part.
 
 Exactly once per content: a file is identified by the SHA-256 of its bytes. Its part is named after the hash,
 so neither a run killed after landing nor a second copy of the file lands it again; ops.processed_files
@@ -6,39 +7,27 @@ records the outcome per file (name and hash); only then is the file moved to pro
 a sensor's run config) is only ever matched against the inbox listing and sanitized, never joined as a path.
 """
 
-import codecs
-import csv
-import io
 import logging
 import os
 import re
-import zipfile
-from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
-from functools import cache
+from datetime import date, datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import duckdb
+import pyarrow as pa
 
+from dagster_project.defs.extract import conform, wire
 from dagster_project.defs.extract.load_result import LoadResult, quarantine_row
-from dagster_project.defs.extract.records import InvalidRecord, TextParser
 from dagster_project.defs.extract.specs import FileSpec
-from dagster_project.lib import landing, paths, warehouse
+from dagster_project.defs.extract.wire import RejectedFile
+from dagster_project.lib import landing, warehouse
 from dagster_project.lib.landing import file_sha256
 
 log = logging.getLogger(__name__)
 
-CHUNK_ROWS = 20_000
-# Encodings and delimiters tried only to explain why a file does not match its contract.
-DIAGNOSTIC_ENCODINGS = ("utf-8-sig", "cp1251", "koi8_r", "utf-16")
-DIAGNOSTIC_DELIMITERS = (";", ",", "\t", "|")
+CONFORM_ROWS = 200_000  # rows per conversion batch of a file (the whole file is read; its rows land in one part)
 IN_PROGRESS_SUFFIXES = (".tmp", ".part", ".partial", ".crdownload")
-
-
-class RejectedFile(Exception):
-    """The file as a whole breaks its contract; the message is the rejection reason."""
 
 
 @dataclass(frozen=True)
@@ -77,138 +66,6 @@ def find_pending_file(inbox: Path, file_name: str) -> Path:
     raise FileNotFoundError(f"no pending file named {safe_name(file_name)!r} in the inbox")
 
 
-@cache
-def _region_zones() -> dict[str, ZoneInfo]:
-    with (paths.SEEDS_DIR / "regions.csv").open(encoding="utf-8") as f:
-        return {row["region_code"]: ZoneInfo(row["timezone"]) for row in csv.DictReader(f)}
-
-
-class RegionParsers:
-    """A TextParser per region, since export times are the region's local time."""
-
-    def __init__(self, spec: FileSpec):
-        self.spec = spec
-        self.parsers: dict[str, TextParser] = {}
-
-    def __call__(self, region: str | None) -> TextParser:
-        if region not in self.parsers:
-            zone = _region_zones().get(region or "")
-            if zone is None:
-                raise InvalidRecord(f"unknown region code {region!r}")
-            self.parsers[region] = TextParser(self.spec.date_formats, self.spec.bool_words, zone)
-        return self.parsers[region]
-
-
-# --- format checks ------------------------------------------------------------------------------
-
-
-def _header_problem(spec: FileSpec, header: list[str]) -> str | None:
-    names = [h.strip() for h in header]
-    missing = [h for h in spec.headers if h not in names]
-    duplicated = sorted({h for h in names if names.count(h) > 1})
-    if missing or duplicated:
-        return f"columns do not match the contract: missing {missing}, duplicated {duplicated}"
-    return None
-
-
-def _warn_unexpected_columns(spec: FileSpec, header: list[str], name: str) -> None:
-    unexpected = [h for h in header if h not in spec.headers]
-    if unexpected:
-        log.warning("%s: %s has columns outside the contract %s; kept in _extra", spec.name, name, unexpected)
-
-
-def _first_line(raw: bytes, encoding: str) -> str | None:
-    try:
-        text = codecs.getincrementaldecoder(encoding)(errors="strict").decode(raw, final=False)
-    except UnicodeError:  # includes UTF-16 without a byte-order mark
-        return None
-    return text.splitlines()[0] if text else ""
-
-
-def detect_csv_encoding(spec: FileSpec, path: Path) -> str:
-    """The allowed encoding whose header matches the contract, else RejectedFile saying what is wrong."""
-    with path.open("rb") as f:
-        head = f.read(64 * 1024)
-    if not head.strip():
-        raise RejectedFile("empty file")
-    for encoding in spec.encodings:
-        line = _first_line(head, encoding)
-        if line is not None and _header_problem(spec, next(csv.reader([line], delimiter=spec.delimiter))) is None:
-            _check_whole_file_decodes(path, encoding)
-            return encoding
-    for encoding in DIAGNOSTIC_ENCODINGS:
-        line = _first_line(head, encoding)
-        if line is None:
-            continue
-        for delimiter in DIAGNOSTIC_DELIMITERS:
-            if _header_problem(spec, next(csv.reader([line], delimiter=delimiter))) is None:
-                problems = []
-                if encoding not in spec.encodings:
-                    problems.append(f"encoding {encoding}, expected {' or '.join(spec.encodings)}")
-                if delimiter != spec.delimiter:
-                    problems.append(f"delimiter {delimiter!r}, expected {spec.delimiter!r}")
-                raise RejectedFile("wrong " + " and ".join(problems))
-    line = _first_line(head, spec.encodings[0])
-    if line is None:
-        raise RejectedFile(f"wrong encoding: the file is not {' or '.join(spec.encodings)}")
-    raise RejectedFile(_header_problem(spec, next(csv.reader([line], delimiter=spec.delimiter))) or "bad header")
-
-
-def _check_whole_file_decodes(path: Path, encoding: str) -> None:
-    decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
-    offset = 0
-    with path.open("rb") as f:
-        try:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                decoder.decode(chunk)
-                offset += len(chunk)
-            decoder.decode(b"", final=True)
-        except UnicodeError as exc:
-            position = offset + getattr(exc, "start", 0)
-            raise RejectedFile(f"wrong encoding: not valid {encoding} near byte {position}") from None
-
-
-# --- row readers: yield (line number, header → cell) or (line number, reason, raw cells) -----------
-
-
-def _csv_rows(spec: FileSpec, path: Path, encoding: str) -> Iterator[tuple[int, dict | None, list]]:
-    with path.open("rb") as raw, io.TextIOWrapper(raw, encoding=encoding, newline="") as text:
-        reader = csv.reader(text, delimiter=spec.delimiter)
-        header = [h.strip() for h in next(reader)]
-        _warn_unexpected_columns(spec, header, safe_name(path.name))
-        for cells in reader:
-            if not any(c.strip() for c in cells):
-                continue
-            if len(cells) != len(header):
-                yield reader.line_num, None, cells
-            else:
-                yield reader.line_num, dict(zip(header, cells)), cells
-
-
-def _xlsx_rows(spec: FileSpec, path: Path) -> Iterator[tuple[int, dict | None, list]]:
-    import openpyxl  # only the portals send Excel
-
-    try:
-        workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
-        raise RejectedFile(f"not a readable XLSX workbook: {type(exc).__name__}") from None
-    try:
-        rows = workbook.worksheets[0].iter_rows(values_only=True)
-        header = [str(h).strip() if h is not None else "" for h in next(rows, ())]
-        problem = _header_problem(spec, header)
-        if problem:
-            raise RejectedFile(problem)
-        _warn_unexpected_columns(spec, header, safe_name(path.name))
-        for line_no, values in enumerate(rows, start=2):
-            cells = list(values)
-            if all(v is None or (isinstance(v, str) and not v.strip()) for v in cells):
-                continue
-            cells += [None] * (len(header) - len(cells))
-            yield line_no, dict(zip(header, cells[: len(header)])), cells
-    finally:
-        workbook.close()
-
-
 # --- one file -----------------------------------------------------------------------------------
 
 
@@ -224,79 +81,73 @@ def _move(inbox_file: InboxFile, folder: str, reason: str | None = None) -> Path
     return target
 
 
-def _personal_cells(spec: FileSpec, header_cells: dict) -> tuple[str, ...]:
-    return tuple(str(header_cells.get(h) or "") for h in spec.identity_headers)
-
-
 def _land_file(
-    spec: FileSpec, inbox_file: InboxFile, key: bytes, run_id: str, result: LoadResult
-) -> list[tuple] | None:
-    """Parses, validates and lands one file; returns its quarantine rows, or None when a part with this
-    content is already in the lake (a copy of a landed file, or a run killed after landing). Raises RejectedFile."""
+    spec: FileSpec, inbox_file: InboxFile, run_id: str, result: LoadResult, converter: conform.Converter,
+    processed_before: bool,
+) -> tuple[list[tuple], str | None]:
+    """Reads, validates and lands one file; returns its quarantine rows and a note. The content is landed once: a
+    copy of a processed file is not read again; a file whose part a killed run left without recording the file is
+    read again only to re-derive its quarantine (the part stays as it is). Raises RejectedFile."""
     match = spec.file_name_re.match(inbox_file.name)
     if match is None:
         raise RejectedFile(f"unexpected file name (expected {spec.file_name_re.pattern})")
     region = match["region"]
-    if region not in _region_zones():
+    if region not in conform.region_zones():
         raise RejectedFile(f"unknown region code {region!r} in the file name")
     name_suffix = f"-{inbox_file.content_hash[:16]}"
-    if landing.existing_parts(spec.name, name_suffix):
-        return None
+    landed_before = bool(landing.existing_parts(spec.name, name_suffix))
+    if landed_before and processed_before:
+        return [], "content already landed by an earlier run; not landed again"
+    shown = safe_name(inbox_file.name)
     if match["ext"] == "xlsx":
-        rows = _xlsx_rows(spec, inbox_file.path)
+        batch = wire.xlsx_rows(spec, inbox_file.path, shown)
     else:
-        rows = _csv_rows(spec, inbox_file.path, detect_csv_encoding(spec, inbox_file.path))
+        batch = wire.csv_rows(spec, inbox_file.path, wire.detect_csv_encoding(spec, inbox_file.path), shown)
+    rows = wire.first_versions(wire.version_keys(batch.table, spec.key_column, spec.updated_column))
+    duplicates = batch.table.num_rows - len(rows)
 
-    writer = landing.PartWriter(
-        spec.name, f"{run_id}{name_suffix}", run_id, source_file=f"{inbox_file.content_hash}:{safe_name(inbox_file.name)}"
-    )
-    parsers = RegionParsers(spec)
+    writer = None if landed_before else landing.PartWriter(
+        spec.name, f"{run_id}{name_suffix}", run_id, source_file=f"{inbox_file.content_hash}:{shown}")
     quarantine: list[tuple] = []
-    chunk: list[dict] = []
-    seen: set[tuple] = set()
-    fetched = landed = duplicates = 0
     try:
-        for line_no, cells, raw_cells in rows:
-            dedupe_key = spec.dedupe_key(cells) if cells is not None else None
-            if dedupe_key is not None:
-                if dedupe_key in seen:
-                    duplicates += 1
-                    continue
-                seen.add(dedupe_key)
-            fetched += 1
-            record_key = f"{safe_name(inbox_file.name)}:{line_no}"
-            if cells is None:
-                # Shifted cells can put personal data anywhere, so only the shape and the first cell are kept.
-                payload = {"line": line_no, "fields": len(raw_cells), "first_field": raw_cells[0] if raw_cells else None}
-                reason = f"wrong number of fields: {len(raw_cells)}, the header has a different count"
-                quarantine.append(quarantine_row(run_id, spec.name, record_key, reason, payload))
-                continue
-            try:
-                chunk.append(spec.map_row(cells, parsers, region, key))
-            except InvalidRecord as exc:
-                record_key = f"{record_key}:{dedupe_key[0]}" if dedupe_key else record_key
-                quarantine.append(quarantine_row(
-                    run_id, spec.name, record_key, str(exc), cells, _personal_cells(spec, cells)
-                ))
-                continue
-            landed += 1
-            if len(chunk) >= CHUNK_ROWS:
-                writer.write(chunk)
-                chunk = []
-        writer.write(chunk)
-        result.add_part(spec.name, writer.commit())
+        for start in range(0, len(rows), CONFORM_ROWS):
+            positions = rows[start: start + CONFORM_ROWS]
+            records = batch.table.take(pa.array(positions))
+            conformed = converter.conform(spec, records, file_region=region)
+            if writer:
+                writer.write(conformed.rows[spec.name])
+            for position, reason in conformed.invalid:
+                quarantine.append(_quarantined(spec, batch, records, int(positions[position]), position, reason,
+                                               shown, run_id))
+        if writer:
+            result.add_part(spec.name, writer.commit())
     except BaseException:
-        writer.abort()
+        if writer:
+            writer.abort()
         raise
-    result.fetched += fetched
-    result.landed += landed
+    result.fetched += len(rows)
+    result.landed += len(rows) - len(quarantine)
     result.quarantined += len(quarantine)
     result.duplicates_skipped += duplicates
-    return quarantine
+    return quarantine, "landed by an interrupted run; its quarantine re-derived" if landed_before else None
+
+
+def _quarantined(spec: FileSpec, batch: wire.WireBatch, records: pa.Table, original: int, position: int,
+                 reason: str, shown: str, run_id: str) -> tuple:
+    row = records.slice(position, 1).to_pylist()[0]
+    record_key = f"{shown}:{row['_line']}"
+    if not row["_decode_error"]:
+        if row[spec.key_column] and row[spec.updated_column]:
+            record_key += f":{row[spec.key_column]}"
+        personal = tuple(str(row[wire.pii_column(spec.headers[h])] or "") for h in spec.identity_headers)
+    else:
+        personal = ()  # shifted cells can put personal data anywhere: only the row's shape is kept
+    return quarantine_row(run_id, spec.name, record_key, reason, batch.payload(original), personal)
 
 
 def process_file(
-    spec: FileSpec, con: duckdb.DuckDBPyConnection, path: Path, key: bytes, run_id: str, result: LoadResult
+    spec: FileSpec, con: duckdb.DuckDBPyConnection, path: Path, run_id: str, result: LoadResult,
+    converter: conform.Converter,
 ) -> None:
     """Processes one inbox file exactly once: lands it (or finds it landed) or rejects it, then moves it."""
     inbox_file = InboxFile(path, path.name, file_sha256(path))
@@ -306,8 +157,9 @@ def process_file(
         _move(inbox_file, done)
         return
     record = dict(content_hash=inbox_file.content_hash, source=spec.name, original_name=inbox_file.name, run_id=run_id)
+    processed_before = warehouse.content_processed(con, inbox_file.content_hash, spec.name)
     try:
-        quarantine = _land_file(spec, inbox_file, key, run_id, result)
+        quarantine, note = _land_file(spec, inbox_file, run_id, result, converter, processed_before)
     except RejectedFile as exc:
         reason = str(exc)
         warehouse.record_processed_file(con, **record, outcome="rejected", reason=reason)
@@ -315,29 +167,31 @@ def process_file(
         result.files_rejected += 1
         log.warning("%s: rejected %s: %s", spec.name, shown, reason)
         return
-    reason = None if quarantine is not None else "content already landed by an earlier run; not landed again"
-    warehouse.record_processed_file(con, **record, outcome="processed", reason=reason, quarantine_rows=quarantine or ())
+    warehouse.record_processed_file(con, **record, outcome="processed", reason=note, quarantine_rows=quarantine)
     _move(inbox_file, "processed")
     result.files_processed += 1
     result.checksums.append(inbox_file.content_hash)
-    export_date = _export_date(spec, inbox_file.name)
-    if export_date:
-        result.cursor_from = min(filter(None, [result.cursor_from, export_date]))
-        result.cursor_to = max(filter(None, [result.cursor_to, export_date]))
+    day = export_date(spec, inbox_file.name)
+    if day:
+        result.cursor_from = min(filter(None, [result.cursor_from, day.isoformat()]))
+        result.cursor_to = max(filter(None, [result.cursor_to, day.isoformat()]))
 
 
-def _export_date(spec: FileSpec, name: str) -> str | None:
+def export_date(spec: FileSpec, name: str) -> date | None:
+    """The export's date from its file name (its daily partition), None when the name has none."""
     match = spec.file_name_re.match(name)
     try:
-        return datetime.strptime(match["date"], "%Y%m%d").date().isoformat() if match else None
+        return datetime.strptime(match["date"], "%Y%m%d").date() if match else None
     except ValueError:
         return None
 
 
 def extract_files(
-    spec: FileSpec, inbox: Path, result: LoadResult, *, key: bytes, run_id: str, file_name: str | None = None
+    spec: FileSpec, inbox: Path, result: LoadResult, *, key: bytes, run_id: str, file_name: str | None = None,
+    export_days: tuple[date, date] | None = None,
 ) -> None:
-    """Processes one named inbox file (sensor runs) or every pending file (scheduled and `make run` runs)."""
+    """Processes one named inbox file (sensor runs) or every pending file (scheduled and `make run` runs); with
+    `export_days` [first, end) only the files exported on those days (a partitioned run)."""
     landing.ensure_table(spec.name)
     if file_name:
         try:
@@ -347,10 +201,17 @@ def extract_files(
             files = []
     else:
         files = pending_files(inbox)
+    if export_days:
+        in_window = [p for p in files if (day := export_date(spec, p.name)) and export_days[0] <= day < export_days[1]]
+        if file_name and not in_window and files:
+            raise ValueError(f"{safe_name(file_name)} is not an export of the run's days {export_days[0]} … "
+                             f"{export_days[1]}")
+        files = in_window
     if not files:
         return
     # One connection for the step: opening DuckDB costs ~0.1 s, too much per file of a daily batch.
+    converter = conform.Converter(key)
     with warehouse.connect() as con:
         for path in files:
-            process_file(spec, con, path, key, run_id, result)
+            process_file(spec, con, path, run_id, result, converter)
 

@@ -4,7 +4,6 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from dagster_project.defs.extract.records import to_json_text
 from dagster_project.lib import pii
 from dagster_project.lib.landing import LandedPart
 from dagster_project.lib.warehouse import utcnow
@@ -58,6 +57,6 @@ def quarantine_row(run_id: str, source: str, record_key, reason: str, payload, p
         source,
         None if record_key is None else str(record_key),
         reason,
-        to_json_text(pii.mask_payload(payload, personal)),
+        pii.masked_json(payload, personal),
         utcnow(),
     )

@@ -26,7 +26,8 @@ class SourceApiResource(ConfigurableResource):
     api: str = Field(description="pos or incident: picks the env vars <API>_BASE_URL and <API>_API_TOKEN")
     base_url: str | None = Field(default=None, description="unset: env POS_BASE_URL / INCIDENT_BASE_URL")
     token: str | None = Field(default=None, description="unset: env POS_API_TOKEN / INCIDENT_API_TOKEN")
-    page_size: int = Field(default=1000, description="records per request (the API allows up to 5000)")
+    page_size: int = Field(default=5000, description="records per request (the API allows up to 5000; a page is "
+                           "converted in one batch)")
     commit_every_records: int = Field(default=20_000, description="records per committed batch (Parquet part)")
     timeout_s: float = 30.0
     max_retries: int = 8
