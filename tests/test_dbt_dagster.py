@@ -2,7 +2,7 @@
 
 from dagster import AssetKey
 
-from dagster_project.defs.transform.assets import cur_dbt_models
+from dagster_project.defs.transform.assets import cur_dbt_models, dbt_build_args
 
 
 def test_staging_models_depend_on_extraction_assets():
@@ -27,3 +27,10 @@ def test_dbt_tests_are_asset_checks():
                for key, name in checks)
     assert any(key == AssetKey(["staging", "stg_pos__messages"]) and name.startswith("accounted_for")
                for key, name in checks)
+
+
+def test_hourly_and_full_builds():
+    """The hourly build merges and tests what changed, leaving unit tests to full builds and CI; the full build
+    rebuilds and runs everything."""
+    assert dbt_build_args(full_refresh=True) == ["build", "--full-refresh"]
+    assert dbt_build_args(full_refresh=False) == ["build", "--exclude-resource-type", "unit_test"]

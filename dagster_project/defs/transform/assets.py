@@ -12,7 +12,16 @@ from dagster_project.lib.dbt import dbt_project, translator
 class DbtBuildConfig(Config):
     """Run config of the dbt step."""
 
-    full_refresh: bool = False  # rebuild the incremental facts from scratch instead of merging the lookback window
+    # True: rebuild every incremental model from the whole lake and run every test, unit tests included (the nightly
+    # or after a deploy). False (the hourly run): merge what landed since the latest run; data tests read the rows
+    # this build wrote (dbt/macros/incremental/test_scope.sql) and unit tests, which test code, not data, are left to
+    # the full builds and CI.
+    full_refresh: bool = False
+
+
+def dbt_build_args(full_refresh: bool) -> list[str]:
+    """The `dbt build` arguments of a full or an hourly (incremental) build."""
+    return ["build", "--full-refresh"] if full_refresh else ["build", "--exclude-resource-type", "unit_test"]
 
 
 @dbt_assets(manifest=dbt_project().manifest_path, project=dbt_project(), dagster_dbt_translator=translator)
@@ -20,5 +29,4 @@ def cur_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, config: 
     # On PostgreSQL the raw sources are tables: mirror the lake into them first (DuckDB reads the Parquet directly).
     if os.environ.get("DBT_TARGET") == "postgres":
         context.log.info(f"raw tables loaded into PostgreSQL: {postgres.load_lake()}")
-    args = ["build", "--full-refresh"] if config.full_refresh else ["build"]
-    yield from dbt.cli(args, context=context).stream()
+    yield from dbt.cli(dbt_build_args(config.full_refresh), context=context).stream()

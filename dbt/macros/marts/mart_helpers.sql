@@ -72,3 +72,9 @@
         {{ mart_count_if('is_repeat') }} as repeats,
         {{ mart_median('case when is_answered then response_hours end') }} as median_response_hours
 {%- endmacro %}
+
+{#- The fixed 30-day window (repeat_window_days, counted from 2000-01-01) of a date: the clusters of repeat_hotspots. -#}
+{% macro repeat_window_index(date_expr) -%}
+    cast(floor({{ dbt.datediff("cast('2000-01-01' as date)", date_expr, 'day') }} / {{ var('repeat_window_days') }}.0)
+        as {{ dbt.type_int() }})
+{%- endmacro %}

@@ -1,11 +1,68 @@
+{{ config(materialized='incremental', unique_key='appeal_key') }}
 -- The conformed appeal: codes resolved against the dimensions (unknown → «не определено» members, never dropped),
 -- local registration date, the agency version valid at registration (SCD2), and facts taken from the status history.
-with appeals as (
+-- Incremental: the appeals whose staging row or status history was processed after this table's latest run are
+-- conformed again; all of them when the reference data changed (int_reference_versions).
+{%- set since = incremental_watermark() %}
+{%- set appeals_of_changed_histories, histories_of_changed_appeals = false, false %}
+{%- if execute and is_incremental() %}
+    {%- set current_reference = run_query('select reference_version from ' ~ ref('int_reference_versions')) %}
+    {%- if stored_value('max(reference_version)') != current_reference.columns[0].values()[0] %}
+        {%- set since = "cast('1900-01-01' as " ~ dbt.type_timestamp() ~ ")" %}
+    {%- endif %}
+    {#- A history and its record normally change together; when only one of them did, the other is read whole. #}
+    {%- set unmatched -%}
+        select
+            (select count(*) from (
+                select appeal_key from {{ ref('int_appeal_events_unioned') }} where processed_at > {{ since }}
+                except
+                select appeal_key from {{ ref('int_appeals_unioned') }} where processed_at > {{ since }}
+            ) as histories_only),
+            (select count(*) from (
+                select appeal_key from {{ ref('int_appeals_unioned') }}
+                where processed_at > {{ since }} and channel_code in ('pos', 'incident')
+                except
+                select appeal_key from {{ ref('int_appeal_events_unioned') }} where processed_at > {{ since }}
+            ) as appeals_only)
+    {%- endset %}
+    {%- set counts = run_query(unmatched).rows[0] %}
+    {%- set appeals_of_changed_histories, histories_of_changed_appeals = counts[0] > 0, counts[1] > 0 %}
+{%- endif %}
+
+with changed_appeals as (
     select * from {{ ref('int_appeals_unioned') }}
+    {%- if is_incremental() %}
+    where processed_at > {{ since }}
+    {%- endif %}
+),
+
+changed_events as (
+    select * from {{ ref('int_appeal_events_unioned') }}
+    {%- if is_incremental() %}
+    where processed_at > {{ since }}
+    {%- endif %}
+),
+
+appeals as (
+    select * from changed_appeals
+    {%- if appeals_of_changed_histories %}
+    union all
+    select * from {{ ref('int_appeals_unioned') }}
+    where processed_at <= {{ since }} and appeal_key in (select appeal_key from changed_events)
+    {%- endif %}
 ),
 
 events as (
+    select * from changed_events
+    {%- if histories_of_changed_appeals %}
+    union all
     select * from {{ ref('int_appeal_events_unioned') }}
+    where processed_at <= {{ since }} and appeal_key in (select appeal_key from changed_appeals)
+    {%- endif %}
+),
+
+reference as (
+    select reference_version from {{ ref('int_reference_versions') }}
 ),
 
 regions as (
@@ -115,8 +172,11 @@ conformed as (
         case
             when localized.utc_offset_hours is null then 'unknown_region'
             when localized.registered_at is null then 'missing_registration_time'
-        end as exclusion_reason
+        end as exclusion_reason,
+        reference.reference_version,
+        {{ processed_at() }} as processed_at
     from localized
+    cross join reference
     left join event_summary
         on localized.appeal_key = event_summary.appeal_key
     left join municipalities

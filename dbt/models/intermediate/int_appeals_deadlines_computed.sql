@@ -3,8 +3,17 @@
 --   сообщение (ПОС, portals): the category's deadline in working days of the production calendar, from the local date;
 --   инцидент из соцсетей: reaction within incident_reaction_hours of detection.
 -- A date deadline expires at the local midnight ending that date.
+-- A view: row by row over the conformed appeals (a table) with their repeat flags (a table), read by fct_appeals.
 with appeals as (
-    select * from {{ ref('int_appeals_repeats_flagged') }}
+    select
+        conformed.*,
+        repeats.is_repeat,
+        repeats.has_repeat_after_answer,
+        repeats.processed_at as repeat_processed_at
+    from {{ ref('int_appeals_conformed') }} as conformed
+    inner join {{ ref('int_appeals_repeats_flagged') }} as repeats
+        on conformed.appeal_key = repeats.appeal_key
+    where conformed.exclusion_reason is null
 ),
 
 calendar as (

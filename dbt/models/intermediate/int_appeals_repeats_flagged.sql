@@ -1,36 +1,115 @@
--- Повторное обращение: the same citizen already appealed in the same category within repeat_window_days before.
--- Unknown categories and anonymous appeals never count as repeats.
--- The closest strictly earlier registration comes from lag() over distinct registration moments: a sort instead
--- of a correlated self-join, which PostgreSQL runs as a nested loop over all appeals.
-with appeals as (
-    select * from {{ ref('int_appeals_conformed') }}
+{{
+    config(
+        materialized='incremental',
+        unique_key='appeal_key',
+        incremental_strategy='replace_keys',
+        on_schema_change='ignore'
+    )
+}}
+-- Повторное обращение: the same citizen already appealed in the same category within repeat_window_days before;
+-- and whether the citizen's next appeal in the same category came within repeat_window_days after this one's answer
+-- (then the answer was not complete: полнота реагирования). Unknown categories and anonymous appeals are never
+-- repeats. Both come from windows over one citizen × category: the previous distinct registration moment (max over
+-- the preceding rows without the row's ties) and the next appeal — sorts, not correlated self-joins, which
+-- PostgreSQL runs as nested loops over all appeals.
+-- Incremental: an appeal that changed can move the flags of the citizen's other appeals, so every citizen ×
+-- category it is in (now or before) is recomputed from the stored rows; the changed appeals and the rows whose
+-- flags moved are replaced. (on_schema_change: the replace_keys strategy checks the columns itself.)
+{%- set since = incremental_watermark() %}
+{%- set window_days = var('repeat_window_days') %}
+
+with changed as (
+    select appeal_key, citizen_hash, category_code, registered_at, answered_at, exclusion_reason
+    from {{ ref('int_appeals_conformed') }}
+    {%- if is_incremental() %}
+    where processed_at > {{ since }}
+    {%- endif %}
+),
+
+{%- if is_incremental() %}
+
+affected_pairs as (
+    select citizen_hash, category_code from changed where citizen_hash is not null
+    union
+    select citizen_hash, category_code from {{ this }}
+    where appeal_key in (select appeal_key from changed) and citizen_hash is not null
+),
+
+appeals as (
+    select appeal_key, citizen_hash, category_code, registered_at, answered_at, true as is_changed,
+        cast(null as {{ dbt.type_boolean() }}) as stored_is_repeat,
+        cast(null as {{ dbt.type_boolean() }}) as stored_has_repeat_after_answer
+    from changed
+    where exclusion_reason is null
+    union all
+    select appeal_key, citizen_hash, category_code, registered_at, answered_at, false, is_repeat,
+        has_repeat_after_answer
+    from {{ this }}
+    where (citizen_hash, category_code) in (select citizen_hash, category_code from affected_pairs)
+      and appeal_key not in (select appeal_key from changed)
+),
+
+{%- else %}
+
+appeals as (
+    select appeal_key, citizen_hash, category_code, registered_at, answered_at, true as is_changed
+    from changed
     where exclusion_reason is null
 ),
 
-registrations as (
-    select distinct citizen_hash, category_code, registered_at
+{%- endif %}
+
+neighbours as (
+    select
+        appeals.*,
+        max(registered_at) over (
+            partition by citizen_hash, category_code order by registered_at
+            range between unbounded preceding and current row exclude group
+        ) as previous_registered_at,
+        lead(registered_at) over (
+            partition by citizen_hash, category_code order by registered_at, appeal_key
+        ) as next_registered_at
     from appeals
-    where citizen_hash is not null and category_code <> 'unknown'
 ),
 
-previous_registrations as (
+flagged as (
     select
+        appeal_key,
         citizen_hash,
         category_code,
         registered_at,
-        lag(registered_at) over (partition by citizen_hash, category_code order by registered_at) as previous_registered_at
-    from registrations
+        answered_at,
+        coalesce(
+            citizen_hash is not null and category_code <> 'unknown'
+            and previous_registered_at >= {{ dbt.dateadd('day', -1 * window_days, 'registered_at') }},
+            false
+        ) as is_repeat,
+        coalesce(
+            citizen_hash is not null
+            and next_registered_at <= {{ dbt.dateadd('day', window_days, 'answered_at') }},
+            false
+        ) as has_repeat_after_answer,
+        {{ processed_at() }} as processed_at
+        {%- if is_incremental() %},
+        is_changed,
+        stored_is_repeat,
+        stored_has_repeat_after_answer
+        {%- endif %}
+    from neighbours
 )
 
 select
-    appeals.*,
-    coalesce(
-        previous_registrations.previous_registered_at
-            >= {{ dbt.dateadd('day', -1 * var('repeat_window_days'), 'appeals.registered_at') }},
-        false
-    ) as is_repeat
-from appeals
-left join previous_registrations
-    on previous_registrations.citizen_hash = appeals.citizen_hash
-    and previous_registrations.category_code = appeals.category_code
-    and previous_registrations.registered_at = appeals.registered_at
+    appeal_key, citizen_hash, category_code, registered_at, answered_at, is_repeat, has_repeat_after_answer,
+    processed_at
+    {{- change_column("'replace'") }}
+from flagged
+{%- if is_incremental() %}
+where is_changed
+   or is_repeat <> stored_is_repeat
+   or has_repeat_after_answer <> stored_has_repeat_after_answer
+
+union all
+
+-- a later version of the appeal is excluded: it leaves the table
+{{ removed_rows('select appeal_key from changed where exclusion_reason is not null') }}
+{%- endif %}

@@ -1,5 +1,6 @@
 -- Every channel conformed to one appeal entity (обращение/сообщение), codes still as the source sent them.
 -- Incidents: the ЦУР registers an incident when monitoring detects it; the agency's reaction is its answer.
+-- A view: the staging tables are the stored state; processed_at says which rows the latest run changed.
 with pos_messages as (
     select * from {{ ref('stg_pos__messages') }}
 ),
@@ -46,7 +47,8 @@ unioned as (
         cast(null as {{ dbt.type_boolean() }}) as is_repeat_declared,
         status,
         source_status,
-        updated_at
+        updated_at,
+        processed_at
     from pos_messages
 
     union all
@@ -76,7 +78,8 @@ unioned as (
         cast(null as {{ dbt.type_boolean() }}),
         status,
         source_status,
-        updated_at
+        updated_at,
+        processed_at
     from incidents
 
     union all
@@ -106,7 +109,8 @@ unioned as (
         sed_appeals.is_repeat_declared,
         sed_appeals.status,
         sed_appeals.source_status,
-        sed_appeals.updated_at
+        sed_appeals.updated_at,
+        sed_appeals.processed_at
     from sed_appeals
     left join classifier_codes
         on sed_appeals.classifier_code = classifier_codes.classifier_code
@@ -138,7 +142,8 @@ unioned as (
         cast(null as {{ dbt.type_boolean() }}),
         status,
         source_status,
-        updated_at
+        updated_at,
+        processed_at
     from portal_appeals
 )
 

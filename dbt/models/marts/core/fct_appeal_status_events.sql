@@ -2,24 +2,45 @@
     config(
         materialized='incremental',
         unique_key='appeal_key',
-        incremental_strategy='delete+insert',
-        on_schema_change='fail'
+        incremental_strategy='replace_keys',
+        on_schema_change='ignore'
     )
 }}
--- One row per status transition (смена статуса). Incremental by appeal: the whole history of every appeal updated
--- within the lookback replaces the stored one (delete+insert on appeal_key).
-with events as (
-    select * from {{ ref('int_appeal_events_unioned') }}
+-- One row per status transition (смена статуса). Incremental by appeal (strategy replace_keys): the whole history of
+-- every appeal conformed again since this table's latest run replaces the stored one; the history of an appeal that
+-- became excluded is removed. (on_schema_change: the replace_keys strategy checks the columns itself.)
+{%- set since = incremental_watermark() %}
+{%- set stored_histories_needed = false %}
+{%- if execute and is_incremental() %}
+    {#- ПОС and incident histories are restaged with their record; when a record changed alone, its history is read whole #}
+    {%- set unmatched -%}
+        select count(*) from (
+            select appeal_key from {{ ref('int_appeals_conformed') }}
+            where processed_at > {{ since }} and exclusion_reason is null and channel_code in ('pos', 'incident')
+            except
+            select appeal_key from {{ ref('int_appeal_events_unioned') }} where processed_at > {{ since }}
+        ) as appeals_only
+    {%- endset %}
+    {%- set stored_histories_needed = run_query(unmatched).columns[0].values()[0] > 0 %}
+{%- endif %}
+
+with appeals as (
+    select appeal_key, exclusion_reason, updated_at from {{ ref('int_appeals_conformed') }}
+    {%- if is_incremental() %}
+    where processed_at > {{ since }}
+    {%- endif %}
 ),
 
-appeals as (
-    select appeal_key, updated_at from {{ ref('int_appeals_conformed') }}
-    where exclusion_reason is null
-    {% if is_incremental() %}
-        and updated_at >= (
-            select {{ dbt.dateadd('day', -1 * var('incremental_lookback_days'), 'max(updated_at)') }} from {{ this }}
-        )
-    {% endif %}
+events as (
+    select * from {{ ref('int_appeal_events_unioned') }}
+    {%- if is_incremental() %}
+    where processed_at > {{ since }}
+    {%- if stored_histories_needed %}
+    union all
+    select * from {{ ref('int_appeal_events_unioned') }}
+    where processed_at <= {{ since }} and appeal_key in (select appeal_key from appeals)
+    {%- endif %}
+    {%- endif %}
 ),
 
 agencies as (
@@ -34,9 +55,20 @@ select
     events.source_status,
     events.event_at,
     coalesce(agencies.agency_id, 'unknown') as agency_id,
-    appeals.updated_at
+    appeals.updated_at,
+    {{ processed_at() }} as processed_at
+    {{- change_column("'replace'") }}
 from events
 inner join appeals
     on events.appeal_key = appeals.appeal_key
+    and appeals.exclusion_reason is null
 left join agencies
     on events.agency_id = agencies.agency_id
+
+{%- if is_incremental() %}
+
+union all
+
+-- a later version is excluded: its history leaves the fact
+{{ removed_rows('select appeal_key from appeals where exclusion_reason is not null') }}
+{%- endif %}

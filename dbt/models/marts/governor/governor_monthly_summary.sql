@@ -1,11 +1,35 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='month_start',
+        incremental_strategy='replace_keys',
+        on_schema_change='ignore'
+    )
+}}
 -- Ежемесячная сводка Губернатору (001 §3): one row per region × month with the headline numbers, their change
 -- against the previous month, the top problems (categories by volume), the hottest cell of the heat map and the
 -- lowest-rated agencies, as plain columns that a report renders directly.
+-- Incremental (by month, macros/marts/incremental_marts.sql): the changed months and the month after each (its
+-- *_change), from the appeals of those months and the month before.
+-- depends_on: {{ ref('reporting_months') }}
 {%- set top_n = var('governor_top_n') %}
 
 with as_of as (
     select as_of_month from {{ ref('reporting_as_of') }}
 ),
+{%- if is_incremental() %}
+
+rebuilt_months as (
+    {{ mart_changed_months(following=1) }}
+),
+
+-- the rebuilt months and the months before them (for the changes against the previous month)
+read_months as (
+    select month_start from rebuilt_months
+    union
+    select cast({{ dbt.dateadd('month', -1, 'month_start') }} as date) from rebuilt_months
+),
+{%- endif %}
 
 monthly as (
     select
@@ -13,6 +37,9 @@ monthly as (
         month_start,
         {{ mart_outcome_counts() }}
     from {{ ref('appeal_outcomes') }}
+    {%- if is_incremental() %}
+    where month_start in (select month_start from read_months)
+    {%- endif %}
     group by region_code, month_start
 ),
 
@@ -43,6 +70,9 @@ problems as (
     from (
         select region_code, month_start, sector_code, category_code, count(*) as appeals
         from {{ ref('appeal_outcomes') }}
+        {%- if is_incremental() %}
+        where month_start in (select month_start from rebuilt_months)
+        {%- endif %}
         group by region_code, month_start, sector_code, category_code
     ) as p
     left join {{ ref('dim_category') }} as c on c.category_code = p.category_code
@@ -63,6 +93,9 @@ hottest as (
             ) as heat_rank
         from {{ ref('problem_heat_map') }} as h
         where h.intensity_index is not null
+        {%- if is_incremental() %}
+          and h.month_start in (select month_start from rebuilt_months)
+        {%- endif %}
     ) as ranked
     where heat_rank = 1
 ),
@@ -77,6 +110,9 @@ lowest as (
         row_number() over (partition by region_code, month_start order by score, agency_id) as low_rank
     from {{ ref('agency_rating_monthly') }}
     where is_ranked
+    {%- if is_incremental() %}
+      and month_start in (select month_start from rebuilt_months)
+    {%- endif %}
 )
 
 select
@@ -111,8 +147,10 @@ select
     {%- for n in range(1, top_n + 1) %}
     low{{ n }}.agency_name_in_month as lowest_agency_{{ n }},
     low{{ n }}.agency_kind as lowest_agency_{{ n }}_kind,
-    low{{ n }}.score as lowest_agency_{{ n }}_score{{ "," if not loop.last }}
+    low{{ n }}.score as lowest_agency_{{ n }}_score,
     {%- endfor %}
+    {{ processed_at() }} as processed_at
+    {{- change_column("'replace'") }}
 from headline as h
 cross join as_of
 left join {{ ref('dim_region') }} as r on r.region_code = h.region_code
@@ -126,3 +164,11 @@ left join problems as p{{ n }}
 left join lowest as low{{ n }}
     on low{{ n }}.region_code = h.region_code and low{{ n }}.month_start = h.month_start and low{{ n }}.low_rank = {{ n }}
 {%- endfor %}
+{%- if is_incremental() %}
+where h.month_start in (select month_start from rebuilt_months)
+
+union all
+
+-- a rebuilt month without appeals: its stored rows go
+{{ removed_rows('select month_start from rebuilt_months where month_start not in (select month_start from headline)', key='month_start') }}
+{%- endif %}

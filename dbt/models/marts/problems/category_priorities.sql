@@ -1,9 +1,29 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='quarter_start',
+        incremental_strategy='replace_keys',
+        on_schema_change='ignore'
+    )
+}}
 -- Категории региональных проблем: per region × sector × quarter, categories ranked by volume; the top
 -- priority_categories_per_sector (at least three) are the priorities. When «прочие по направлению» is among
 -- them, other_category_decomposition breaks it down into concrete problems (000 §15, 001 §4.6).
-with volumes as (
+-- Incremental (by quarter, macros/marts/incremental_marts.sql): the quarters of the changed months are rebuilt.
+-- depends_on: {{ ref('reporting_months') }}
+with
+{%- if is_incremental() %}
+rebuilt_quarters as (
+    {{ mart_changed_quarters() }}
+),
+{%- endif %}
+
+volumes as (
     select region_code, sector_code, quarter_start, category_code, count(*) as appeals
     from {{ ref('appeal_outcomes') }}
+    {%- if is_incremental() %}
+    where quarter_start in (select quarter_start from rebuilt_quarters)
+    {%- endif %}
     group by region_code, sector_code, quarter_start, category_code
 ),
 
@@ -28,7 +48,16 @@ select
     r.appeals,
     {{ mart_round(mart_ratio('r.appeals', 'r.sector_appeals')) }} as share_of_sector,
     r.volume_rank,
-    r.volume_rank <= {{ var('priority_categories_per_sector') }} as is_priority
+    r.volume_rank <= {{ var('priority_categories_per_sector') }} as is_priority,
+    {{ processed_at() }} as processed_at
+    {{- change_column("'replace'") }}
 from ranked as r
 left join {{ ref('dim_category') }} as c on c.category_code = r.category_code
 left join {{ ref('dim_sector') }} as s on s.region_code = r.region_code and s.sector_code = r.sector_code
+{%- if is_incremental() %}
+
+union all
+
+-- a rebuilt quarter without appeals: its stored rows go
+{{ removed_rows('select quarter_start from rebuilt_quarters where quarter_start not in (select quarter_start from volumes)', key='quarter_start') }}
+{%- endif %}

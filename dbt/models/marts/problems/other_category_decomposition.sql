@@ -1,21 +1,53 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='quarter_start',
+        incremental_strategy='replace_keys',
+        on_schema_change='ignore'
+    )
+}}
 -- Декомпозиция «прочих по направлению»: for every region × sector × quarter where the sector's «прочие» category
 -- is a priority, its appeals broken down by subcategory and by the most frequent terms of their texts.
+-- Incremental (by quarter, macros/marts/incremental_marts.sql): the quarters of the changed months are rebuilt.
+-- depends_on: {{ ref('reporting_months') }}
 {%- set stop_words = mart_stop_words() %}
 
-with priority_other as (
+with
+{%- if is_incremental() %}
+rebuilt_quarters as (
+    {{ mart_changed_quarters() }}
+),
+{%- endif %}
+
+priority_other as (
     select region_code, sector_code, quarter_start, category_code
     from {{ ref('category_priorities') }}
     where is_other and is_priority
+    {%- if is_incremental() %}
+      and quarter_start in (select quarter_start from rebuilt_quarters)
+    {%- endif %}
 ),
 
 other_appeals as (
-    select a.appeal_key, a.region_code, a.sector_code, a.quarter_start, a.subcategory_code, a.text
+    select a.appeal_key, a.region_code, a.sector_code, a.quarter_start, a.subcategory_code
     from {{ ref('appeal_outcomes') }} as a
     inner join priority_other as p
         on p.region_code = a.region_code
        and p.sector_code = a.sector_code
        and p.quarter_start = a.quarter_start
        and p.category_code = a.category_code
+    {%- if is_incremental() %}
+    where a.quarter_start in (select quarter_start from rebuilt_quarters)
+    {%- endif %}
+),
+
+-- their texts (fct_appeals keeps them; appeal_outcomes does not)
+other_texts as (
+    select o.appeal_key, o.region_code, o.sector_code, o.quarter_start, f.text
+    from other_appeals as o
+    inner join {{ ref('fct_appeals') }} as f
+        on f.appeal_key = o.appeal_key
+    where f.text is not null
 ),
 
 by_subcategory as (
@@ -37,8 +69,7 @@ words as (
     select appeal_key, region_code, sector_code, quarter_start, word
     from (
         select appeal_key, region_code, sector_code, quarter_start, {{ mart_split_words('text') }} as word
-        from other_appeals
-        where text is not null
+        from other_texts
     ) as split
     where {{ dbt.length('word') }} >= {{ var('decomposition_min_word_length') }}
       and word not in ('{{ stop_words | join("', '") }}')
@@ -74,6 +105,16 @@ ranked_items as (
     from items
 )
 
-select region_code, sector_code, quarter_start, breakdown_kind, item_rank, item_code, item_name, appeals
+select
+    region_code, sector_code, quarter_start, breakdown_kind, item_rank, item_code, item_name, appeals,
+    {{ processed_at() }} as processed_at
+    {{- change_column("'replace'") }}
 from ranked_items
 where item_rank <= {{ var('decomposition_top_n') }}
+{%- if is_incremental() %}
+
+union all
+
+-- a rebuilt quarter without a priority «прочие» category: its stored rows go
+{{ removed_rows('select quarter_start from rebuilt_quarters where quarter_start not in (select quarter_start from ranked_items)', key='quarter_start') }}
+{%- endif %}

@@ -1,7 +1,24 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='month_start',
+        incremental_strategy='replace_keys',
+        on_schema_change='ignore'
+    )
+}}
 -- Тепловая карта проблем per region × municipality × sector × month: appeals, appeals per 10 000 residents,
 -- overdue share, and the intensity index = per-10k ÷ the region's median per-10k for that sector and month
 -- (median over the municipalities that had appeals of that sector in that month).
-with cells as (
+-- Incremental (by month, macros/marts/incremental_marts.sql): the changed months are rebuilt from their appeals.
+-- depends_on: {{ ref('reporting_months') }}
+with
+{%- if is_incremental() %}
+rebuilt_months as (
+    {{ mart_changed_months() }}
+),
+{%- endif %}
+
+cells as (
     select
         region_code,
         oktmo,
@@ -10,6 +27,9 @@ with cells as (
         count(*) as appeals,
         {{ mart_count_if('is_open_overdue or (is_answered and not is_answered_on_time)') }} as overdue
     from {{ ref('appeal_outcomes') }}
+    {%- if is_incremental() %}
+    where month_start in (select month_start from rebuilt_months)
+    {%- endif %}
     group by region_code, oktmo, sector_code, month_start
 ),
 
@@ -44,8 +64,17 @@ select
     r.overdue,
     {{ mart_round(mart_ratio('r.overdue', 'r.appeals')) }} as overdue_share,
     {{ mart_round('md.region_median_per_10k', 3) }} as region_median_per_10k,
-    {{ mart_round(mart_ratio('r.per_10k', 'md.region_median_per_10k'), 3) }} as intensity_index
+    {{ mart_round(mart_ratio('r.per_10k', 'md.region_median_per_10k'), 3) }} as intensity_index,
+    {{ processed_at() }} as processed_at
+    {{- change_column("'replace'") }}
 from rates as r
 inner join medians as md
     on md.region_code = r.region_code and md.sector_code = r.sector_code and md.month_start = r.month_start
 left join {{ ref('dim_sector') }} as s on s.region_code = r.region_code and s.sector_code = r.sector_code
+{%- if is_incremental() %}
+
+union all
+
+-- a rebuilt month without cells on the map: its stored rows go
+{{ removed_rows('select month_start from rebuilt_months where month_start not in (select month_start from rates)', key='month_start') }}
+{%- endif %}

@@ -1,6 +1,17 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='month_start',
+        incremental_strategy='replace_keys',
+        on_schema_change='ignore'
+    )
+}}
 -- Рейтинг органов власти по количеству, скорости, качеству и полноте реагирования (РОИВ и ОМСУ отдельно),
 -- per region × month. Cohort: appeals registered in the month, by the final responsible agency (durable agency_id,
 -- so a rating follows its agency across a rename).
+-- Incremental (by month, macros/marts/incremental_marts.sql): the changed months and the month after each (its
+-- rank_change), from the appeals of those months and the month before.
+-- depends_on: {{ ref('reporting_months') }}
 {%- set w_quantity = var('rating_weight_quantity') %}
 {%- set w_speed = var('rating_weight_speed') %}
 {%- set w_quality = var('rating_weight_quality') %}
@@ -9,6 +20,19 @@
 with as_of as (
     select as_of_date, as_of_month from {{ ref('reporting_as_of') }}
 ),
+{%- if is_incremental() %}
+
+rebuilt_months as (
+    {{ mart_changed_months(following=1) }}
+),
+
+-- the rebuilt months and the months before them (for the previous rank)
+read_months as (
+    select month_start from rebuilt_months
+    union
+    select cast({{ dbt.dateadd('month', -1, 'month_start') }} as date) from rebuilt_months
+),
+{%- endif %}
 
 counts as (
     select
@@ -21,6 +45,9 @@ counts as (
     from {{ ref('appeal_outcomes') }}
     where agency_kind in ('РОИВ', 'ОМСУ')
       and agency_id is not null
+      {%- if is_incremental() %}
+      and month_start in (select month_start from read_months)
+      {%- endif %}
     group by region_code, agency_id, agency_kind, month_start
 ),
 
@@ -141,7 +168,9 @@ select
     prev.rating_rank as prev_rating_rank,
     -- positive: the agency moved up
     prev.rating_rank - r.rating_rank as rank_change,
-    r.month_start = as_of.as_of_month as is_partial_month
+    r.month_start = as_of.as_of_month as is_partial_month,
+    {{ processed_at() }} as processed_at
+    {{- change_column("'replace'") }}
 from with_rank as r
 cross join as_of
 left join with_rank as prev
@@ -151,3 +180,11 @@ left join names as current_name
     on current_name.agency_id = r.agency_id and current_name.is_current
 left join name_in_month
     on name_in_month.agency_id = r.agency_id and name_in_month.month_start = r.month_start
+{%- if is_incremental() %}
+where r.month_start in (select month_start from rebuilt_months)
+
+union all
+
+-- a rebuilt month without any rated agency: its stored rows go
+{{ removed_rows('select month_start from rebuilt_months where month_start not in (select month_start from with_rank)', key='month_start') }}
+{%- endif %}

@@ -1,5 +1,22 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='month_start',
+        incremental_strategy='replace_keys',
+        on_schema_change='ignore'
+    )
+}}
 -- Отраслевые показатели per region × sector (отраслевой блок) × month of registration.
-with monthly as (
+-- Incremental (by month, macros/marts/incremental_marts.sql): the changed months are rebuilt from their appeals.
+-- depends_on: {{ ref('reporting_months') }}
+with
+{%- if is_incremental() %}
+rebuilt_months as (
+    {{ mart_changed_months() }}
+),
+{%- endif %}
+
+monthly as (
     select
         region_code,
         sector_code,
@@ -7,6 +24,9 @@ with monthly as (
         {{ mart_outcome_counts() }},
         {{ mart_count_if('is_other') }} as other_category
     from {{ ref('appeal_outcomes') }}
+    {%- if is_incremental() %}
+    where month_start in (select month_start from rebuilt_months)
+    {%- endif %}
     group by region_code, sector_code, month_start
 )
 
@@ -26,7 +46,16 @@ select
     m.repeats,
     {{ mart_round(mart_ratio('m.repeats', 'm.received')) }} as repeat_share,
     m.other_category,
-    {{ mart_round(mart_ratio('m.other_category', 'm.received')) }} as other_share
+    {{ mart_round(mart_ratio('m.other_category', 'm.received')) }} as other_share,
+    {{ processed_at() }} as processed_at
+    {{- change_column("'replace'") }}
 from monthly as m
 left join {{ ref('dim_sector') }} as s
     on s.region_code = m.region_code and s.sector_code = m.sector_code
+{%- if is_incremental() %}
+
+union all
+
+-- a rebuilt month without appeals: its stored rows go
+{{ removed_rows('select month_start from rebuilt_months where month_start not in (select month_start from monthly)', key='month_start') }}
+{%- endif %}

@@ -1,8 +1,11 @@
+{{ config(unique_key='incident_id') }}
 with source as (
     select * from {{ source('raw', 'incidents') }}
+    where {{ landed_since_last_run('incidents') }}
 ),
 
-renamed as (
+-- not materialized: read once per use (macro latest_version), streamed rather than stored in memory
+renamed as not materialized (
     select
         cast(incident_id as {{ dbt.type_string() }}) as incident_id,
         cast(region_code as {{ dbt.type_string() }}) as region_code,
@@ -19,12 +22,13 @@ renamed as (
         cast(status as {{ dbt.type_string() }}) as source_status,
         {{ map_status('status') }} as status,
         cast(updated_at as {{ dbt.type_timestamp() }}) as updated_at,
-        cast(_landed_at as {{ dbt.type_timestamp() }}) as landed_at
+        cast(_landed_at as {{ dbt.type_timestamp() }}) as landed_at,
+        {{ processed_at() }} as processed_at
     from source
 ),
 
-deduplicated as (
-    {{ latest_version('renamed', 'incident_id', 'updated_at desc nulls last, landed_at desc nulls last') }}
+current_versions as (
+    {{ current_versions('renamed', 'incident_id', 'updated_at desc nulls last, landed_at desc nulls last') }}
 )
 
-select * from deduplicated
+select * from current_versions

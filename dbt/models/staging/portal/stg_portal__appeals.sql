@@ -1,8 +1,11 @@
+{{ config(unique_key='appeal_id') }}
 with source as (
     select * from {{ source('raw', 'portal_appeals') }}
+    where {{ landed_since_last_run('portal_appeals') }}
 ),
 
-renamed as (
+-- not materialized: read once per use (macro latest_version), streamed rather than stored in memory
+renamed as not materialized (
     select
         cast(appeal_id as {{ dbt.type_string() }}) as appeal_id,
         cast(portal as {{ dbt.type_string() }}) as portal,
@@ -21,12 +24,13 @@ renamed as (
         coalesce(cast(rework_count as {{ dbt.type_int() }}), 0) as rework_count,
         cast(rating as {{ dbt.type_int() }}) as rating,
         cast(updated_at as {{ dbt.type_timestamp() }}) as updated_at,
-        cast(_landed_at as {{ dbt.type_timestamp() }}) as landed_at
+        cast(_landed_at as {{ dbt.type_timestamp() }}) as landed_at,
+        {{ processed_at() }} as processed_at
     from source
 ),
 
-deduplicated as (
-    {{ latest_version('renamed', 'appeal_id', 'updated_at desc nulls last, landed_at desc nulls last') }}
+current_versions as (
+    {{ current_versions('renamed', 'appeal_id', 'updated_at desc nulls last, landed_at desc nulls last') }}
 )
 
-select * from deduplicated
+select * from current_versions

@@ -1,8 +1,12 @@
+{{ config(unique_key='message_id') }}
+-- The answer text is not staged: nothing downstream reads it, and wide text is what a stored table pays for most.
 with source as (
     select * from {{ source('raw', 'pos_messages') }}
+    where {{ landed_since_last_run('pos_messages') }}
 ),
 
-renamed as (
+-- not materialized: read once per use (macro latest_version), streamed rather than stored in memory
+renamed as not materialized (
     select
         cast(message_id as {{ dbt.type_string() }}) as message_id,
         cast(region_code as {{ dbt.type_string() }}) as region_code,
@@ -17,17 +21,17 @@ renamed as (
         cast(created_at as {{ dbt.type_timestamp() }}) as created_at,
         cast(status as {{ dbt.type_string() }}) as source_status,
         {{ map_status('status') }} as status,
-        cast(answer_text as {{ dbt.type_string() }}) as answer_text,
         cast(answered_at as {{ dbt.type_timestamp() }}) as answered_at,
         cast(rating as {{ dbt.type_int() }}) as rating,
         cast(rated_at as {{ dbt.type_timestamp() }}) as rated_at,
         cast(updated_at as {{ dbt.type_timestamp() }}) as updated_at,
-        cast(_landed_at as {{ dbt.type_timestamp() }}) as landed_at
+        cast(_landed_at as {{ dbt.type_timestamp() }}) as landed_at,
+        {{ processed_at() }} as processed_at
     from source
 ),
 
-deduplicated as (
-    {{ latest_version('renamed', 'message_id', 'updated_at desc nulls last, landed_at desc nulls last') }}
+current_versions as (
+    {{ current_versions('renamed', 'message_id', 'updated_at desc nulls last, landed_at desc nulls last') }}
 )
 
-select * from deduplicated
+select * from current_versions

@@ -1,8 +1,11 @@
+{{ config(unique_key=['poll_id', 'option_id']) }}
 with source as (
     select * from {{ source('raw', 'pos_polls') }}
+    where {{ landed_since_last_run('pos_polls') }}
 ),
 
-renamed as (
+-- not materialized: read once per use (macro latest_version), streamed rather than stored in memory
+renamed as not materialized (
     select
         cast(poll_id as {{ dbt.type_string() }}) as poll_id,
         cast(option_id as {{ dbt.type_string() }}) as option_id,
@@ -15,12 +18,13 @@ renamed as (
         cast(started_at as {{ dbt.type_timestamp() }}) as started_at,
         cast(ended_at as {{ dbt.type_timestamp() }}) as ended_at,
         cast(updated_at as {{ dbt.type_timestamp() }}) as updated_at,
-        cast(_landed_at as {{ dbt.type_timestamp() }}) as landed_at
+        cast(_landed_at as {{ dbt.type_timestamp() }}) as landed_at,
+        {{ processed_at() }} as processed_at
     from source
 ),
 
-deduplicated as (
-    {{ latest_version('renamed', 'poll_id, option_id', 'updated_at desc nulls last, landed_at desc nulls last') }}
+current_versions as (
+    {{ current_versions('renamed', 'poll_id, option_id', 'updated_at desc nulls last, landed_at desc nulls last') }}
 )
 
-select * from deduplicated
+select * from current_versions
