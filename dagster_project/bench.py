@@ -13,12 +13,14 @@ after the full dbt build; its results must equal the marts (a difference is repo
 import argparse
 import json
 import math
+import multiprocessing
 import os
 import platform
 import shutil
 import subprocess
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -26,7 +28,7 @@ from pathlib import Path
 import duckdb
 import httpx
 
-from dagster_project.lib import paths
+from dagster_project.lib import paths, warehouse
 
 FLOOR_SQL = Path(__file__).with_name("bench_floor.sql")
 REPORT = paths.REPO_ROOT / "docs" / "performance.md"
@@ -82,25 +84,48 @@ def run_stage(name: str, command: list[str], rows: int, env: dict[str, str], all
     return result
 
 
-def materialize(selection: str, with_ge_checks: bool) -> None:
-    """A stage's body (in its own process): one in-process Dagster run of the selected assets, as `make run` does.
-    Without the GE checks (a stage of their own), an asset still runs the checks it evaluates itself."""
+def _run(selection, with_ge_checks: bool) -> bool:
+    """One in-process Dagster run of an asset selection, as `make run` does. Without the GE checks (a stage of their
+    own), an asset still runs the checks it evaluates itself."""
     from dagster import AssetSelection, DagsterInstance, Definitions, define_asset_job
 
     from dagster_project.defs import quality
     from dagster_project.definitions import defs
 
-    assets = AssetSelection.all() if selection == "*" else AssetSelection.from_string(selection)
+    if isinstance(selection, str):
+        selection = AssetSelection.all() if selection == "*" else AssetSelection.from_string(selection)
     if not with_ge_checks:
-        assets = assets - AssetSelection.checks(*quality.defs.asset_checks)
-    job = define_asset_job("bench", selection=assets)
+        selection = selection - AssetSelection.checks(*quality.defs.asset_checks)
+    job = define_asset_job("bench", selection=selection)
     with DagsterInstance.get() as instance:
         result = Definitions.merge(defs, Definitions(jobs=[job])).resolve_job_def("bench").execute_in_process(
             instance=instance, raise_on_error=False)
     failed_checks = [e for e in result.get_asset_check_evaluations() if not e.passed]
     outcome = "SUCCESS" if result.success else "FAILURE"
     print(f"bench: run {result.run_id}: {outcome}, {len(failed_checks)} checks failed", flush=True)
-    sys.exit(0 if result.success else 1)
+    return result.success
+
+
+def materialize(selection: str, with_ge_checks: bool) -> None:
+    """A stage's body (in its own process): one run of the selected assets."""
+    sys.exit(0 if _run(selection, with_ge_checks) else 1)
+
+
+def _run_source_job(job_name: str) -> bool:
+    from dagster_project.defs.extract.assets import JOBS
+
+    (job,) = [j for j in JOBS if j.name == job_name]
+    return _run(job.selection, with_ge_checks=False)
+
+
+def extract_sources() -> None:
+    """The extraction stage's body: every source's extraction job as its own run, as the schedules and sensors
+    start them, at most one run per core at a time (the instance's run queue limit)."""
+    from dagster_project.defs.extract.assets import JOBS
+
+    with ProcessPoolExecutor(max_workers=os.cpu_count() or 1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        outcomes = list(pool.map(_run_source_job, [job.name for job in JOBS]))
+    sys.exit(0 if all(outcomes) else 1)
 
 
 def python_stage(call: str) -> list[str]:
@@ -158,7 +183,7 @@ def floor_aggregates(con: duckdb.DuckDBPyConnection, of_floor: bool) -> dict[str
 def run_floor(out_path: Path) -> None:
     """The floor stage's body (in its own process): the script, then the aggregates for the equality check."""
     script = FLOOR_SQL.read_text().replace("{lake}", str(paths.lake_dir()))
-    with duckdb.connect() as con:
+    with duckdb.connect(config=warehouse.duckdb_settings()) as con:  # the same engine settings as dbt
         con.execute(script.replace("{warehouse}", str(paths.warehouse_path())))
         out_path.write_text(json.dumps(floor_aggregates(con, of_floor=True)))
 
@@ -299,8 +324,7 @@ def bench(scale: int, seed: int, data_dir: Path) -> int:
         env |= {"POS_BASE_URL": f"{base_url}/pos/v1", "INCIDENT_BASE_URL": f"{base_url}/im/v1"}
         raw_tables = ("pos_messages", "pos_message_events", "incidents", "incident_events", "sed_appeals",
                       "portal_appeals")
-        extraction = run_stage("1. extraction and landing", python_stage('materialize(\'key:"raw/*"\', False)'), 0,
-                               env)
+        extraction = run_stage("1. extraction and landing", python_stage("extract_sources()"), 0, env)
         extraction.rows = sum(lake_rows(t) for t in raw_tables)
         records = sum(lake_rows(t) for t in raw_tables if not t.endswith("_events"))
         extraction.note = f"{records:,} source records (appeal versions), {records / extraction.wall_s:,.0f} records/s"

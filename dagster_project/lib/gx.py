@@ -18,6 +18,7 @@ import json
 import os
 import tempfile
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
@@ -26,7 +27,7 @@ import duckdb
 from duckdb_engine import Dialect as DuckDBDialect
 from sqlalchemy.dialects import registry
 
-from dagster_project.lib import paths
+from dagster_project.lib import paths, warehouse
 from dagster_project.lib.contracts import STATUS_CODES
 
 UNKNOWN_OKTMO = "00000000"  # the «не определено» member of dim_municipality
@@ -98,7 +99,8 @@ registry.register("duckdb.readonly", __name__, "ReadOnlyDuckDBDialect")
 
 
 def readonly_url(database: Path) -> str:
-    return f"duckdb+readonly:///{database}?access_mode=read_only"
+    settings = "".join(f"&{name}={value}" for name, value in warehouse.duckdb_settings().items())
+    return f"duckdb+readonly:///{database}?access_mode=read_only{settings}"
 
 
 def seeds_dir() -> Path:
@@ -182,6 +184,18 @@ def reference_time() -> datetime:
     if configured:
         moment = datetime.fromisoformat(configured.replace("Z", "+00:00"))
         return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+    return _latest_version(_lake_fingerprint())
+
+
+def _lake_fingerprint() -> tuple:
+    """What the lake holds (its part files): the reference time is computed again only when that changes."""
+    parts = (p for table in RAW_SOURCES for p in paths.raw_dir(table).glob("*/*.parquet"))
+    return str(paths.lake_dir()), tuple(sorted((str(p), p.stat().st_size) for p in parts))
+
+
+@lru_cache(maxsize=4)
+def _latest_version(fingerprint: tuple) -> datetime:
+    """The latest record version ≤ now in the lake (every check of a run asks; one scan answers them all)."""
     now = datetime.now(UTC).replace(tzinfo=None)
     scans = [
         f"SELECT max({source.version_column}) AS latest FROM {_parquet_scan(table)} WHERE {source.version_column} <= $now"
@@ -189,7 +203,7 @@ def reference_time() -> datetime:
         if _has_parts(table)
     ]
     if scans:
-        with duckdb.connect() as con:
+        with duckdb.connect(config=warehouse.duckdb_settings()) as con:
             (latest,) = con.execute(f"SELECT max(latest) FROM ({' UNION ALL '.join(scans)})", {"now": now}).fetchone()
         if latest is not None:
             return latest
@@ -245,7 +259,7 @@ def _build_lake_catalog(catalog: Path, table: str, as_of: datetime) -> str | Non
     """Views for one raw table in a fresh catalog database; returns the validated (latest landed) run id."""
     if not _has_parts(table):
         raise FileNotFoundError(f"no landed Parquet under {paths.raw_dir(table)}")
-    with duckdb.connect(str(catalog)) as con:
+    with duckdb.connect(str(catalog), config=warehouse.duckdb_settings()) as con:
         # Only the latest load is validated: a fault blocks the pipeline until a good load follows it, not
         # forever (the lake is immutable). Its own files only, so that a column missing from them shows.
         latest = con.execute(
@@ -352,8 +366,8 @@ def _context(catalog: Path):
 
 
 def validate(asset_path: tuple[str, ...]) -> list[CheckOutcome]:
-    """Runs the asset's checkpoints (their action rebuilds Data Docs) and groups the expectation results by
-    check. Raw tables are validated for their latest landed run; marts as they are in the warehouse."""
+    """Runs the asset's checkpoints, rebuilds Data Docs for their results once, and groups the expectation results
+    by check. Raw tables are validated for their latest landed run; marts as they are in the warehouse."""
     outcomes: dict[str, CheckOutcome] = {}
     with tempfile.TemporaryDirectory(prefix="cur-gx-") as tmp:
         catalog = Path(tmp) / "lake.duckdb"
@@ -361,16 +375,18 @@ def validate(asset_path: tuple[str, ...]) -> list[CheckOutcome]:
         parameters = _seed_parameters()
         try:
             context = _context(catalog)
+            results = {}
             for checkpoint in checkpoints_for(asset_path):
-                checkpoint_result = context.checkpoints.get(checkpoint).run(expectation_parameters=parameters)
-                for identifier, suite_result in checkpoint_result.run_results.items():
-                    docs = context.get_docs_sites_urls(resource_identifier=identifier)
-                    for result in suite_result.results:
-                        name = result.expectation_config.meta["check"]
-                        outcome = outcomes.setdefault(name, CheckOutcome(name, validated_run_id=run_id))
-                        outcome.data_docs = docs[0]["site_url"] if docs else None
-                        if not result.success:
-                            _record_failure(outcome, result)
+                results |= context.checkpoints.get(checkpoint).run(expectation_parameters=parameters).run_results
+            context.build_data_docs(resource_identifiers=list(results))
+            for identifier, suite_result in results.items():
+                docs = context.get_docs_sites_urls(resource_identifier=identifier)
+                for result in suite_result.results:
+                    name = result.expectation_config.meta["check"]
+                    outcome = outcomes.setdefault(name, CheckOutcome(name, validated_run_id=run_id))
+                    outcome.data_docs = docs[0]["site_url"] if docs else None
+                    if not result.success:
+                        _record_failure(outcome, result)
         finally:
             ReadOnlyDuckDBDialect.close_connections()
     return list(outcomes.values())

@@ -10,8 +10,10 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from functools import cache
 
 import duckdb
+import yaml
 
 from dagster_project.lib import paths
 
@@ -36,6 +38,14 @@ create table if not exists ops.processed_files (
 """
 
 LOCK_WAIT_S = 120.0
+
+
+@cache
+def duckdb_settings() -> dict:
+    """The DuckDB settings of the dbt profile (threads, memory limit …), for every other heavy DuckDB query too
+    (quality checks, the benchmark's floor): one place keeps the platform under its memory target."""
+    profile = yaml.safe_load((paths.DBT_PROJECT_DIR / "profiles.yml").read_text())["cur"]["outputs"]["duckdb"]
+    return {"threads": profile["threads"], **profile.get("settings", {})}
 
 
 def utcnow() -> datetime:
@@ -133,6 +143,14 @@ def processed_outcome(con: duckdb.DuckDBPyConnection, content_hash: str, source:
         [content_hash, source, name],
     ).fetchone()
     return row[0] if row else None
+
+
+def content_processed(con: duckdb.DuckDBPyConnection, content_hash: str, source: str) -> bool:
+    """Whether a file with this content (under any name) was processed and recorded."""
+    return con.execute(
+        "select count(*) from ops.processed_files where content_hash = ? and source = ? and outcome = 'processed'",
+        [content_hash, source],
+    ).fetchone()[0] > 0
 
 
 def record_processed_file(
