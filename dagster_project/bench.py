@@ -121,8 +121,12 @@ def _run_source_job(job_name: str) -> bool:
 def extract_sources() -> None:
     """The extraction stage's body: every source's extraction job as its own run, as the schedules and sensors
     start them, at most one run per core at a time (the instance's run queue limit)."""
+    from dagster import DagsterInstance
+
     from dagster_project.defs.extract.assets import JOBS
 
+    with DagsterInstance.get():  # the instance's storage is created here, not by two runs at once
+        pass
     with ProcessPoolExecutor(max_workers=os.cpu_count() or 1, mp_context=multiprocessing.get_context("spawn")) as pool:
         outcomes = list(pool.map(_run_source_job, [job.name for job in JOBS]))
     sys.exit(0 if all(outcomes) else 1)
