@@ -1,8 +1,10 @@
 """dbt in the Dagster asset graph: models downstream of the extraction assets, dbt tests as asset checks."""
 
+import pytest
 from dagster import AssetKey
 
 from dagster_project.defs.transform.assets import cur_dbt_models, dbt_build_args
+from dagster_project.lib import warehouse
 
 
 def test_staging_models_depend_on_extraction_assets():
@@ -32,5 +34,29 @@ def test_dbt_tests_are_asset_checks():
 def test_hourly_and_full_builds():
     """The hourly build merges and tests what changed, leaving unit tests to full builds and CI; the full build
     rebuilds and runs everything."""
-    assert dbt_build_args(full_refresh=True) == ["build", "--full-refresh"]
+    assert dbt_build_args(full_refresh=True)[:2] == ["build", "--full-refresh"]
     assert dbt_build_args(full_refresh=False) == ["build", "--exclude-resource-type", "unit_test"]
+
+
+def test_full_refresh_runs_one_model_at_a_time_on_a_large_lake(tmp_path, monkeypatch):
+    """A full refresh overlaps models while the lake is small against DuckDB's memory limit, and runs them one at a
+    time beyond a quarter of it (each big model needs the whole limit)."""
+    monkeypatch.setenv("CUR_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("DBT_TARGET", raising=False)
+    part = tmp_path / "lake" / "raw" / "pos_messages" / "load_date=2025-01-01" / "run.parquet"
+    part.parent.mkdir(parents=True)
+    part.write_bytes(b"PAR1")
+    assert dbt_build_args(full_refresh=True) == ["build", "--full-refresh", "--threads", "2"]
+    limit = warehouse._bytes(warehouse.duckdb_settings()["memory_limit"])
+    with part.open("r+b") as sparse:  # a sparse file: its size counts, no disk is written
+        sparse.truncate(int(limit * warehouse.LAKE_SHARE_OF_MEMORY_FOR_ONE_THREAD) + 1)
+    assert dbt_build_args(full_refresh=True) == ["build", "--full-refresh", "--threads", "1"]
+    monkeypatch.setenv("DBT_TARGET", "postgres")
+    assert dbt_build_args(full_refresh=True) == ["build", "--full-refresh"]
+
+
+def test_duckdb_sizes_are_read_as_duckdb_reads_them():
+    assert warehouse._bytes("3GB") == 3 * 10**9
+    assert warehouse._bytes("512 MiB") == 512 * 2**20
+    with pytest.raises(ValueError):
+        warehouse._bytes("lots")

@@ -195,19 +195,38 @@ def _lake_fingerprint() -> tuple:
 
 @lru_cache(maxsize=4)
 def _latest_version(fingerprint: tuple) -> datetime:
-    """The latest record version ≤ now in the lake (every check of a run asks; one scan answers them all)."""
+    """The latest record version ≤ now in the lake (every check of a run asks; one pass answers them all).
+
+    The Parquet row-group statistics answer without reading the data: a row group whose largest version is ≤ now
+    contributes that maximum; only the files holding a row group with a later version (or without statistics)
+    are scanned for their largest version ≤ now."""
     now = datetime.now(UTC).replace(tzinfo=None)
-    scans = [
-        f"SELECT max({source.version_column}) AS latest FROM {_parquet_scan(table)} WHERE {source.version_column} <= $now"
-        for table, source in RAW_SOURCES.items()
-        if _has_parts(table)
-    ]
-    if scans:
-        with duckdb.connect(config=warehouse.duckdb_settings()) as con:
-            (latest,) = con.execute(f"SELECT max(latest) FROM ({' UNION ALL '.join(scans)})", {"now": now}).fetchone()
-        if latest is not None:
-            return latest
-    return now
+    candidates = []
+    with duckdb.connect(config=warehouse.duckdb_settings()) as con:
+        for table, source in RAW_SOURCES.items():
+            if not _has_parts(table):
+                continue
+            pattern = _sql_str(str(paths.raw_dir(table) / "*" / "*.parquet"))
+            from_statistics, to_scan = con.execute(
+                f"""WITH row_groups AS (
+                        SELECT file_name,
+                               CASE WHEN max_is_exact IS NOT false THEN try_cast(stats_max AS TIMESTAMP) END AS largest
+                        FROM parquet_metadata({pattern})
+                        WHERE path_in_schema = {_sql_str(source.version_column)} AND row_group_num_rows > 0
+                    )
+                    SELECT max(largest) FILTER (WHERE largest <= $now),
+                           list(DISTINCT file_name) FILTER (WHERE largest IS NULL OR largest > $now)
+                    FROM row_groups""",
+                {"now": now},
+            ).fetchone()
+            candidates.append(from_statistics)
+            if to_scan:
+                files = ", ".join(_sql_str(name) for name in to_scan)
+                candidates.append(con.execute(
+                    f"""SELECT max({source.version_column}) FROM read_parquet([{files}], union_by_name = true)
+                        WHERE {source.version_column} <= $now""", {"now": now}).fetchone()[0])
+    latest = [moment for moment in candidates if moment is not None]
+    return max(latest) if latest else now
 
 
 def _activity_sql(table: str, as_of: datetime) -> str:

@@ -5,7 +5,7 @@ import os
 from dagster import AssetExecutionContext, Config
 from dagster_dbt import DbtCliResource, dbt_assets
 
-from dagster_project.lib import postgres
+from dagster_project.lib import postgres, warehouse
 from dagster_project.lib.dbt import dbt_project, translator
 
 
@@ -21,7 +21,11 @@ class DbtBuildConfig(Config):
 
 def dbt_build_args(full_refresh: bool) -> list[str]:
     """The `dbt build` arguments of a full or an hourly (incremental) build."""
-    return ["build", "--full-refresh"] if full_refresh else ["build", "--exclude-resource-type", "unit_test"]
+    if not full_refresh:
+        return ["build", "--exclude-resource-type", "unit_test"]
+    if os.environ.get("DBT_TARGET", "duckdb") == "duckdb":
+        return ["build", "--full-refresh", "--threads", str(warehouse.full_refresh_threads())]
+    return ["build", "--full-refresh"]
 
 
 @dbt_assets(manifest=dbt_project().manifest_path, project=dbt_project(), dagster_dbt_translator=translator)
