@@ -167,13 +167,19 @@ def _sql_str(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+PARTS_GLOB = "*/*.parquet"  # a raw table's landed parts: load_date=…/<name>.parquet
+
+
+def _parts_pattern(table: str) -> str:
+    return _sql_str(str(paths.raw_dir(table) / PARTS_GLOB))
+
+
 def _parquet_scan(table: str, *options: str) -> str:
-    pattern = paths.raw_dir(table) / "*" / "*.parquet"
-    return f"read_parquet({', '.join([_sql_str(str(pattern)), 'union_by_name = true', *options])})"
+    return f"read_parquet({', '.join([_parts_pattern(table), 'union_by_name = true', *options])})"
 
 
 def _has_parts(table: str) -> bool:
-    return any(paths.raw_dir(table).glob("*/*.parquet"))
+    return any(paths.raw_dir(table).glob(PARTS_GLOB))
 
 
 def reference_time() -> datetime:
@@ -189,7 +195,7 @@ def reference_time() -> datetime:
 
 def _lake_fingerprint() -> tuple:
     """What the lake holds (its part files): the reference time is computed again only when that changes."""
-    parts = (p for table in RAW_SOURCES for p in paths.raw_dir(table).glob("*/*.parquet"))
+    parts = (p for table in RAW_SOURCES for p in paths.raw_dir(table).glob(PARTS_GLOB))
     return str(paths.lake_dir()), tuple(sorted((str(p), p.stat().st_size) for p in parts))
 
 
@@ -206,12 +212,11 @@ def _latest_version(fingerprint: tuple) -> datetime:
         for table, source in RAW_SOURCES.items():
             if not _has_parts(table):
                 continue
-            pattern = _sql_str(str(paths.raw_dir(table) / "*" / "*.parquet"))
             from_statistics, to_scan = con.execute(
                 f"""WITH row_groups AS (
                         SELECT file_name,
                                CASE WHEN max_is_exact IS NOT false THEN try_cast(stats_max AS TIMESTAMP) END AS largest
-                        FROM parquet_metadata({pattern})
+                        FROM parquet_metadata({_parts_pattern(table)})
                         WHERE path_in_schema = {_sql_str(source.version_column)} AND row_group_num_rows > 0
                     )
                     SELECT max(largest) FILTER (WHERE largest <= $now),

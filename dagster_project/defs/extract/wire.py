@@ -193,9 +193,14 @@ def _extra_column(spec: ApiSpec, items: pa.StructArray, extras: list[str], colum
     out = []
     for i in range(len(items)):
         extra = {name: values[name][i] for name in extras if values[name][i] is not None}
-        known = tuple(v[i] for v in personal if isinstance(v[i], str) and v[i].strip())
-        out.append(pii.masked_json(extra, known) if extra else None)
+        out.append(_masked_extra(extra, [v[i] for v in personal]))
     return pa.array(out, pa.string())
+
+
+def _masked_extra(extra: dict, personal: list) -> str | None:
+    """The unknown fields of a record as masked JSON, its own personal values masked too; None when there are none."""
+    known = tuple(v for v in personal if isinstance(v, str) and v.strip())
+    return pii.masked_json(extra, known) if extra else None
 
 
 def api_records(spec: ApiSpec, items: list, next_cursor: str | None = None) -> WireBatch:
@@ -228,8 +233,7 @@ def _api_row(spec: ApiSpec, item: Any) -> dict:
     for list_spec, list_contract in _list_specs(spec):
         row[list_column(list_spec)] = _list_elements(item, list_spec, list_contract, errors)
     extra = {k: v for k, v in item.items() if k not in spec.known_keys}
-    known = tuple(v for k, v in row.items() if k.startswith("_pii_") and v and v.strip())
-    row["_extra"] = pii.masked_json(extra, known) if extra else None
+    row["_extra"] = _masked_extra(extra, [row[pii_column(kind)] for kind in spec.identity])
     row["_decode_error"] = errors[0] if errors else None
     return row
 

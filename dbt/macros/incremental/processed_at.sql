@@ -28,3 +28,10 @@
     {%- endif -%}
     {{- return(none) -}}
 {%- endmacro %}
+
+{#- The appeals whose latest version int_appeals_conformed excluded after `since`: they leave fct_appeals and
+    appeal_outcomes (the models that call this depend on int_appeals_conformed: `-- depends_on:`). -#}
+{% macro appeals_excluded_since(since) -%}
+    select appeal_key from {{ ref('int_appeals_conformed') }}
+    where processed_at > {{ since }} and exclusion_reason is not null
+{%- endmacro %}

@@ -16,6 +16,14 @@
     select month_start from {{ this }} where month_start not in (select month_start from {{ ref('reporting_months') }})
 {%- endmacro %}
 
+{#- What rebuilding the months of the CTE `rebuilt` reads in a mart that compares a month with the previous one:
+    those months and the months before them. -#}
+{% macro mart_read_months(rebuilt='rebuilt_months') -%}
+    select month_start from {{ rebuilt }}
+    union
+    select cast({{ dbt.dateadd('month', -1, 'month_start') }} as date) from {{ rebuilt }}
+{%- endmacro %}
+
 {#- The same for a quarterly mart: the quarters of the changed months, and the quarters it has but no month has. -#}
 {% macro mart_changed_quarters() -%}
     {%- set since = incremental_watermark() -%}

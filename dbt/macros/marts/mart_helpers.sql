@@ -78,3 +78,12 @@
     cast(floor({{ dbt.datediff("cast('2000-01-01' as date)", date_expr, 'day') }} / {{ var('repeat_window_days') }}.0)
         as {{ dbt.type_int() }})
 {%- endmacro %}
+
+{#- The measures of a cluster of appeals (repeat_hotspots and hotspot_area_windows, which it unions): one definition. -#}
+{% macro hotspot_cluster_measures() -%}
+        count(*) as appeals,
+        count(distinct citizen_hash) as distinct_citizens,
+        {{ mart_count_if('not is_answered') }} as open_appeals,
+        min(registered_at) as first_registered_at,
+        max(registered_at) as last_registered_at
+{%- endmacro %}

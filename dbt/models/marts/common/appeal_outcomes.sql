@@ -93,6 +93,5 @@ union all
 union all
 
 -- removed from fct_appeals since (a later version is excluded)
-{{ removed_rows('select appeal_key from ' ~ ref('int_appeals_conformed') ~ ' where processed_at > ' ~ since
-    ~ ' and exclusion_reason is not null') }}
+{{ removed_rows(appeals_excluded_since(since)) }}
 {%- endif %}

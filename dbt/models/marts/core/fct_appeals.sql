@@ -101,6 +101,5 @@ union all
 union all
 
 -- a later version is excluded (int_appeals_excluded): the appeal leaves the fact
-{{ removed_rows('select appeal_key from ' ~ ref('int_appeals_conformed') ~ ' where processed_at > ' ~ since
-    ~ ' and exclusion_reason is not null') }}
+{{ removed_rows(appeals_excluded_since(since)) }}
 {%- endif %}

@@ -25,9 +25,7 @@ rebuilt_months as (
 
 -- the rebuilt months and the months before them (for the changes against the previous month)
 read_months as (
-    select month_start from rebuilt_months
-    union
-    select cast({{ dbt.dateadd('month', -1, 'month_start') }} as date) from rebuilt_months
+    {{ mart_read_months() }}
 ),
 {%- endif %}
 

@@ -36,11 +36,7 @@ windows as (
         oktmo,
         category_code,
         window_index,
-        count(*) as appeals,
-        count(distinct citizen_hash) as distinct_citizens,
-        {{ mart_count_if('not is_answered') }} as open_appeals,
-        min(registered_at) as first_registered_at,
-        max(registered_at) as last_registered_at
+        {{ hotspot_cluster_measures() }}
     from appeals
     {%- if is_incremental() %}
     where window_index in (select window_index from rebuilt_windows)

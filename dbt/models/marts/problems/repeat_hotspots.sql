@@ -54,11 +54,7 @@ address_clusters as (
         oktmo,
         address_key as address,
         window_index,
-        count(*) as appeals,
-        count(distinct citizen_hash) as distinct_citizens,
-        {{ mart_count_if('not is_answered') }} as open_appeals,
-        min(registered_at) as first_registered_at,
-        max(registered_at) as last_registered_at
+        {{ hotspot_cluster_measures() }}
     from appeals
     where address_key is not null and address_key <> ''
     group by region_code, oktmo, address_key, window_index

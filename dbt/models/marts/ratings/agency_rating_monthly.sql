@@ -28,9 +28,7 @@ rebuilt_months as (
 
 -- the rebuilt months and the months before them (for the previous rank)
 read_months as (
-    select month_start from rebuilt_months
-    union
-    select cast({{ dbt.dateadd('month', -1, 'month_start') }} as date) from rebuilt_months
+    {{ mart_read_months() }}
 ),
 {%- endif %}
 
