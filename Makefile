@@ -8,7 +8,7 @@ BENCH_SCALE ?= 1000000
 export DO_NOT_TRACK := 1
 export DAGSTER_HOME ?= $(CURDIR)/data/dagster_home
 
-.PHONY: venv run test ui sandbox bench clean
+.PHONY: venv run test test-fast ui sandbox bench clean
 
 $(BIN)/dagster: pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
@@ -24,6 +24,10 @@ run: venv
 
 test: venv
 	$(BIN)/python -m pytest
+
+# The unit tier for the inner loop (under 2 minutes): no dbt build, no Dagster run, no Superset, no Spark.
+test-fast: venv
+	$(BIN)/python -m pytest -m "not integration and not superset and not spark"
 
 ui: venv
 	$(BIN)/python -m dagster_project.cli ui --port 3000

@@ -13,6 +13,8 @@ from sandbox_landing import land_sandbox
 from dagster_project import bench
 from dagster_project.lib import paths
 
+pytestmark = pytest.mark.integration
+
 FLOOR_MARTS = [f"+{mart}" for mart, _ in bench.FLOOR_CHECKS]
 
 

@@ -25,6 +25,8 @@ import pytest
 from dagster_project.lib import paths
 from dagster_project.sandbox.manual_inputs import write_manual_inputs
 
+pytestmark = pytest.mark.integration
+
 FACT_MODELS = ["fct_appeals", "fct_appeal_status_events"]
 # columns that say when a row was (re)written, which differs between an incremental build and a full refresh
 RUN_COLUMNS = {"processed_at", "repeat_processed_at"}

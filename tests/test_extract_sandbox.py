@@ -26,6 +26,8 @@ from dagster_project.lib import paths, pii
 from dagster_project.sandbox import generate
 from dagster_project.sandbox.server import running_server
 
+pytestmark = pytest.mark.integration
+
 REPO = Path(__file__).resolve().parents[1]
 TOKEN = "sandbox-token"
 SCALE = 2500

@@ -19,6 +19,8 @@ from dagster_project.sandbox import slow_agency_ids
 from dagster_project.sandbox.manual_inputs import write_manual_inputs
 from dagster_project.sandbox.reference import load_reference
 
+pytestmark = pytest.mark.integration
+
 MART_FOLDERS = ["common", "ratings", "sectors", "problems", "indicators", "governor"]
 MART_SELECTION = [f"path:models/marts/{folder}" for folder in MART_FOLDERS] + ["path:models/staging/manual"]
 

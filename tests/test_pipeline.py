@@ -14,6 +14,8 @@ import pytest
 
 from dagster_project.lib import paths
 
+pytestmark = pytest.mark.integration
+
 SCALE = 3000
 SERVING_POSTGRES_URL = os.environ.get("TEST_SERVING_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 

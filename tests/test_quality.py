@@ -20,6 +20,8 @@ from dagster_project.defs.quality.checks import quality_checks
 from dagster_project.lib import gx, paths
 from dagster_project.lib.contracts import BOOL, INT, META_COLUMNS, RAW_TABLES, TS, arrow_schema
 
+pytestmark = pytest.mark.integration
+
 AS_OF = datetime(2025, 12, 31, 12, 0)
 LANDED_AT = AS_OF + timedelta(hours=1)
 HISTORY_PER_DAY = 30

@@ -11,6 +11,8 @@ from bi_serving_fixture import build_serving_fixture
 from dagster_project.lib import postgres as postgres_lib
 from dagster_project.lib.serving import load_postgres
 
+pytestmark = pytest.mark.integration
+
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 

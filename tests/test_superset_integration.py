@@ -31,6 +31,8 @@ from dagster_project.lib.superset_client import (
     serving_duckdb_uri,
 )
 
+pytestmark = pytest.mark.superset
+
 spec = importlib.util.spec_from_file_location("superset_manage", paths.REPO_ROOT / "superset" / "manage.py")
 manage = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(manage)
