@@ -2,11 +2,46 @@
 
 Code elsewhere asks this module (or a Dagster resource built from it) for a setting instead of reading
 `os.environ`. Secrets come from the variable itself or from a file named by `<NAME>_FILE` (Docker/systemd style), never
-from argv or run config. `CUR_ENV=production` switches the platform to fail-closed behaviour.
+from argv or run config. `CUR_ENV=production` switches the platform to fail-closed behaviour: every entry point (the
+pipeline, the Superset deploy, the report) calls `check_production()`, which refuses missing, short or publicly known
+secrets; outside production the development defaults below are used, with a warning that says so.
+
+Only the standard library is imported: Superset's own virtualenv loads this file by path (superset/superset_config.py).
 """
 
+import logging
 import os
 from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+# Development defaults, for `make run` and the tests only. They are public (this file is in the repository), so
+# production refuses them.
+DEV_DEFAULTS = {
+    "PII_HASH_KEY": "cur-dev-only-pii-hash-key",
+    "SUPERSET_SECRET_KEY": "cur-dev-only-superset-secret-key-loopback",
+    "SUPERSET_ADMIN_PASSWORD": "admin",
+}
+# Secrets every production entry point needs: the citizen-hash key, Superset's session signing key and the password
+# of Superset's admin (the deploy logs in with it).
+PRODUCTION_SECRETS = ("PII_HASH_KEY", "SUPERSET_SECRET_KEY", "SUPERSET_ADMIN_PASSWORD")
+MIN_LENGTH = {"PII_HASH_KEY": 32, "SUPERSET_SECRET_KEY": 32, "SUPERSET_ADMIN_PASSWORD": 12}
+MIN_DISTINCT_CHARACTERS = 8  # "aaaa…" or "12121212…" has the length but not the entropy
+# Values published somewhere (our dev defaults, Superset's stock and documented keys, the usual placeholders).
+KNOWN_PUBLIC_SECRETS = frozenset(
+    {value.lower() for value in DEV_DEFAULTS.values()}
+    | {
+        "cur-local-superset-only-on-loopback",  # this platform's earlier Superset default
+        "change_me_to_a_complex_random_secret", "thisismyscretkey", "\x02\x01thisismyscretkey\x01\x02\\e\\y\\y\\h",
+        "your_secret_key_here", "changeme", "change-me", "secret", "password", "admin", "test-pii-key",
+    }
+)
+DEFAULT_SUPERSET_ADMIN_USER = "admin"
+DEFAULT_RAW_EXPORT_RETENTION_DAYS = 30
+
+
+class ProductionConfigError(RuntimeError):
+    """`CUR_ENV=production` without the secrets it needs: the process refuses to start."""
 
 
 def env(name: str, default: str | None = None) -> str | None:
@@ -27,3 +62,70 @@ def secret(name: str) -> str | None:
 def is_production() -> bool:
     """`CUR_ENV=production`: no development defaults for secrets, fail closed."""
     return env("CUR_ENV", "development") == "production"
+
+
+def secret_problem(name: str, value: str | None) -> str | None:
+    """Why `value` is not good enough for secret `name` in production (None when it is)."""
+    if not value:
+        return f"{name} is not set (give it in the environment or in a file named by {name}_FILE)"
+    if value.strip().lower() in KNOWN_PUBLIC_SECRETS:
+        return f"{name} is a publicly known default"
+    if len(value) < MIN_LENGTH[name]:
+        return f"{name} is too short ({len(value)} characters, at least {MIN_LENGTH[name]})"
+    if len(set(value)) < MIN_DISTINCT_CHARACTERS:
+        return f"{name} has fewer than {MIN_DISTINCT_CHARACTERS} distinct characters"
+    if name == "SUPERSET_ADMIN_PASSWORD" and value.lower() == superset_admin_user().lower():
+        return f"{name} equals the admin's user name"
+    return None
+
+
+def check_production(names: tuple[str, ...] = PRODUCTION_SECRETS) -> None:
+    """In production, raise ProductionConfigError listing every missing or weak secret; nothing outside production."""
+    if not is_production():
+        return
+    problems = [problem for name in names if (problem := secret_problem(name, secret(name)))]
+    if problems:
+        raise ProductionConfigError("CUR_ENV=production refuses to start: " + "; ".join(problems))
+
+
+def secret_or_dev_default(name: str) -> str:
+    """The secret; in production a weak or missing one raises, in development its default is used with a warning."""
+    value = secret(name)
+    if is_production():
+        if problem := secret_problem(name, value):
+            raise ProductionConfigError(f"CUR_ENV=production refuses to start: {problem}")
+        return value
+    if not value:
+        log.warning("%s is not set: using the development default (public; CUR_ENV=production refuses it)", name)
+        return DEV_DEFAULTS[name]
+    return value
+
+
+def pii_hash_key() -> str:
+    """The HMAC key of citizen hashes (env or file only: never run config, which Dagster stores)."""
+    return secret_or_dev_default("PII_HASH_KEY")
+
+
+def superset_admin_user() -> str:
+    return env("SUPERSET_ADMIN_USER", DEFAULT_SUPERSET_ADMIN_USER)
+
+
+def superset_admin() -> tuple[str, str]:
+    """Login of Superset's admin, used to create it and by every deploy (password from env or file, never argv)."""
+    return superset_admin_user(), secret_or_dev_default("SUPERSET_ADMIN_PASSWORD")
+
+
+def superset_secret_key() -> str:
+    return secret_or_dev_default("SUPERSET_SECRET_KEY")
+
+
+def raw_export_retention_days() -> int:
+    """Days a processed or rejected raw export stays in inbox/*/processed|rejected/ (CUR_RAW_EXPORT_RETENTION_DAYS)."""
+    value = env("CUR_RAW_EXPORT_RETENTION_DAYS", str(DEFAULT_RAW_EXPORT_RETENTION_DAYS))
+    try:
+        days = int(value)
+    except ValueError:
+        raise ValueError(f"CUR_RAW_EXPORT_RETENTION_DAYS must be a whole number of days, got {value!r}") from None
+    if days < 1:
+        raise ValueError(f"CUR_RAW_EXPORT_RETENTION_DAYS must be at least 1, got {days}")
+    return days

@@ -234,6 +234,7 @@ class Converter:
     def conform(self, spec: ApiSpec | FileSpec, wire: pa.Table, file_region: str | None = None) -> Conformed:
         """Contract rows of the valid records of a wire table and the reasons of the others (see the module doc).
         DuckDB keeps the order of a plain projection of one input, so results come back in record order."""
+        wire = pii.with_generalized_addresses(wire)  # 152-ФЗ: street and house only, before anything lands
         lists = _lists(spec)
         personal = {kind: wire[pii_column(kind)].combine_chunks() for kind in _identity_kinds(spec)}
         elements, list_reason = {}, pa.nulls(wire.num_rows, pa.string())

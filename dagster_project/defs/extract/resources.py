@@ -59,9 +59,8 @@ class InboxResource(ConfigurableResource):
 
 
 class PiiResource(ConfigurableResource):
-    """The key of the citizen hashes (152-ФЗ)."""
-
-    hash_key: str | None = Field(default=None, description="unset: env PII_HASH_KEY, else a dev key (warned)")
+    """The key of the citizen hashes (152-ФЗ): env PII_HASH_KEY or the file named by PII_HASH_KEY_FILE, never a
+    field here (run config is stored in Dagster's run storage); production refuses a weak or missing key."""
 
     def key(self) -> bytes:
-        return pii.hash_key(self.hash_key)
+        return pii.hash_key()
