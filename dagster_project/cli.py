@@ -123,6 +123,10 @@ def ui(port: int) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from dagster_project.lib import retention, settings
+
+    settings.check_production()  # CUR_ENV=production: no start without strong secrets
+    retention.restrict_new_files()
     parser = argparse.ArgumentParser(prog="python -m dagster_project.cli", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     run_parser = commands.add_parser("run", help="generate the sandbox, materialize every asset, print a summary")

@@ -2,7 +2,13 @@
 
 from dagster import Definitions, in_process_executor
 
-from dagster_project.defs import bi, extract, quality, transform
+from dagster_project.defs import bi, extract, privacy, quality, transform
+from dagster_project.lib import retention, settings
+
+# Fail closed: with CUR_ENV=production the code location does not load without strong secrets (lib/settings.py).
+settings.check_production()
+# What the runs write (inbox archive, lake, warehouse, serving) is readable by the platform's user only.
+retention.restrict_new_files()
 
 # One embedded DuckDB file takes a single writer, so steps run one after another in one process.
 defs = Definitions.merge(
@@ -10,5 +16,6 @@ defs = Definitions.merge(
     transform.defs,
     quality.defs,
     bi.defs,
+    privacy.defs,
     Definitions(executor=in_process_executor),
 )

@@ -5,16 +5,18 @@ import sys
 from datetime import date, datetime
 from pathlib import Path
 
-from dagster_project.lib import paths
+from dagster_project.lib import paths, retention, settings
 from dagster_project.reports import build_monthly_report
 
 
 def main(argv: list[str] | None = None) -> int:
+    settings.check_production()  # CUR_ENV=production: no report without the platform's strong secrets
+    retention.restrict_new_files()  # the report is 0600 in a 0700 folder
     parser = argparse.ArgumentParser(prog="python -m dagster_project.reports", description="Ежемесячный отчёт Губернатору (HTML и PDF)")
     parser.add_argument("--region", required=True, help="region code, e.g. 65")
     parser.add_argument("--month", required=True, help="report month, YYYY-MM")
     parser.add_argument("--out", type=Path, default=paths.data_dir() / "reports", help="output folder (default data/reports)")
-    parser.add_argument("--serving", type=Path, default=None, help="serving snapshot (default: SERVING_PATH or data/serving/marts.duckdb)")
+    parser.add_argument("--serving", type=Path, default=None, help="serving catalog (default: SERVING_PATH or data/serving/marts.duckdb)")
     parser.add_argument("--no-pdf", action="store_true", help="HTML only")
     args = parser.parse_args(argv)
     try:

@@ -21,7 +21,7 @@ from dagster_project.defs.extract import conform, wire
 from dagster_project.defs.extract.load_result import LoadResult, quarantine_row
 from dagster_project.defs.extract.specs import FileSpec
 from dagster_project.defs.extract.wire import RejectedFile
-from dagster_project.lib import landing, warehouse
+from dagster_project.lib import landing, retention, warehouse
 from dagster_project.lib.landing import file_sha256
 
 log = logging.getLogger(__name__)
@@ -76,6 +76,7 @@ def _move(inbox_file: InboxFile, folder: str, reason: str | None = None) -> Path
     if target.exists():
         target = target.with_name(f"{target.stem}.{inbox_file.content_hash[:12]}{target.suffix}")
     os.replace(inbox_file.path, target)
+    retention.archive(target)  # 0600, and its retention period starts now
     if reason:
         target.with_name(target.name + ".reason.txt").write_text(reason + "\n", encoding="utf-8")
     return target
