@@ -3,9 +3,15 @@
 Run with the project's interpreter (`.venv/bin/python superset/manage.py <command>`):
   venv    create or update `.venv-superset` (Superset 6.1 pins SQLAlchemy<2, pandas<2.2, numpy<2.3, so it can't
           share the project venv) and the screenshot tooling (Debian chromium, npm playwright-core)
-  up      venv → metadata DB → server on 127.0.0.1:8088 → pipeline if the serving snapshot is missing → deploy
+  up      venv → metadata DB → server on 127.0.0.1:8088 → pipeline if the serving catalog is missing → deploy
   stop    stop the server started by `up`
   screenshots  PNG of every dashboard into data/screenshots/ (headless chromium, with a render check)
+
+Secrets follow the platform's rules (dagster_project/lib/settings.py): the admin's password comes from
+SUPERSET_ADMIN_PASSWORD or the file named by SUPERSET_ADMIN_PASSWORD_FILE and reaches the admin script and the
+screenshot tool through their environment, never a command line; Superset's own process gets none of the pipeline's
+secrets. Outside production the development defaults apply (admin / admin) and Superset binds to loopback only; with
+CUR_ENV=production `up` refuses to start without strong secrets.
 
 The functions are also used by tests/test_superset_integration.py to run a throwaway instance.
 """
@@ -23,12 +29,17 @@ from pathlib import Path
 
 import httpx
 
+from dagster_project.lib import retention, settings
+
 SUPERSET_DIR = Path(__file__).resolve().parent
 REPO_ROOT = SUPERSET_DIR.parent
-VENV_DIR = Path(os.environ.get("SUPERSET_VENV", REPO_ROOT / ".venv-superset"))
+VENV_DIR = Path(settings.env("SUPERSET_VENV", str(REPO_ROOT / ".venv-superset")))
 SCREENSHOTS_DIR = SUPERSET_DIR / "screenshots"
-CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
-DEFAULT_ADMIN = ("admin", "admin")
+CHROMIUM = Path(settings.env("CHROMIUM_PATH", "/usr/bin/chromium"))
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
+# The pipeline's secrets, which Superset's process does not need and does not get.
+PIPELINE_ONLY_SECRETS = ("PII_HASH_KEY", "POS_API_TOKEN", "INCIDENT_API_TOKEN", "SERVING_POSTGRES_URL", "PGPASSWORD",
+                         "SUPERSET_ADMIN_PASSWORD")
 
 
 def log(message: str) -> None:
@@ -82,7 +93,9 @@ def ensure_screenshot_tooling() -> None:
 
 
 def superset_env(home: Path, metadata_uri: str | None = None) -> dict[str, str]:
-    env = dict(os.environ)
+    """Superset's environment: ours without the pipeline's secrets, plus its home, config and metadata DB."""
+    hidden = {name for secret in PIPELINE_ONLY_SECRETS for name in (secret, f"{secret}_FILE")}
+    env = {name: value for name, value in os.environ.items() if name not in hidden}
     env.update(
         SUPERSET_HOME=str(home),
         SUPERSET_CONFIG_PATH=str(SUPERSET_DIR / "superset_config.py"),
@@ -94,13 +107,18 @@ def superset_env(home: Path, metadata_uri: str | None = None) -> dict[str, str]:
     return env
 
 
-def init_metadata(env: dict[str, str], admin: tuple[str, str] = DEFAULT_ADMIN, venv: Path = VENV_DIR) -> None:
-    """Migrate the metadata DB, create the admin, sync roles and permissions (all idempotent)."""
+def init_metadata(env: dict[str, str], admin: tuple[str, str], venv: Path = VENV_DIR) -> None:
+    """Migrate the metadata DB, sync roles and permissions, create or update the admin (all idempotent)."""
     Path(env["SUPERSET_HOME"]).mkdir(parents=True, exist_ok=True)
     _superset_cli(env, venv, "db", "upgrade")
-    _superset_cli(env, venv, "fab", "create-admin", "--username", admin[0], "--password", admin[1],
-                  "--firstname", "Администратор", "--lastname", "ЦУР", "--email", "admin@cur.local")
     _superset_cli(env, venv, "init")
+    # The password travels in the admin script's environment only (argv is visible to every user of the machine).
+    completed = subprocess.run(
+        [str(venv / "bin" / "python"), str(SUPERSET_DIR / "admin_user.py")],
+        env=env | {"SUPERSET_ADMIN_USER": admin[0], "SUPERSET_ADMIN_PASSWORD": admin[1]}, capture_output=True,
+    )
+    if completed.returncode:
+        raise RuntimeError(f"creating the admin failed:\n{completed.stderr.decode(errors='replace')[-4000:]}")
 
 
 def _superset_cli(env: dict[str, str], venv: Path, *arguments: str) -> None:
@@ -152,22 +170,29 @@ def stop_process(pid: int) -> None:
 
 
 def metadata_template(venv: Path = VENV_DIR) -> Path:
-    """An initialised SQLite metadata DB (default admin) kept beside the venv: a throwaway instance copies it
-    instead of spending ~20–60 s on `db upgrade` + `init`. Removed whenever the venv is reinstalled."""
+    """An initialised SQLite metadata DB (the admin of `admin_login()`) kept beside the venv: a throwaway instance
+    copies it instead of spending ~20–60 s on `db upgrade` + `init`. Removed whenever the venv is reinstalled."""
     return venv / "cur-metadata-template.db"
+
+
+def admin_login() -> tuple[str, str]:
+    """Superset's admin (env or file; admin / admin only outside production)."""
+    return settings.superset_admin()
 
 
 @contextmanager
 def running_superset(home: Path, port: int):
-    """A throwaway Superset (default admin) with its metadata DB under `home`; yields the base URL, then stops it."""
+    """A throwaway Superset (admin of `admin_login()`) with its metadata DB under `home`; yields the base URL, then
+    stops it."""
     home.mkdir(parents=True, exist_ok=True)
     database = home / "superset.db"
     env = superset_env(home, f"sqlite:///{database}?check_same_thread=false")
     template = metadata_template()
     if template.exists():
         shutil.copyfile(template, database)
+        init_metadata(env, admin_login())  # the template's admin may have another password: set it
     else:
-        init_metadata(env)
+        init_metadata(env, admin_login())
         shutil.copyfile(database, template)
     process = start_server(env, "127.0.0.1", port, home / "superset.log")
     url = f"http://127.0.0.1:{port}"
@@ -193,11 +218,22 @@ def deploy_serving_snapshot(url: str, admin: tuple[str, str], serving_path: Path
         f"{len(result.datasets)} datasets, {result.rls_rules} RLS rules in {result.duration_s} s")
 
 
+def bind_problem(host: str) -> str | None:
+    """Why Superset may not listen on `host`: beyond loopback only in production, whose secrets `up` has checked."""
+    if host in LOOPBACK_HOSTS or settings.is_production():
+        return None
+    return (f"--host {host} is not a loopback address: outside CUR_ENV=production (with its secrets set) Superset "
+            f"listens on {sorted(LOOPBACK_HOSTS)} only, its admin and secret key being the public development defaults")
+
+
 def command_up(args) -> int:
     from dagster_project.lib import paths
 
+    if problem := bind_problem(args.host):
+        log(problem)
+        return 2
     home = paths.data_dir() / "superset"
-    admin = _admin()
+    admin = admin_login()
     spent = ensure_venv()
     if spent:
         log(f"venv ready in {spent:.0f} s")
@@ -214,10 +250,11 @@ def command_up(args) -> int:
         log(f"started (pid {process.pid}, log {home / 'superset.log'})")
     serving = paths.serving_path()
     if not serving.exists():
-        log(f"{serving} is missing: running the pipeline")
+        log(f"{serving} (the serving catalog) is missing: running the pipeline")
         subprocess.run([sys.executable, "-m", "dagster_project.cli", "run", "--scale", str(args.scale)], cwd=REPO_ROOT, check=True)
     deploy_serving_snapshot(url, admin, serving)
-    print(f"\nSuperset: {url}/dashboard/list/  login: {admin[0]} / {admin[1]}\n")
+    password = admin[1] if admin[1] == settings.DEV_DEFAULTS["SUPERSET_ADMIN_PASSWORD"] else "(SUPERSET_ADMIN_PASSWORD)"
+    print(f"\nSuperset: {url}/dashboard/list/  login: {admin[0]} / {password}\n")
     return 0
 
 
@@ -236,8 +273,9 @@ def take_screenshots(url: str, admin: tuple[str, str], out_dir: Path) -> list[di
 
     slugs = sorted(config["slug"] for name, config in load_bundle().items() if name.startswith("dashboards/"))
     completed = subprocess.run(
-        ["node", "screenshot.mjs", "--url", url, "--user", admin[0], "--password", admin[1], "--out", str(out_dir), *slugs],
+        ["node", "screenshot.mjs", "--url", url, "--user", admin[0], "--out", str(out_dir), *slugs],
         cwd=SCREENSHOTS_DIR, capture_output=True, text=True, check=True, timeout=900,
+        env=os.environ | {"SUPERSET_ADMIN_PASSWORD": admin[1]},
     )
     return [json.loads(line) for line in completed.stdout.splitlines() if line.startswith("{")]
 
@@ -246,13 +284,9 @@ def command_screenshots(args) -> int:
     from dagster_project.lib import paths
 
     ensure_screenshot_tooling()
-    for report in take_screenshots(f"http://{args.host}:{args.port}", _admin(), paths.data_dir() / "screenshots"):
+    for report in take_screenshots(f"http://{args.host}:{args.port}", admin_login(), paths.data_dir() / "screenshots"):
         log(f"{report['png']}: {report['rendered']}/{report['charts']} charts drawn, {report['errors']} errors")
     return 0
-
-
-def _admin() -> tuple[str, str]:
-    return (os.environ.get("SUPERSET_ADMIN_USER", DEFAULT_ADMIN[0]), os.environ.get("SUPERSET_ADMIN_PASSWORD", DEFAULT_ADMIN[1]))
 
 
 def command_stop(args) -> int:
@@ -281,6 +315,9 @@ def main(argv: list[str] | None = None) -> int:
     screenshots.add_argument("--host", default="127.0.0.1")
     screenshots.add_argument("--port", type=int, default=8088)
     args = parser.parse_args(argv)
+    if args.command in ("up", "screenshots"):
+        settings.check_production()  # CUR_ENV=production: no deploy without the platform's strong secrets
+    retention.restrict_new_files()  # Superset's metadata DB and logs are the platform user's only
     if args.command == "venv":
         spent = ensure_venv()
         ensure_screenshot_tooling()

@@ -1,8 +1,8 @@
-"""A small hand-made serving snapshot (data/serving/marts.duckdb layout) for the BI tests.
+"""A small hand-made warehouse of the served marts, and the serving layer published from it, for the BI tests.
 
 Two regions, five agencies, three months, three sectors: enough rows for every chart, RLS and the report to
 have something to show, and small enough that Superset answers instantly. Values are pseudo-random with a
-fixed seed; the tests compute their expectations from this file, never from constants.
+fixed seed; the tests compute their expectations from these files, never from constants.
 """
 
 import random
@@ -10,6 +10,8 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
+
+from dagster_project.lib import serving
 
 REGIONS = {"65": "Сахалинская область", "37": "Ивановская область"}
 AGENCIES = [
@@ -29,7 +31,20 @@ SECTORS = {"housing": "ЖКХ", "health": "здравоохранение", "roa
 MONTHS = [date(2025, 9, 1), date(2025, 10, 1), date(2025, 11, 1)]
 
 
+def publish_serving_fixture(root: Path, seed: int = 8) -> Path:
+    """The fixture's marts published as the platform publishes them: `root/serving/marts.duckdb`, the catalog."""
+    return publish_marts(build_serving_fixture(root / "warehouse.duckdb", seed), serving.served_mart_names(),
+                         root / "serving" / "marts.duckdb")
+
+
+def publish_marts(warehouse: Path, marts, catalog: Path) -> Path:
+    """serving.publish from a warehouse file opened read-only, as the publish asset does; returns the catalog."""
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return serving.publish(con, marts, catalog).catalog
+
+
 def build_serving_fixture(path: Path, seed: int = 8) -> Path:
+    """A DuckDB file with every served mart (and dim_region, which is not served) as tables in `main`."""
     rng = random.Random(seed)
     path.parent.mkdir(parents=True, exist_ok=True)
     with duckdb.connect(str(path)) as con:
@@ -51,6 +66,7 @@ def build_serving_fixture(path: Path, seed: int = 8) -> Path:
         _roadmap(con)
         _workload(con, rng)
         _governor(con)
+        _appeals(con, rng)
     return path
 
 
@@ -276,3 +292,28 @@ def _governor(con) -> None:
         left join lowest as l1 on l1.region_code = h.region_code and l1.month_start = h.month_start and l1.low_rank = 1
         left join lowest as l2 on l2.region_code = h.region_code and l2.month_start = h.month_start and l2.low_rank = 2
         left join lowest as l3 on l3.region_code = h.region_code and l3.month_start = h.month_start and l3.low_rank = 3""")
+
+
+def _appeals(con, rng) -> None:
+    """appeals_deidentified: a dozen appeals per agency and month in the agency's region."""
+    con.execute("""create table appeals_deidentified(appeal_key varchar, channel_code varchar, region_code varchar,
+        oktmo varchar, municipality_name varchar, agency_id varchar, agency_kind varchar, agency_name varchar,
+        sector_code varchar, sector_name varchar, category_code varchar, category_name varchar, is_other boolean,
+        registered_date date, month_start date, is_answered boolean, is_answered_on_time boolean,
+        is_open_overdue boolean, response_hours double, rating integer, is_repeat boolean, is_complete boolean)""")
+    rows = []
+    for agency, region, kind, name in AGENCIES:
+        municipalities = [m for m in MUNICIPALITIES if m[1] == region]
+        for month in MONTHS:
+            for number in range(rng.randint(8, 16)):
+                oktmo, _, municipality, _ = rng.choice(municipalities)
+                sector, sector_name = rng.choice(list(SECTORS.items()))
+                answered = rng.random() < 0.8
+                on_time = answered and rng.random() < 0.7
+                rows.append((f"pos:{agency}-{month:%Y%m}-{number}", "pos", region, oktmo, municipality, agency, kind,
+                             name, sector, sector_name, f"{sector}.01", f"Категория {sector_name}", False,
+                             month + timedelta(days=rng.randint(0, 27)), month, answered, on_time,
+                             not answered and rng.random() < 0.5, round(rng.uniform(2, 300), 1) if answered else None,
+                             rng.randint(1, 5) if answered and rng.random() < 0.4 else None, rng.random() < 0.1,
+                             on_time and rng.random() < 0.8))
+    con.executemany(f"insert into appeals_deidentified values ({', '.join('?' * 22)})", rows)

@@ -4,6 +4,7 @@ from dagster import AssetKey
 
 from dagster_project.definitions import defs
 from dagster_project.lib.dbt import mart_models
+from dagster_project.lib.serving import served_mart_names
 
 RAW_TABLES = ["pos_messages", "pos_message_events", "pos_polls", "incidents", "incident_events", "sed_appeals", "portal_appeals"]
 
@@ -32,11 +33,13 @@ def test_dbt_models_sit_downstream_of_extraction():
         assert AssetKey(["raw", table]) in ancestors
 
 
-def test_publish_depends_on_every_mart():
+def test_publish_depends_on_the_served_marts_only():
     graph = defs.resolve_asset_graph()
     parents = graph.get(AssetKey(["serving", "marts_snapshot"])).parent_keys
-    assert {AssetKey([name]) for name in mart_models()} == set(parents)
-    assert "agency_rating_monthly" in mart_models()
+    assert {AssetKey([name]) for name in served_mart_names()} == set(parents)
+    assert set(served_mart_names()) <= set(mart_models())
+    assert {"agency_rating_monthly", "appeals_deidentified", "governor_monthly_summary"} <= set(served_mart_names())
+    assert not {"fct_appeals", "fct_appeal_status_events", "appeal_outcomes"} & set(served_mart_names())
 
 
 def test_dbt_tests_are_asset_checks():

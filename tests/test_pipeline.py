@@ -128,3 +128,27 @@ def test_publish_serves_the_marts_from_postgres_too(pipeline):
             served[name] = cursor.fetchone()[0]
     assert "agency_rating_monthly" in expected
     assert served == expected
+
+
+def test_serving_files_hold_nothing_but_the_served_marts(pipeline):
+    """The served files' raw bytes (catalog and Parquet): no quarantine payload or reason, no staging content (texts,
+    citizen hashes, lake part paths), no apartment; what a served mart holds is found, so the grep can fail."""
+    data, _, _ = pipeline
+    contents = b"".join(path.read_bytes() for path in (data / "serving").rglob("*") if path.is_file())
+    with duckdb.connect(str(data / "warehouse.duckdb"), read_only=True) as con:
+        agencies = [name for (name,) in con.sql("select agency_name from main.dim_agency using sample 20 rows").fetchall()]
+        forbidden = {
+            "quarantine": con.sql("select payload_masked from ops.quarantine union select reason from ops.quarantine"),
+            "staging text": con.sql("select appeal_text from staging.stg_sed__appeals where length(appeal_text) > 30 "
+                                    "using sample 200 rows"),
+            "citizen hash": con.sql("select citizen_hash from staging.stg_pos__messages using sample 200 rows"),
+            "lake part": con.sql("select part_path from staging.stg_lake__landed_parts"),
+        }
+        forbidden = {what: [value for (value,) in relation.fetchall() if value] for what, relation in forbidden.items()}
+    assert all(name.encode() in contents for name in agencies)
+    for what, values in forbidden.items():
+        assert values, what
+        found = [value for value in values if value.encode() in contents]
+        assert not found, (what, found[:3])
+    for marker in ("кв.", "Кв.", "КВ.", "квартир", "под.", "подъезд", "эт.", "комн."):
+        assert marker.encode() not in contents, marker

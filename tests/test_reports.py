@@ -5,7 +5,7 @@ from datetime import date
 
 import duckdb
 import pytest
-from bi_serving_fixture import build_serving_fixture
+from bi_serving_fixture import publish_serving_fixture
 
 from dagster_project.reports import build_monthly_report, find_chromium
 from dagster_project.reports.__main__ import main as reports_cli
@@ -13,7 +13,7 @@ from dagster_project.reports.__main__ import main as reports_cli
 
 @pytest.fixture(scope="module")
 def serving(tmp_path_factory):
-    return build_serving_fixture(tmp_path_factory.mktemp("serving") / "marts.duckdb")
+    return publish_serving_fixture(tmp_path_factory.mktemp("serving"))  # the catalog, as publish writes it
 
 
 def _summary(serving, region: str, month: date) -> dict:

@@ -1,4 +1,5 @@
-"""The PostgreSQL serving load: every table of the snapshot, same rows and values, swapped in whole."""
+"""The PostgreSQL serving copy: every served mart with its values; later loads copy only the marts whose fingerprint
+changed, drop the ones no longer served, and swap in one transaction."""
 
 import os
 from datetime import date
@@ -6,10 +7,10 @@ from datetime import date
 import duckdb
 import psycopg2
 import pytest
-from bi_serving_fixture import build_serving_fixture
+from bi_serving_fixture import build_serving_fixture, publish_marts
 
 from dagster_project.lib import postgres as postgres_lib
-from dagster_project.lib.serving import load_postgres
+from dagster_project.lib import serving
 
 pytestmark = pytest.mark.integration
 
@@ -33,18 +34,19 @@ def _pg(query: str):
     return rows
 
 
-def test_load_copies_every_table_with_its_values(tmp_path, schema, monkeypatch):
-    snapshot = build_serving_fixture(tmp_path / "marts.duckdb")
-    with duckdb.connect(str(snapshot)) as con:
+def test_load_copies_every_served_mart_with_its_values(tmp_path, schema, monkeypatch):
+    warehouse = build_serving_fixture(tmp_path / "warehouse.duckdb")
+    with duckdb.connect(str(warehouse)) as con:
         # Values that CSV transport gets wrong easily: empty string vs NULL, quotes, separators, new lines, lists.
         con.execute("""create table edge_cases as select * from (values
             (1, '', null::varchar, 'a "quoted", text', e'two\\nlines', [1, 2], date '2025-11-01', true),
             (2, 'x', 'y', ';', '', []::integer[], null::date, null::boolean)) as t(id, empty, missing, quoted, multiline, list, day, flag)""")
-        expected = {name: con.execute(f"select count(*) from {name}").fetchone()[0]
-                    for (name,) in con.execute("select table_name from information_schema.tables where table_schema = 'main'").fetchall()}
+        marts = [*serving.served_mart_names(), "edge_cases"]
+        expected = {name: con.execute(f"select count(*) from {name}").fetchone()[0] for name in marts}
         score_sum = con.execute("select sum(score) from agency_rating_monthly").fetchone()[0]
+    catalog = publish_marts(warehouse, marts, tmp_path / "serving" / "marts.duckdb")
     monkeypatch.setattr(postgres_lib, "COPY_BATCH_ROWS", 7)  # several batches per table
-    assert load_postgres(snapshot, POSTGRES_URL, schema) == expected
+    assert serving.load_postgres(catalog, POSTGRES_URL, schema) == expected
     assert _pg(f"select sum(score) from {schema}.agency_rating_monthly")[0][0] == pytest.approx(score_sum)
     assert _pg(f"select id, empty, missing, quoted, multiline, list, day, flag from {schema}.edge_cases order by id") == [
         (1, "", None, 'a "quoted", text', "two\nlines", "[1, 2]", date(2025, 11, 1), True),
@@ -52,14 +54,20 @@ def test_load_copies_every_table_with_its_values(tmp_path, schema, monkeypatch):
     ]
     assert _pg(f"select data_type from information_schema.columns where table_schema = '{schema}' "
                "and table_name = 'agency_rating_monthly' and column_name = 'month_start'") == [("date",)]
+    assert ("dim_region",) not in _pg(f"select table_name from information_schema.tables where table_schema = '{schema}'")
 
 
-def test_reload_replaces_the_served_schema(tmp_path, schema):
-    first = build_serving_fixture(tmp_path / "first.duckdb")
-    load_postgres(first, POSTGRES_URL, schema)
-    second = tmp_path / "second.duckdb"
-    with duckdb.connect(str(second)) as con:
-        con.execute("create table only_table as select 42 as answer")
-    assert load_postgres(second, POSTGRES_URL, schema) == {"only_table": 1}
-    assert _pg(f"select table_name from information_schema.tables where table_schema = '{schema}'") == [("only_table",)]
-    assert _pg(f"select count(*) from information_schema.schemata where schema_name = '{schema}__loading'") == [(0,)]
+def test_a_reload_copies_only_what_changed_and_drops_what_is_no_longer_served(tmp_path, schema):
+    warehouse = build_serving_fixture(tmp_path / "warehouse.duckdb")
+    catalog = tmp_path / "serving" / "marts.duckdb"
+    marts = list(serving.served_mart_names())
+    publish_marts(warehouse, marts, catalog)
+    assert set(serving.load_postgres(catalog, POSTGRES_URL, schema)) == set(marts)
+    assert serving.load_postgres(catalog, POSTGRES_URL, schema) == {}  # nothing changed, nothing copied
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("update roadmap_status set days_overdue = days_overdue + 1 where days_overdue is not null")
+    publish_marts(warehouse, [name for name in marts if name != "municipality_pareto"], catalog)
+    assert serving.load_postgres(catalog, POSTGRES_URL, schema) == {"roadmap_status": 3}
+    tables = {name for (name,) in _pg(f"select table_name from information_schema.tables where table_schema = '{schema}'")}
+    assert tables == set(marts) - {"municipality_pareto"}
+    assert _pg(f"select sum(days_overdue) from {schema}.roadmap_status") == [(1601,)]

@@ -3,12 +3,23 @@
 import io
 import json
 import re
+import shutil
 import zipfile
 
+import pytest
 import yaml
 
 from dagster_project.lib import paths
-from dagster_project.lib.superset_client import _rison, load_bundle, render_bundle, rls_rules
+from dagster_project.lib.superset_client import (
+    BUNDLE_DIR,
+    BundleError,
+    _rison,
+    check_access_columns,
+    dataset_access,
+    load_bundle,
+    render_bundle,
+    rls_rules,
+)
 
 BUNDLE = load_bundle()
 DATASETS = {config["uuid"]: config for name, config in BUNDLE.items() if name.startswith("datasets/")}
@@ -102,13 +113,15 @@ def test_render_bundle_fills_the_serving_uri_and_schema():
             config = yaml.safe_load(bundle.read(name))
             if name.startswith("cur_bundle/datasets/"):
                 assert config["schema"] == "serving"
+                assert "access" not in config  # the platform's declaration, not Superset's
             if name.startswith("cur_bundle/charts/"):
                 assert json.loads(config["query_context"])["queries"]
 
 
-def test_rls_rules_per_region_and_agency():
-    columns = {"agency_rating_monthly": {"region_code", "agency_id"}, "sector_kpis_monthly": {"region_code"}, "roadmap_status": {"event_code"}}
-    rules = rls_rules(columns, [("65-ROIV-fish", "65"), ("65-OMSU-01", "65"), ("37-ROIV-edu", "37")])
+def test_rls_rules_per_region_and_agency_on_the_declared_datasets():
+    access = {"agency_rating_monthly": ("agency", "region"), "sector_kpis_monthly": ("region",),
+              "roadmap_status": "public", "internal": ()}
+    rules = rls_rules(access, [("65-ROIV-fish", "65"), ("65-OMSU-01", "65"), ("37-ROIV-edu", "37")])
     by_name = {rule.name: rule for rule in rules}
     assert sorted(by_name) == ["agency 37-ROIV-edu", "agency 65-OMSU-01", "agency 65-ROIV-fish", "region 37", "region 65"]
     fish = by_name["agency 65-ROIV-fish"]
@@ -116,6 +129,38 @@ def test_rls_rules_per_region_and_agency():
     region = by_name["region 37"]
     assert (region.role, region.clause, region.table_names) == ("region_37", "region_code = '37'", ("agency_rating_monthly", "sector_kpis_monthly"))
     assert {rule.group_key for rule in rules} == {"agency", "region"}
+
+
+def test_every_dataset_declares_its_access_and_the_declaration_matches_its_columns():
+    access = dataset_access(BUNDLE)
+    assert set(access) == {config["table_name"] for config in DATASETS.values()}
+    assert access["agency_rating_monthly"] == access["appeals_deidentified"] == ("agency", "region")
+    marts = _mart_columns()
+    # the columns each mart documents in dbt: a region_code or agency_id there must be declared
+    check_access_columns(access, {table: marts[table] for table in access})
+
+
+def test_deploy_stops_for_a_dataset_without_a_declaration(tmp_path):
+    bundle = tmp_path / "bundle"
+    shutil.copytree(BUNDLE_DIR, bundle)
+    dataset = bundle / "datasets" / "sector_kpis_monthly.yaml"
+    dataset.write_text(re.sub(r"(?m)^access:.*\n", "", dataset.read_text(encoding="utf-8")), encoding="utf-8")
+    with pytest.raises(BundleError, match="datasets/sector_kpis_monthly.yaml: access must be"):
+        render_bundle("duckdb:///x", bundle_dir=bundle)
+    dataset.write_text(dataset.read_text(encoding="utf-8") + "access: [region, everyone]\n", encoding="utf-8")
+    with pytest.raises(BundleError, match="everyone"):
+        render_bundle("duckdb:///x", bundle_dir=bundle)
+
+
+def test_a_declaration_that_does_not_match_the_columns_stops_the_deploy():
+    columns = {"rating": {"region_code", "agency_id"}, "kpis": {"region_code"}, "open": {"region_code"}}
+    check_access_columns({"rating": ("agency", "region"), "kpis": ("region",), "open": "public"}, columns)
+    with pytest.raises(BundleError, match="rating has agency_id but does not declare agency"):
+        check_access_columns({"rating": ("region",), "kpis": ("region",), "open": "public"}, columns)
+    with pytest.raises(BundleError, match="kpis declares agency but has no column agency_id"):
+        check_access_columns({"rating": ("agency", "region"), "kpis": ("agency", "region"), "open": "public"}, columns)
+    with pytest.raises(BundleError, match="kpis has region_code but does not declare region"):
+        check_access_columns({"rating": ("agency", "region"), "kpis": (), "open": "public"}, columns)
 
 
 def test_rison_encoding():

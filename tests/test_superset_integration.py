@@ -1,9 +1,9 @@
-"""A real Apache Superset against a hand-made serving snapshot: deploy, chart numbers, RLS, screenshots.
+"""A real Apache Superset against a hand-made serving layer: deploy, chart numbers, the access matrix, screenshots.
 
 Self-contained: creates `.venv-superset` when it is missing (several minutes, once; skipped with the reason if
 it cannot be created), starts Superset on a free loopback port with a throwaway SQLite metadata DB, deploys the
 bundle with the project's client and stops Superset at the end. Expected numbers are computed here with DuckDB
-from the same serving file Superset reads.
+from the same serving catalog Superset reads.
 """
 
 import importlib.util
@@ -15,16 +15,20 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from bi_serving_fixture import build_serving_fixture
+from bi_serving_fixture import publish_serving_fixture
 from dagster import DagsterInstance, materialize
 
 from dagster_project.defs.bi.superset import superset_dashboards
 from dagster_project.lib import paths
 from dagster_project.lib.serving import agencies_in_snapshot
 from dagster_project.lib.superset_client import (
+    ANALYST_ROLE,
     READER_ROLE,
+    WIDE_DATA_PERMISSIONS,
     SupersetClient,
+    SupersetError,
     agency_role,
+    dataset_access,
     deploy,
     load_bundle,
     region_role,
@@ -79,6 +83,14 @@ EXPECTED_SQL = {
 }
 RESTRICTED_AGENCY = "65-ROIV-fish"
 RESTRICTED_REGION = "37"
+# The matrix's users: (login, password, roles). What each may see is derived below from the datasets' declarations.
+USERS = {
+    "agency": ("fish_analyst", "fish-pass-1", [READER_ROLE, agency_role(RESTRICTED_AGENCY)]),
+    "region": ("ivanovo_analyst", "ivanovo-pass-1", [READER_ROLE, region_role(RESTRICTED_REGION)]),
+    "reader": ("plain_reader", "reader-pass-1", [READER_ROLE]),
+    "analyst": ("cur_analyst_1", "analyst-pass-1", [ANALYST_ROLE]),
+}
+SQLLAB_REGION_USER = ("ivanovo_sql", "ivanovo-sql-1", [ANALYST_ROLE, region_role(RESTRICTED_REGION)])
 
 
 def _free_port() -> int:
@@ -111,17 +123,17 @@ def deployed(tmp_path_factory):
         pytest.skip(f"Superset's venv or the screenshot tooling could not be installed: {error}")
     print(f"\n.venv-superset: {'created in %.0f s' % venv_seconds if venv_seconds else 'already current'}")
     root = tmp_path_factory.mktemp("superset")
-    serving = build_serving_fixture(root / "serving" / "marts.duckdb")
+    serving = publish_serving_fixture(root)
     with manage.running_superset(root / "home", _free_port()) as url:
-        with SupersetClient(url, *manage.DEFAULT_ADMIN) as admin:
+        with SupersetClient(url, *manage.admin_login()) as admin:
             result = deploy(admin, serving_duckdb_uri(serving), agencies_in_snapshot(serving))
             # Deploy again, this time through the Dagster asset: it must change nothing (same ids, same rules).
             with pytest.MonkeyPatch.context() as env:
                 env.setenv("SUPERSET_URL", url)
                 env.setenv("SERVING_PATH", str(serving))
                 run = materialize([superset_dashboards], instance=DagsterInstance.ephemeral())
-            admin.ensure_user("fish_analyst", "fish-pass-1", [READER_ROLE, agency_role(RESTRICTED_AGENCY)])
-            admin.ensure_user("ivanovo_analyst", "ivanovo-pass-1", [READER_ROLE, region_role(RESTRICTED_REGION)])
+            for login, password, roles in [*USERS.values(), SQLLAB_REGION_USER]:
+                admin.ensure_user(login, password, roles)
             yield {"url": url, "admin": admin, "result": result, "run": run, "serving": serving, "root": root}
 
 
@@ -133,7 +145,7 @@ def _chart_ids(result) -> dict[str, int]:
 
 def test_deploy_and_redeploy_through_the_dagster_asset(deployed):
     first, admin = deployed["result"], deployed["admin"]
-    assert len(first.dashboards) == 6 and len(first.charts) == len(EXPECTED_SQL) and len(first.datasets) == 11
+    assert len(first.dashboards) == 6 and len(first.charts) == len(EXPECTED_SQL) and len(first.datasets) == 12
     assert deployed["run"].success
     [event] = [event for event in deployed["run"].get_asset_materialization_events() if event.asset_key == superset_dashboards.key]
     metadata = {key: value.value for key, value in event.materialization.metadata.items()}
@@ -155,34 +167,127 @@ def test_every_chart_returns_the_expected_numbers(deployed):
             assert actual == expected, name
 
 
-def test_rls_agency_user_sees_only_its_agency(deployed):
-    charts = _chart_ids(deployed["result"])
-    with SupersetClient(deployed["url"], "fish_analyst", "fish-pass-1") as fish:
-        rows = fish.chart_data(charts["rating_table"])
-    with duckdb.connect(str(deployed["serving"]), read_only=True) as con:
-        expected_rows, all_rows = con.execute(
-            f"select count(*) filter (where agency_id = '{RESTRICTED_AGENCY}'), count(*) from agency_rating_monthly").fetchone()
-    assert {row["agency_id"] for row in rows} == {RESTRICTED_AGENCY}
-    assert len(rows) == expected_rows < all_rows
+def _rows_by_dimension(client: SupersetClient, dataset_id: int, dimensions: list[str]) -> dict | None:
+    """Rows of a dataset as the user sees them, counted per (region_code, agency_id) where the dataset has them;
+    None when Superset refuses the user the dataset."""
+    body = {
+        "datasource": {"id": dataset_id, "type": "table"}, "force": True, "result_format": "json", "result_type": "full",
+        "queries": [{"columns": dimensions, "metrics": [{"expressionType": "SQL", "sqlExpression": "COUNT(*)",
+                                                          "label": "rows"}],
+                     "filters": [], "extras": {"where": "", "having": ""}, "orderby": [], "row_limit": 100_000,
+                     "time_range": "No filter"}],
+    }
+    try:
+        result = client._call("POST", "/api/v1/chart/data", json=body)
+    except SupersetError as error:
+        if " 403 " in str(error):
+            return None
+        raise
+    return {tuple(row[d] for d in dimensions): row["rows"] for row in result["result"][0]["data"]}
 
 
-def test_rls_region_user_sees_only_its_region(deployed):
-    charts = _chart_ids(deployed["result"])
-    with SupersetClient(deployed["url"], "ivanovo_analyst", "ivanovo-pass-1") as ivanovo:
-        total = ivanovo.chart_data(charts["sector_received_total"])[0]["Поступило"]
-        rating_regions = {row["region_code"] for row in ivanovo.chart_data(charts["rating_table"])}
-    with duckdb.connect(str(deployed["serving"]), read_only=True) as con:
-        expected, everything = con.execute(
-            f"select sum(received) filter (where region_code = '{RESTRICTED_REGION}'), sum(received) from sector_kpis_monthly").fetchone()
-    assert total == expected < everything
-    assert rating_regions == {RESTRICTED_REGION}
+def _expected_rows(con, table: str, dimensions: list[str], declared, role: str) -> dict | None:
+    """What a role should see, from the declaration alone: the rows of its region or agency, all rows for the ЦУР-wide
+    roles and public datasets, nothing (refused) where the role has no grant."""
+    everything = declared == "public" or role in ("admin", "analyst")
+    if everything:
+        where = "true"
+    elif role == "region" and "region" in declared:
+        where = f"region_code = '{RESTRICTED_REGION}'"
+    elif role == "agency" and "agency" in declared:
+        where = f"agency_id = '{RESTRICTED_AGENCY}'"
+    else:
+        return None
+    group = ", ".join(dimensions) if dimensions else "()"
+    rows = con.execute(f"select {', '.join([*dimensions, 'count(*)'])} from main.{table} where {where} group by {group}")
+    return {tuple(row[:-1]): row[-1] for row in rows.fetchall()}
+
+
+def test_rls_matrix_every_dataset_for_every_role(deployed):
+    """Every dataset × agency, region, reader, analyst and admin: the rows Superset returns equal DuckDB's over the
+    same catalog under the dataset's declared access; a refusal is expected exactly where the role has no grant."""
+    access = dataset_access(load_bundle())
+    datasets = deployed["result"].datasets
+    clients = {"admin": deployed["admin"]} | {role: SupersetClient(deployed["url"], login, password)
+                                              for role, (login, password, _) in USERS.items()}
+    matrix, mismatches = [], []
+    try:
+        with duckdb.connect(str(deployed["serving"]), read_only=True) as con:
+            for table, dataset_id in sorted(datasets.items()):
+                columns = {c for (c,) in con.execute(f"select column_name from (describe main.{table})").fetchall()}
+                dimensions = [c for c in ("region_code", "agency_id") if c in columns]
+                for role, client in clients.items():
+                    seen = _rows_by_dimension(client, dataset_id, dimensions)
+                    expected = _expected_rows(con, table, dimensions, access[table], role)
+                    matrix.append((table, role, _total(seen), _total(expected)))
+                    if seen != expected:
+                        mismatches.append((table, role, seen, expected))
+    finally:
+        for role, client in clients.items():
+            if role != "admin":
+                client.close()
+    print("\nRLS matrix (dataset × role → rows seen / expected, «—» = access refused):")
+    for table, role, seen, expected in matrix:
+        print(f"  {table:<30} {role:<8} {seen:>6} / {expected:>6}")
+    assert not mismatches, mismatches
+    # the matrix is not trivial: each restricted role sees some rows and is refused or filtered somewhere
+    by_role = {role: [(seen, expected) for _, r, seen, expected in matrix if r == role] for role in clients}
+    assert any(seen not in ("—", 0) for seen, _ in by_role["agency"]) and any(seen == "—" for seen, _ in by_role["agency"])
+    assert all(seen == "—" for seen, _ in by_role["reader"])
+    admin_rows = {table: seen for table, r, seen, _ in matrix if r == "admin"}
+    region_rows = [(seen, admin_rows[table]) for table, r, seen, _ in matrix if r == "region"]
+    assert all(seen != "—" and seen <= everything for seen, everything in region_rows)
+    assert sum(0 < seen < everything for seen, everything in region_rows) >= 10
+
+
+def _total(rows: dict | None):
+    return "—" if rows is None else sum(rows.values())
+
+
+def test_no_restricted_role_has_wide_data_access_or_sql_lab(deployed):
+    admin = deployed["admin"]
+    roles = admin.role_ids()
+    sql_lab = admin.role_permissions(roles["sql_lab"])
+    index = admin.permission_ids()
+    names = {permission_id: key for key, permission_id in index.items()}
+    restricted = [READER_ROLE, region_role(RESTRICTED_REGION), agency_role(RESTRICTED_AGENCY)]
+    for role in restricted:
+        granted = admin.role_permissions(roles[role])
+        assert not granted & sql_lab, role
+        assert not {names[p][0] for p in granted} & (WIDE_DATA_PERMISSIONS - {"datasource_access"}), role
+    assert admin.role_permissions(roles[READER_ROLE])  # the UI's permissions
+    assert sql_lab <= admin.role_permissions(roles[ANALYST_ROLE])
+
+
+def test_sql_lab_only_for_analysts_and_with_row_level_security(deployed):
+    serving, datasets = deployed["serving"], deployed["result"].datasets
+    database_id = deployed["admin"].dataset(datasets["appeals_deidentified"])["database"]["id"]
+
+    def count(login: str, password: str):
+        body = {"database_id": database_id, "sql": "select count(*) as n from main.appeals_deidentified",
+                "schema": "main", "runAsync": False, "client_id": login[:10], "queryLimit": 10, "tab": "rls",
+                "sql_editor_id": "1"}
+        with SupersetClient(deployed["url"], login, password) as client:
+            try:
+                return client._call("POST", "/api/v1/sqllab/execute/", json=body)["data"][0]["n"]
+            except SupersetError as error:
+                assert " 403 " in str(error), error
+                return None
+
+    with duckdb.connect(str(serving), read_only=True) as con:
+        everything, region = con.execute(f"select count(*), count(*) filter (where region_code = '{RESTRICTED_REGION}') "
+                                         "from main.appeals_deidentified").fetchone()
+    assert count(*USERS["region"][:2]) is None and count(*USERS["agency"][:2]) is None
+    assert count(*USERS["reader"][:2]) is None
+    assert count(*USERS["analyst"][:2]) == everything
+    assert count(*SQLLAB_REGION_USER[:2]) == region < everything  # RLS_IN_SQLLAB
 
 
 def test_every_dashboard_renders_in_a_headless_browser(deployed):
     bundle = load_bundle()
     dashboards = {config["slug"]: config for name, config in bundle.items() if name.startswith("dashboards/")}
     # Kept where README says (data/screenshots/) for a person to look at after the run.
-    reports = manage.take_screenshots(deployed["url"], manage.DEFAULT_ADMIN, paths.data_dir() / "screenshots")
+    reports = manage.take_screenshots(deployed["url"], manage.admin_login(), paths.data_dir() / "screenshots")
     assert sorted(report["slug"] for report in reports) == sorted(dashboards)
     for report in reports:
         position = dashboards[report["slug"]]["position"]

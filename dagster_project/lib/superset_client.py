@@ -4,10 +4,24 @@ Everything is idempotent: the bundle is imported with `POST /api/v1/assets/impor
 object with the same uuid), roles, users and RLS rules are looked up by name and updated in place.
 
 The bundle lives in `superset/bundle/{databases,datasets,charts,dashboards}/*.yaml` in Superset's native export
-format with two conveniences: `{{ serving_uri }}` and `{{ serving_schema }}` are replaced by the serving
-database URI and schema (`main` in the DuckDB snapshot, `serving` in PostgreSQL), and a chart's
-`query_context` is written as a YAML mapping (Superset wants it as a JSON string; the datasource id in it is
-filled in by Superset on import).
+format with three conveniences: `{{ serving_uri }}` and `{{ serving_schema }}` are replaced by the serving
+database URI and schema (`main` in the DuckDB catalog, `serving` in PostgreSQL), a chart's `query_context` is written
+as a YAML mapping (Superset wants it as a JSON string; the datasource id in it is filled in by Superset on import),
+and every dataset declares who may see its rows (`access`, removed before the import):
+
+    access: [region, agency]   # region roles see their region's rows, agency roles their agency's rows
+    access: [region]           # region roles see their region's rows; hidden from agency roles
+    access: []                 # only the ЦУР-wide roles (cur_analyst, Admin)
+    access: public             # a public aggregate: every role sees every row
+
+Access is default-deny: no role has `all_datasource_access`; a role reads a dataset only through a
+`datasource_access` permission given here, and every such grant to a region or agency role comes with its row-level
+filter. A dataset without a declaration, or with a region_code / agency_id column it does not declare, stops the
+deploy. SQL Lab belongs to `cur_analyst` (and Admin) only, with RLS applied there too (`RLS_IN_SQLLAB`).
+
+preset-cli (`superset-cli sync native`) was weighed for this: it imports the same native bundle, but manages roles
+and RLS by scraping Flask-AppBuilder's HTML forms (BeautifulSoup) and brings pandas/bs4 into the project's venv,
+while everything here is a handful of documented REST calls.
 """
 
 import io
@@ -26,7 +40,15 @@ BUNDLE_DIR = paths.REPO_ROOT / "superset" / "bundle"
 BUNDLE_FOLDERS = ("databases", "datasets", "charts", "dashboards")
 
 READER_ROLE = "cur_reader"
-"""Base role of every ЦУР user: Gamma's permissions plus read access to all datasets; RLS roles narrow the rows."""
+"""Base role of every ЦУР user: Gamma's permissions (menus, dashboards, charts) and the public datasets; the rows of
+every other dataset come only with a region or agency role (or cur_analyst)."""
+ANALYST_ROLE = "cur_analyst"
+"""The ЦУР's own analysts: every dataset, all rows, and SQL Lab on the serving database."""
+DIMENSION_COLUMNS = {"region": "region_code", "agency": "agency_id"}
+PUBLIC = "public"
+# Permissions that open data beyond a single dataset or open SQL Lab: never part of the base or a restricted role.
+WIDE_DATA_PERMISSIONS = frozenset({"all_datasource_access", "all_database_access", "all_query_access",
+                                   "database_access", "catalog_access", "schema_access", "datasource_access"})
 
 
 def agency_role(agency_id: str) -> str:
@@ -51,17 +73,63 @@ def load_bundle(bundle_dir: Path = BUNDLE_DIR) -> dict[str, dict]:
     return configs
 
 
+def dataset_tables(bundle_dir: Path = BUNDLE_DIR) -> list[str]:
+    """The mart behind every dataset of the bundle: what the serving layer must hold for Superset."""
+    return sorted(config["table_name"] for name, config in load_bundle(bundle_dir).items() if name.startswith("datasets/"))
+
+
+class BundleError(ValueError):
+    """The bundle breaks a rule of this platform (an access declaration missing or wrong); nothing is deployed."""
+
+
+def dataset_access(bundle: dict[str, dict]) -> dict[str, tuple[str, ...] | str]:
+    """table name → its declared dimensions (a tuple of `region` / `agency`) or `public`; BundleError when any dataset
+    has no valid declaration."""
+    access, problems = {}, []
+    for name, config in bundle.items():
+        if not name.startswith("datasets/"):
+            continue
+        declared = config.get("access")
+        if declared == PUBLIC:
+            access[config["table_name"]] = PUBLIC
+        elif isinstance(declared, list) and set(declared) <= set(DIMENSION_COLUMNS) and len(set(declared)) == len(declared):
+            access[config["table_name"]] = tuple(sorted(declared))
+        else:
+            problems.append(f"{name}: access must be '{PUBLIC}' or a list of {sorted(DIMENSION_COLUMNS)}, got {declared!r}")
+    if problems:
+        raise BundleError("datasets without a valid access declaration: " + "; ".join(problems))
+    return access
+
+
+def check_access_columns(access: dict[str, tuple[str, ...] | str], columns: dict[str, set[str]]) -> None:
+    """Every declared dimension has its column, and every dimension column present is declared (or the dataset is
+    public): a region_code the declaration forgot would leave its rows unfiltered for no one and hidden by accident."""
+    problems = []
+    for table, declared in sorted(access.items()):
+        for dimension, column in DIMENSION_COLUMNS.items():
+            if declared != PUBLIC and dimension in declared and column not in columns[table]:
+                problems.append(f"{table} declares {dimension} but has no column {column}")
+            if declared != PUBLIC and dimension not in declared and column in columns[table]:
+                problems.append(f"{table} has {column} but does not declare {dimension}")
+    if problems:
+        raise BundleError("dataset access declarations do not match the data: " + "; ".join(problems))
+
+
 def render_bundle(serving_uri: str, serving_schema: str = "main", bundle_dir: Path = BUNDLE_DIR) -> bytes:
-    """The import ZIP: the serving URI and schema filled in and chart query contexts as JSON."""
+    """The import ZIP: the serving URI and schema filled in, chart query contexts as JSON, access declarations checked
+    and left out (they are this platform's, not Superset's)."""
     buffer = io.BytesIO()
+    bundle_configs = load_bundle(bundle_dir)
+    dataset_access(bundle_configs)
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as bundle:
         metadata = {"version": "1.0.0", "type": "assets", "timestamp": "2025-01-01T00:00:00+00:00"}
         bundle.writestr("cur_bundle/metadata.yaml", yaml.safe_dump(metadata))
-        for name, config in load_bundle(bundle_dir).items():
+        for name, config in bundle_configs.items():
             if name.startswith("databases/"):
                 config["sqlalchemy_uri"] = config["sqlalchemy_uri"].replace("{{ serving_uri }}", serving_uri)
             if name.startswith("datasets/"):
                 config["schema"] = config["schema"].replace("{{ serving_schema }}", serving_schema)
+                del config["access"]
             if name.startswith("charts/") and isinstance(config.get("query_context"), dict):
                 config["query_context"] = json.dumps(config["query_context"], ensure_ascii=False)
             bundle.writestr(f"cur_bundle/{name}", yaml.safe_dump(config, allow_unicode=True, sort_keys=False))
@@ -78,38 +146,27 @@ class RlsRule:
     description: str
 
 
-def rls_rules(dataset_columns: dict[str, set[str]], agencies: list[tuple[str, str]]) -> list[RlsRule]:
-    """One rule per region (every dataset with `region_code`) and one per agency (datasets with `agency_id`).
+def rls_rules(access: dict[str, tuple[str, ...] | str], agencies: list[tuple[str, str]]) -> list[RlsRule]:
+    """One rule per region (every dataset declaring `region`) and one per agency (datasets declaring `agency`).
 
     `agencies` are (agency_id, region_code) pairs. Different group keys are ANDed by Superset, so a user holding
     an agency role and its region role sees its agency's rows within its region.
     """
-    region_tables = tuple(sorted(name for name, columns in dataset_columns.items() if "region_code" in columns))
-    agency_tables = tuple(sorted(name for name, columns in dataset_columns.items() if "agency_id" in columns))
     rules = []
-    for region_code in sorted({region for _, region in agencies}):
-        rules.append(
-            RlsRule(
-                name=f"region {region_code}",
-                role=region_role(region_code),
-                clause=f"region_code = '{region_code}'",
-                table_names=region_tables,
-                group_key="region",
-                description=f"Строки региона {region_code}",
-            )
-        )
-    for agency_id, _ in sorted(agencies):
-        rules.append(
-            RlsRule(
-                name=f"agency {agency_id}",
-                role=agency_role(agency_id),
-                clause=f"agency_id = '{agency_id}'",
-                table_names=agency_tables,
-                group_key="agency",
-                description=f"Строки органа {agency_id}",
-            )
-        )
+    for dimension, values in (("region", sorted({region for _, region in agencies})),
+                              ("agency", sorted(agency for agency, _ in agencies))):
+        tables = dimension_tables(access, dimension)
+        column = DIMENSION_COLUMNS[dimension]
+        role = region_role if dimension == "region" else agency_role
+        label = "региона" if dimension == "region" else "органа"
+        rules += [RlsRule(name=f"{dimension} {value}", role=role(value), clause=f"{column} = '{value}'",
+                          table_names=tables, group_key=dimension, description=f"Строки {label} {value}")
+                  for value in values]
     return rules
+
+
+def dimension_tables(access: dict[str, tuple[str, ...] | str], dimension: str) -> tuple[str, ...]:
+    return tuple(sorted(table for table, declared in access.items() if declared != PUBLIC and dimension in declared))
 
 
 class SupersetError(RuntimeError):
@@ -173,7 +230,7 @@ class SupersetClient:
     def refresh_dataset(self, dataset_id: int) -> set[str]:
         """Sync the dataset's columns from the database; returns the column names."""
         self._call("PUT", f"/api/v1/dataset/{dataset_id}/refresh")
-        return {column["column_name"] for column in self._call("GET", f"/api/v1/dataset/{dataset_id}")["result"]["columns"]}
+        return {column["column_name"] for column in self.dataset(dataset_id)["columns"]}
 
     def chart_data(self, chart_id: int) -> list[dict]:
         """Rows of every query of the chart's saved query context."""
@@ -195,26 +252,22 @@ class SupersetClient:
                 existing[name] = self._call("POST", "/api/v1/security/roles/", json={"name": name})["id"]
         return existing
 
-    def ensure_reader_role(self) -> int:
-        """`cur_reader` = Gamma's permissions + all_datasource_access (row visibility is then up to RLS)."""
-        roles = self.ensure_roles([READER_ROLE])
-        gamma = self._call("GET", f"/api/v1/security/roles/{roles['Gamma']}/permissions/")["result"]
-        wanted = {permission["id"] for permission in gamma}
-        all_datasources = self._list(
-            "/api/v1/security/permissions-resources/",
-            filters=[{"col": "view_menu", "opr": "rel_o_m", "value": self._view_menu_id("all_datasource_access")}],
-        )
-        wanted |= {row["id"] for row in all_datasources}
-        self._call("POST", f"/api/v1/security/roles/{roles[READER_ROLE]}/permissions", json={
-            "permission_view_menu_ids": sorted(wanted),
-        })
-        return roles[READER_ROLE]
+    def role_permissions(self, role_id: int) -> set[int]:
+        return {row["id"] for row in self._call("GET", f"/api/v1/security/roles/{role_id}/permissions/")["result"]}
 
-    def _view_menu_id(self, name: str) -> int:
-        rows = self._list("/api/v1/security/resources/", filters=[{"col": "name", "opr": "eq", "value": name}])
-        if not rows:
-            raise SupersetError(f"no Superset resource {name!r}")
-        return rows[0]["id"]
+    def permission_ids(self) -> dict[tuple[str, str], int]:
+        """(permission, resource) → permission-on-resource id, e.g. ("datasource_access", "[db].[table](id:3)")."""
+        return {(row["permission"]["name"], row["view_menu"]["name"]): row["id"]
+                for row in self._list("/api/v1/security/permissions-resources/")}
+
+    def set_role_permissions(self, role_id: int, permission_ids: set[int]) -> None:
+        """Replace the role's permissions (one call; roles are this deploy's, not edited by hand)."""
+        self._call("POST", f"/api/v1/security/roles/{role_id}/permissions", json={
+            "permission_view_menu_ids": sorted(permission_ids),
+        })
+
+    def dataset(self, dataset_id: int) -> dict:
+        return self._call("GET", f"/api/v1/dataset/{dataset_id}")["result"]
 
     def ensure_rls_rules(self, rules: list[RlsRule], dataset_ids: dict[str, int]) -> int:
         """Create or update every rule by name (unchanged rules are left alone); returns how many rules apply."""
@@ -222,7 +275,10 @@ class SupersetClient:
         existing = {row["name"]: row for row in self._list("/api/v1/rowlevelsecurity/")}
         applied = 0
         for rule in rules:
-            if not rule.table_names:
+            current = existing.get(rule.name)
+            if not rule.table_names:  # no dataset has the dimension (any more): no rule
+                if current is not None:
+                    self._call("DELETE", f"/api/v1/rowlevelsecurity/{current['id']}")
                 continue
             body = {
                 "name": rule.name,
@@ -233,7 +289,6 @@ class SupersetClient:
                 "group_key": rule.group_key,
                 "clause": rule.clause,
             }
-            current = existing.get(rule.name)
             if current is None:
                 self._call("POST", "/api/v1/rowlevelsecurity/", json=body)
             elif _rls_differs(current, body):
@@ -300,21 +355,51 @@ def deploy(
     serving_schema: str = "main",
     bundle_dir: Path = BUNDLE_DIR,
 ) -> DeployResult:
-    """Import the bundle, sync dataset columns, create the reader/region/agency roles and RLS, check every chart.
+    """Import the bundle, sync dataset columns, give the roles their datasets and row-level security, check every chart.
 
-    `agencies`: (agency_id, region_code) pairs to create roles for, read from the serving data by the caller.
+    `agencies`: (agency_id, region_code) pairs to create roles for, read from the serving data by the caller. Stops
+    with BundleError before anything is imported when a dataset has no access declaration, and before any role is given
+    a dataset when a declaration does not match the dataset's columns.
     """
     started = time.monotonic()
-    client.import_bundle(render_bundle(serving_uri, serving_schema, bundle_dir))
     bundle = load_bundle(bundle_dir)
+    access = dataset_access(bundle)
+    client.import_bundle(render_bundle(serving_uri, serving_schema, bundle_dir))
     uuids = {folder: {config["uuid"] for name, config in bundle.items() if name.startswith(f"{folder}/")} for folder in BUNDLE_FOLDERS}
     datasets = {row["table_name"]: row["id"] for uuid, row in client.by_uuid("dataset", ["table_name"]).items() if uuid in uuids["datasets"]}
     columns = {name: client.refresh_dataset(dataset_id) for name, dataset_id in sorted(datasets.items())}
-    client.ensure_reader_role()
-    rules = rls_rules(columns, agencies)
-    applied = client.ensure_rls_rules(rules, datasets)
+    check_access_columns(access, columns)
+    grant_dataset_access(client, access, datasets, agencies)
+    applied = client.ensure_rls_rules(rls_rules(access, agencies), datasets)
     charts = {uuid: row["id"] for uuid, row in client.by_uuid("chart", ["slice_name"]).items() if uuid in uuids["charts"]}
     for chart_id in charts.values():
         client.chart_data(chart_id)
     dashboards = {row["slug"]: row["id"] for uuid, row in client.by_uuid("dashboard", ["slug"]).items() if uuid in uuids["dashboards"]}
     return DeployResult(datasets, charts, dashboards, applied, round(time.monotonic() - started, 2))
+
+
+def grant_dataset_access(client: SupersetClient, access: dict[str, tuple[str, ...] | str], datasets: dict[str, int],
+                         agencies: list[tuple[str, str]]) -> None:
+    """The permissions of cur_reader, cur_analyst and every region and agency role, replaced on each deploy (see the
+    module doc): the base is Gamma's UI permissions without any data or SQL Lab permission."""
+    regions = sorted({region for _, region in agencies})
+    roles = client.ensure_roles(["Gamma", "sql_lab", READER_ROLE, ANALYST_ROLE,
+                                 *map(region_role, regions), *(agency_role(agency) for agency, _ in agencies)])
+    index = client.permission_ids()
+    names = {permission_id: permission for (permission, _), permission_id in index.items()}
+    sql_lab = client.role_permissions(roles["sql_lab"])
+    base = {pid for pid in client.role_permissions(roles["Gamma"]) if names.get(pid) not in WIDE_DATA_PERMISSIONS} - sql_lab
+    grants, databases = {}, set()
+    for table, dataset_id in datasets.items():
+        database = client.dataset(dataset_id)["database"]
+        databases.add((database["id"], database["database_name"]))
+        grants[table] = index[("datasource_access", f"[{database['database_name']}].[{table}](id:{dataset_id})")]
+    public = {grants[table] for table, declared in access.items() if declared == PUBLIC}
+    client.set_role_permissions(roles[READER_ROLE], base | public)
+    client.set_role_permissions(roles[ANALYST_ROLE], base | sql_lab | set(grants.values()) | {
+        index[("database_access", f"[{name}].(id:{database_id})")] for database_id, name in databases})
+    for dimension, values in (("region", regions), ("agency", [agency for agency, _ in agencies])):
+        tables = {grants[table] for table in dimension_tables(access, dimension)}
+        for value in values:
+            role = region_role(value) if dimension == "region" else agency_role(value)
+            client.set_role_permissions(roles[role], tables)

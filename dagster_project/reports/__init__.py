@@ -1,8 +1,9 @@
 """The monthly report to the Governor (seed 001 §3): one self-contained HTML file per region and month.
 
-Built from the `governor_monthly_summary` mart of the serving snapshot: the headline numbers with their change
-against the previous month, twelve months of history as inline SVG charts, the top problems and the
-lowest-rated agencies. A PDF is printed beside it by headless Chromium when it is installed.
+Built from the `governor_monthly_summary` mart of the serving layer (a view of the catalog data/serving/marts.duckdb
+over the mart's Parquet file): the headline numbers with their change against the previous month, twelve months of
+history as inline SVG charts, the top problems and the lowest-rated agencies. A PDF is printed beside it by headless
+Chromium when it is installed.
 
     python -m dagster_project.reports --region 65 --month 2025-11 --out data/reports/
 """

@@ -1,7 +1,8 @@
 // Headless screenshots of Superset dashboards, with a render check of every chart.
 //
-//   node screenshot.mjs --url http://127.0.0.1:8088 --user admin --password admin --out data/screenshots slug [slug …]
+//   SUPERSET_ADMIN_PASSWORD=… node screenshot.mjs --url http://127.0.0.1:8088 --user admin --out data/screenshots slug …
 //
+// The password comes from the environment, never from the command line (other users can read a process's argv).
 // Prints one JSON line per dashboard: {slug, png, charts, rendered, errors, empty, inkShare, colors, chartInk}.
 // `rendered` counts charts that drew something (canvas, svg or table rows), `errors` the error boxes,
 // `empty` the "no results" placeholders; `inkShare` is the share of non-background pixels of the PNG,
@@ -18,7 +19,6 @@ const { values: options, positionals: slugs } = parseArgs({
   options: {
     url: { type: 'string', default: 'http://127.0.0.1:8088' },
     user: { type: 'string', default: 'admin' },
-    password: { type: 'string', default: 'admin' },
     out: { type: 'string', default: 'data/screenshots' },
     chromium: { type: 'string', default: process.env.CHROMIUM_PATH || '/usr/bin/chromium' },
     'timeout-ms': { type: 'string', default: '90000' },
@@ -52,7 +52,7 @@ async function login(page) {
   for (let attempt = 1; ; attempt += 1) {
     await page.goto(`${options.url}/login/`, { timeout, waitUntil: 'networkidle' });
     await page.locator('input[name="username"], #username').first().fill(options.user);
-    await page.locator('input[name="password"], #password').first().fill(options.password);
+    await page.locator('input[name="password"], #password').first().fill(process.env.SUPERSET_ADMIN_PASSWORD ?? '');
     await page.locator('button[type="submit"], input[type="submit"]').first().click();
     try {
       await page.waitForURL((url) => !url.pathname.startsWith('/login'), { timeout: 30000 });

@@ -1,16 +1,15 @@
 """Deploys the dashboards-as-code bundle, roles and RLS to Superset after each new serving snapshot.
 
-Runs only when env `SUPERSET_URL` is set (login from `SUPERSET_USERNAME` / `SUPERSET_PASSWORD`, default
-admin/admin for the local instance of `make superset`). Superset reads the snapshot file itself
-(`duckdb:///…marts.duckdb?access_mode=read_only`), or the PostgreSQL serving copy when `SUPERSET_SERVING_URI`
-names it (e.g. `postgresql://user:pass@host/db`, schema `serving`).
+Runs only when env `SUPERSET_URL` is set; logs in as Superset's admin (`SUPERSET_ADMIN_USER`, password
+`SUPERSET_ADMIN_PASSWORD` or the file named by `SUPERSET_ADMIN_PASSWORD_FILE`; the development default admin/admin
+only outside production). Superset reads the serving catalog itself (`duckdb:///…marts.duckdb?access_mode=read_only`),
+or the PostgreSQL serving copy when `SUPERSET_SERVING_URI` (env or file) names it (e.g.
+`postgresql://user:pass@host/db`, schema `serving`).
 """
-
-import os
 
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, asset
 
-from dagster_project.lib import paths
+from dagster_project.lib import paths, settings
 from dagster_project.lib.serving import agencies_in_snapshot
 from dagster_project.lib.superset_client import SupersetClient, deploy, serving_duckdb_uri
 
@@ -23,16 +22,15 @@ from dagster_project.lib.superset_client import SupersetClient, deploy, serving_
     description="Дашборды Superset (рейтинг, отрасли, тепловая карта, показатели ЦУР, нагрузка, сводка), роли и RLS.",
 )
 def superset_dashboards(context: AssetExecutionContext):
-    url = os.environ.get("SUPERSET_URL")
+    url = settings.env("SUPERSET_URL")
     if not url:
         context.log.info("SUPERSET_URL is not set: nothing to deploy")
         return
     serving = paths.serving_path()
-    serving_uri = os.environ.get("SUPERSET_SERVING_URI") or serving_duckdb_uri(serving)
-    # The DuckDB snapshot keeps the marts in `main`; lib.serving.load_postgres loads them into `serving`.
+    serving_uri = settings.secret("SUPERSET_SERVING_URI") or serving_duckdb_uri(serving)
+    # The DuckDB catalog keeps the marts in `main`; lib.serving.load_postgres loads them into `serving`.
     serving_schema = "main" if serving_uri.startswith("duckdb") else "serving"
-    username = os.environ.get("SUPERSET_USERNAME", "admin")
-    with SupersetClient(url, username, os.environ.get("SUPERSET_PASSWORD", "admin")) as client:
+    with SupersetClient(url, *settings.superset_admin()) as client:
         result = deploy(client, serving_uri, agencies_in_snapshot(serving), serving_schema)
     yield MaterializeResult(
         metadata={
