@@ -60,9 +60,9 @@ def ensure_venv(venv: Path = VENV_DIR) -> float:
     """
     marker = venv / ".cur-requirements"
     digest = _requirements_digest()
-    metadata_template(venv).unlink(missing_ok=True)
     if marker.exists() and marker.read_text() == digest and (venv / "bin" / "superset").exists():
         return 0.0
+    metadata_template(venv).unlink(missing_ok=True)  # made by the Superset about to be replaced
     started = time.monotonic()
     python = shutil.which("python3.11") or sys.executable
     log(f"creating {venv} (a few minutes on first run)")
@@ -112,7 +112,12 @@ def init_metadata(env: dict[str, str], admin: tuple[str, str], venv: Path = VENV
     Path(env["SUPERSET_HOME"]).mkdir(parents=True, exist_ok=True)
     _superset_cli(env, venv, "db", "upgrade")
     _superset_cli(env, venv, "init")
-    # The password travels in the admin script's environment only (argv is visible to every user of the machine).
+    set_admin(env, admin, venv)
+
+
+def set_admin(env: dict[str, str], admin: tuple[str, str], venv: Path = VENV_DIR) -> None:
+    """Create the admin or set its password. The password travels in the admin script's environment only (argv is
+    visible to every user of the machine)."""
     completed = subprocess.run(
         [str(venv / "bin" / "python"), str(SUPERSET_DIR / "admin_user.py")],
         env=env | {"SUPERSET_ADMIN_USER": admin[0], "SUPERSET_ADMIN_PASSWORD": admin[1]}, capture_output=True,
@@ -170,8 +175,8 @@ def stop_process(pid: int) -> None:
 
 
 def metadata_template(venv: Path = VENV_DIR) -> Path:
-    """An initialised SQLite metadata DB (the admin of `admin_login()`) kept beside the venv: a throwaway instance
-    copies it instead of spending ~20–60 s on `db upgrade` + `init`. Removed whenever the venv is reinstalled."""
+    """An initialised SQLite metadata DB kept beside the venv: a throwaway instance copies it instead of spending
+    ~20–60 s on `db upgrade` + `init` (and sets its admin). Removed whenever the venv is reinstalled."""
     return venv / "cur-metadata-template.db"
 
 
@@ -190,7 +195,7 @@ def running_superset(home: Path, port: int):
     template = metadata_template()
     if template.exists():
         shutil.copyfile(template, database)
-        init_metadata(env, admin_login())  # the template's admin may have another password: set it
+        set_admin(env, admin_login())  # the template's admin may have had another password
     else:
         init_metadata(env, admin_login())
         shutil.copyfile(database, template)
