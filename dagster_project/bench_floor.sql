@@ -103,7 +103,7 @@ with agency_versions as (
         case when valid_from = max(valid_from) over (partition by agency_id) then date '9999-12-31' else valid_to end as match_to
     from wh.main.dim_agency
 ), conformed as (
-    select a.appeal_key, a.channel_code, a.appeal_kind, a.region_code, r.utc_offset_hours,
+    select a.appeal_key, a.channel_code, a.appeal_kind, a.region_code, r.timezone,
         coalesce(av.agency_id, 'unknown') as agency_id, coalesce(av.agency_kind, 'не определено') as agency_kind,
         coalesce(c.sector_code, 'unknown') as sector_code, coalesce(c.category_code, 'unknown') as category_code,
         coalesce(c.deadline_working_days, 10) as deadline_working_days,
@@ -118,12 +118,12 @@ with agency_versions as (
         a.rating, a.updated_at
     from floor_latest as a
     left join wh.main.dim_region as r using (region_code)
-    cross join lateral (select cast(a.registered_at + to_hours(r.utc_offset_hours) as date) as registered_date) as ld
+    cross join lateral (select cast(timezone(r.timezone, timezone('UTC', a.registered_at)) as date) as registered_date) as ld
     left join floor_event_summary as e using (appeal_key)
     left join wh.main.dim_category as c on c.category_code = a.category_code
     left join agency_versions as av on av.agency_id = a.agency_id
         and ld.registered_date >= av.match_from and ld.registered_date < av.match_to
-    where r.utc_offset_hours is not null and a.registered_at is not null
+    where r.timezone is not null and a.registered_at is not null
 ), repeats as (
     select citizen_hash, category_code, registered_at,
         lag(registered_at) over (partition by citizen_hash, category_code order by registered_at) as previous_at
@@ -140,14 +140,14 @@ with agency_versions as (
     left join repeats using (citizen_hash, category_code, registered_at)
     left join wh.main.dim_date as registered_day on registered_day.date_day = conformed.registered_date
     left join wh.main.dim_date as answered_day
-        on answered_day.date_day = cast(conformed.answered_at + to_hours(conformed.utc_offset_hours) as date)
+        on answered_day.date_day = cast(timezone(conformed.timezone, timezone('UTC', conformed.answered_at)) as date)
     left join wh.main.dim_date as deadline_day
         on conformed.appeal_kind not in ('обращение 59-ФЗ', 'инцидент из соцсетей') and deadline_day.is_working_day
         and deadline_day.working_day_index = registered_day.working_day_index + conformed.deadline_working_days
 ), with_deadline as (
     select dated.*,
         case when appeal_kind = 'инцидент из соцсетей' then registered_at + interval 8 hour
-             else cast(deadline_date as timestamp) + interval 1 day - to_hours(utc_offset_hours) end as deadline_at
+             else timezone('UTC', timezone(timezone, cast(deadline_date as timestamp) + interval 1 day)) end as deadline_at
     from dated
 )
 select appeal_key, channel_code, region_code, agency_id, agency_kind, sector_code, category_code, citizen_hash,
@@ -162,16 +162,24 @@ from with_deadline;
 
 -- appeal_outcomes, the common base of the business marts.
 create temp table floor_outcomes as
-with as_of as (select max(coalesce(updated_at, registered_at)) as as_of_at from floor_appeals)
+with as_of as (select max(coalesce(updated_at, registered_at)) as as_of_at from floor_appeals),
+-- the same citizen's first appeal in the same (known) category strictly after the answer
+next_after_answer as (
+    select a.appeal_key, r.registered_at as next_registered_at
+    from (select * from floor_appeals
+          where answered_at is not null and citizen_hash is not null and category_code <> 'unknown') as a
+    asof left join (select citizen_hash, category_code, registered_at from floor_appeals) as r
+        on a.citizen_hash = r.citizen_hash and a.category_code = r.category_code and r.registered_at > a.answered_at
+)
 select a.region_code, a.agency_id, a.agency_kind, a.sector_code, date_trunc('month', a.registered_date)::date as month_start,
     a.rating, a.response_hours, a.is_answered, coalesce(a.is_answered and a.is_on_time, false) as is_answered_on_time,
     coalesce(not a.is_answered and a.closed_at is null and a.deadline_at < as_of.as_of_at, false) as is_open_overdue,
     a.is_repeat, coalesce(c.is_other, false) as is_other,
-    a.is_answered and a.rework_count = 0 and not a.is_reopened and not coalesce(a.citizen_hash is not null
-        and lead(a.registered_at) over (partition by a.citizen_hash, a.category_code order by a.registered_at, a.appeal_key)
-            <= a.answered_at + interval 30 day, false) as is_complete
+    a.is_answered and a.rework_count = 0 and not a.is_reopened
+        and not coalesce(n.next_registered_at <= a.answered_at + interval 30 day, false) as is_complete
 from floor_appeals as a
 cross join as_of
+left join next_after_answer as n using (appeal_key)
 left join wh.main.dim_category as c using (category_code);
 
 -- agency_rating_monthly: the four sub-scores, the weighted score (equal weights) and the rank.

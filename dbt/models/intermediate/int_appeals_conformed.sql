@@ -1,6 +1,10 @@
 {{ config(materialized='incremental', unique_key='appeal_key') }}
--- The conformed appeal: codes resolved against the dimensions (unknown → «не определено» members, never dropped),
--- local registration date, the agency version valid at registration (SCD2), and facts taken from the status history.
+-- The conformed appeal: codes resolved against the dimensions (unknown → «не определено» members, never dropped, the
+-- code as sent kept in unresolved_* for unknown_codes_monthly), the local registration date in the region's IANA zone
+-- (macro to_local), the agency version valid at registration (SCD2), and facts taken from the status history.
+-- An appeal whose local registration date lies outside the production calendar (dim_date: from the lake's first year
+-- to next year) is excluded with that reason rather than breaking the deadlines of the build; the test
+-- within_production_calendar on int_appeals_excluded names it.
 -- Incremental: the appeals whose staging row or status history was processed after this table's latest run are
 -- conformed again; all of them when the reference data changed (int_reference_versions).
 {%- set since = incremental_watermark() %}
@@ -85,6 +89,10 @@ agencies as (
     select * from {{ ref('dim_agency') }}
 ),
 
+calendar_span as (
+    select min(date_day) as first_day, max(date_day) as last_day from {{ ref('dim_date') }}
+),
+
 event_summary as (
     select
         appeal_key,
@@ -120,8 +128,8 @@ agency_versions as (
 localized as (
     select
         appeals.*,
-        regions.utc_offset_hours,
-        cast({{ to_local('appeals.registered_at', 'regions.utc_offset_hours') }} as date) as registered_date
+        regions.timezone as time_zone,
+        cast({{ to_local('appeals.registered_at', 'regions.timezone') }} as date) as registered_date
     from appeals
     left join regions
         on appeals.region_code = regions.region_code
@@ -134,7 +142,7 @@ conformed as (
         localized.appeal_kind,
         localized.source_id,
         localized.region_code,
-        localized.utc_offset_hours,
+        localized.time_zone,
         coalesce(municipalities.oktmo, '00000000') as oktmo,
         coalesce(agency_versions.agency_id, 'unknown') as agency_id,
         coalesce(agency_versions.agency_sk, 'unknown') as agency_sk,
@@ -145,6 +153,17 @@ conformed as (
             when localized.subcategory_code is null then cast(null as {{ dbt.type_string() }})
             else coalesce(subcategories.subcategory_code, 'unknown')
         end as subcategory_code,
+        -- the codes as sent, where they did not resolve (null otherwise): what unknown_codes_monthly counts
+        case when municipalities.oktmo is null then localized.oktmo end as unresolved_oktmo,
+        case when agency_versions.agency_id is null then localized.agency_id end as unresolved_agency_id,
+        case
+            when categories.category_code is null
+                then case when localized.channel_code = 'sed' then localized.classifier_code else localized.category_code end
+        end as unresolved_category_code,
+        case
+            when localized.subcategory_code is not null and subcategories.subcategory_code is null
+                then localized.subcategory_code
+        end as unresolved_subcategory_code,
         coalesce(categories.deadline_working_days, {{ var('default_deadline_working_days') }}) as deadline_working_days,
         localized.citizen_hash,
         localized.address,
@@ -170,13 +189,16 @@ conformed as (
         localized.source_status,
         localized.updated_at,
         case
-            when localized.utc_offset_hours is null then 'unknown_region'
+            when localized.time_zone is null then 'unknown_region'
             when localized.registered_at is null then 'missing_registration_time'
+            when localized.registered_date < calendar_span.first_day or localized.registered_date > calendar_span.last_day
+                then 'outside_production_calendar'
         end as exclusion_reason,
         reference.reference_version,
         {{ processed_at() }} as processed_at
     from localized
     cross join reference
+    cross join calendar_span
     left join event_summary
         on localized.appeal_key = event_summary.appeal_key
     left join municipalities

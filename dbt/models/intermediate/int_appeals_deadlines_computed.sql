@@ -2,7 +2,7 @@
 --   обращение 59-ФЗ: 30 calendar days from the local registration date, +30 when extended (продление);
 --   сообщение (ПОС, portals): the category's deadline in working days of the production calendar, from the local date;
 --   инцидент из соцсетей: reaction within incident_reaction_hours of detection.
--- A date deadline expires at the local midnight ending that date.
+-- A date deadline expires at the local midnight ending that date, in the region's IANA zone (macro local_date_end_utc).
 -- A view: row by row over the conformed appeals (a table) with their repeat flags (a table), read by fct_appeals.
 with appeals as (
     select
@@ -28,7 +28,7 @@ with_rule as (
             when appeal_kind = 'инцидент из соцсетей' then 'reaction_hours'
             else 'working_days'
         end as deadline_rule,
-        cast({{ to_local('answered_at', 'utc_offset_hours') }} as date) as answered_date
+        cast({{ to_local('answered_at', 'time_zone') }} as date) as answered_date
     from appeals
 ),
 
@@ -60,7 +60,7 @@ with_deadline as (
         case
             when deadline_rule = 'reaction_hours'
                 then {{ dbt.dateadd('hour', var('incident_reaction_hours'), 'registered_at') }}
-            else {{ local_date_end_utc('deadline_date_by_days', 'utc_offset_hours') }}
+            else {{ local_date_end_utc('deadline_date_by_days', 'time_zone') }}
         end as deadline_at
     from with_deadline_date
 )
@@ -69,7 +69,7 @@ select
     with_deadline.*,
     case
         when deadline_rule = 'reaction_hours'
-            then cast({{ to_local('deadline_at', 'utc_offset_hours') }} as date)
+            then cast({{ to_local('deadline_at', 'time_zone') }} as date)
         else deadline_date_by_days
     end as deadline_date,
     answered_at is not null as is_answered,

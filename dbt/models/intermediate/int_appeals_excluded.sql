@@ -6,6 +6,7 @@ select
     source_id,
     region_code,
     registered_at,
+    registered_date,
     exclusion_reason,
     processed_at
 from {{ ref('int_appeals_conformed') }}

@@ -6,12 +6,15 @@
         on_schema_change='ignore'
     )
 }}
--- Повторное обращение: the same citizen already appealed in the same category within repeat_window_days before;
--- and whether the citizen's next appeal in the same category came within repeat_window_days after this one's answer
--- (then the answer was not complete: полнота реагирования). Unknown categories and anonymous appeals are never
--- repeats. Both come from windows over one citizen × category: the previous distinct registration moment (max over
--- the preceding rows without the row's ties) and the next appeal — sorts, not correlated self-joins, which
--- PostgreSQL runs as nested loops over all appeals.
+-- Повторное обращение: the same citizen already appealed in the same category within repeat_window_days before
+-- (an appeal at the very same moment is not an earlier one). Полнота реагирования: the answer was not complete when
+-- the same citizen's next appeal in the same category came after the answer — strictly later than answered_at — and
+-- at most repeat_window_days after it (exactly 30 days counts); appeals made before the answer or at the same moment
+-- are not reactions to it. Unknown categories and anonymous appeals are never repeats and never make an answer
+-- incomplete: their sameness cannot be established. Both come from windows over one citizen × category — sorts,
+-- not correlated self-joins, which PostgreSQL runs as nested loops over all appeals: the previous distinct
+-- registration moment, and for each answer the earliest registration after it on a timeline of registrations and
+-- answers.
 -- Incremental: an appeal that changed can move the flags of the citizen's other appeals, so every citizen ×
 -- category it is in (now or before) is recomputed from the stored rows; the changed appeals and the rows whose
 -- flags moved are replaced. (on_schema_change: the replace_keys strategy checks the columns itself.)
@@ -65,16 +68,36 @@ neighbours as (
         max(registered_at) over (
             partition by citizen_hash, category_code order by registered_at
             range between unbounded preceding and current row exclude group
-        ) as previous_registered_at,
-        lead(registered_at) over (
-            partition by citizen_hash, category_code order by registered_at, appeal_key
-        ) as next_registered_at
+        ) as previous_registered_at
     from appeals
+),
+
+-- registrations and answers of one citizen × category on one timeline, latest first; at the same moment the answer
+-- comes first, so the registrations before an answer in this order are those strictly after it
+timeline as (
+    select appeal_key, citizen_hash, category_code, registered_at as moment, 0 as is_answer from appeals
+    union all
+    select appeal_key, citizen_hash, category_code, answered_at, 1 from appeals where answered_at is not null
+),
+
+next_after_answer as (
+    select appeal_key, next_registered_at
+    from (
+        select
+            appeal_key,
+            is_answer,
+            min(case when is_answer = 0 then moment end) over (
+                partition by citizen_hash, category_code order by moment desc, is_answer desc
+                rows between unbounded preceding and 1 preceding
+            ) as next_registered_at
+        from timeline
+    ) as answers
+    where is_answer = 1
 ),
 
 flagged as (
     select
-        appeal_key,
+        neighbours.appeal_key,
         citizen_hash,
         category_code,
         registered_at,
@@ -85,8 +108,8 @@ flagged as (
             false
         ) as is_repeat,
         coalesce(
-            citizen_hash is not null
-            and next_registered_at <= {{ dbt.dateadd('day', window_days, 'answered_at') }},
+            citizen_hash is not null and category_code <> 'unknown'
+            and next_after_answer.next_registered_at <= {{ dbt.dateadd('day', window_days, 'answered_at') }},
             false
         ) as has_repeat_after_answer,
         {{ processed_at() }} as processed_at
@@ -96,6 +119,8 @@ flagged as (
         stored_has_repeat_after_answer
         {%- endif %}
     from neighbours
+    left join next_after_answer
+        on neighbours.appeal_key = next_after_answer.appeal_key
 )
 
 select

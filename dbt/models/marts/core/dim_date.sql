@@ -1,7 +1,8 @@
--- Calendar with the Russian production calendar. working_day_index counts working days up to and including the date,
--- so "N working days after D" is the working day whose index is index(D) + N, on any engine.
+-- Calendar with the Russian production calendar, from the first year of the lake to next year (made at build time:
+-- dagster_project/lib/calendar.py). working_day_index counts working days up to and including the date, so
+-- "N working days after D" is the working day whose index is index(D) + N, on any engine.
 with calendar as (
-    select * from {{ ref('production_calendar') }}
+    select * from {{ source('reference', 'production_calendar') }}
 )
 
 select

@@ -4,13 +4,16 @@
 --   failed (не достигнут)  — the target date has passed without the target being met;
 --   at_risk (под угрозой)  — the linear projection misses the target at the target date (or there is no value yet);
 --   on_track (в графике)   — otherwise.
--- Only the targets whose period overlaps the loaded data are tracked.
+-- Only the targets whose period overlaps the region's own loaded data are tracked: a target date before the region's
+-- first appeal is not tracked, whatever other regions loaded (a region without appeals has no tracked targets).
 with as_of as (
     select as_of_date from {{ ref('reporting_as_of') }}
 ),
 
 first_loaded as (
-    select min(registered_date) as first_date from {{ ref('appeal_outcomes') }}
+    select region_code, min(registered_date) as first_date
+    from {{ ref('appeal_outcomes') }}
+    group by region_code
 ),
 
 targets as (
@@ -25,7 +28,8 @@ targets as (
         as_of.as_of_date
     from {{ ref('indicator_targets') }} as t
     cross join as_of
-    cross join first_loaded
+    inner join first_loaded
+        on first_loaded.region_code = t.region_code
     where cast({{ dbt.date_trunc('year', 't.target_date') }} as date) <= as_of.as_of_date
       and t.target_date >= first_loaded.first_date
 ),

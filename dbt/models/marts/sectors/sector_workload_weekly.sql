@@ -16,13 +16,20 @@ weekly_appeals as (
     group by a.region_code, a.sector_code, d.iso_week_start
 ),
 
--- every week from the first appeal to the as-of date, so that weeks without appeals break a streak
+-- every week from the region's own first appeal to the as-of date, so that weeks without appeals break a streak (and
+-- a region whose history starts later gets no zero weeks before it)
+first_appeals as (
+    select region_code, min(registered_date) as first_date
+    from {{ ref('appeal_outcomes') }}
+    group by region_code
+),
+
 weeks as (
-    select distinct d.iso_week_start
-    from {{ ref('dim_date') }} as d
+    select distinct f.region_code, d.iso_week_start
+    from first_appeals as f
     cross join as_of
-    where d.date_day >= (select min(registered_date) from {{ ref('appeal_outcomes') }})
-      and d.date_day <= as_of.as_of_date
+    inner join {{ ref('dim_date') }} as d
+        on d.date_day >= f.first_date and d.date_day <= as_of.as_of_date
 ),
 
 loads as (
@@ -34,7 +41,8 @@ loads as (
         coalesce(wa.appeals, 0) as appeals,
         {{ mart_ratio('coalesce(wa.appeals, 0)', 's.staff_count') }} as appeals_per_staff
     from staff as s
-    cross join weeks as w
+    inner join weeks as w
+        on w.region_code = s.region_code
     left join weekly_appeals as wa
         on wa.region_code = s.region_code
        and wa.sector_code = s.sector_code
