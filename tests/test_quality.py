@@ -2,8 +2,10 @@
 
 A small lake and warehouse are written per the contract in tmp dirs: a clean one, and a corrupted one where
 each raw table / mart carries its injected faults. Every suite runs once per data set (module fixtures), and
-each test reads the check it is about: failing, at the right severity. Two Dagster runs show that a failing
-ERROR check blocks the downstream asset while the same pipeline on clean data materializes it.
+each test reads the check it is about: failing, at the right severity. Unknown codes are warnings; an ERROR on a raw
+table holds that load out of the warehouse (ops.held_loads, check load_admitted) until it is released. Two Dagster
+runs show that a raw ERROR does not stop the downstream asset (the load is held instead), and that the
+downstream asset waits for the verdict.
 """
 
 import json
@@ -17,7 +19,8 @@ import pytest
 from dagster import AssetCheckSeverity, AssetKey, asset, materialize
 
 from dagster_project.defs.quality.checks import quality_checks
-from dagster_project.lib import gx, paths
+from dagster_project.defs.quality.__main__ import main as quality_cli
+from dagster_project.lib import gx, held_loads, paths
 from dagster_project.lib.contracts import BOOL, INT, META_COLUMNS, RAW_TABLES, TS, arrow_schema
 
 pytestmark = pytest.mark.integration
@@ -34,6 +37,7 @@ SEEDS = {
     "categories.csv": "category_code,sector_code,category_name\nhousing.01,housing,Отопление\nhousing.99,housing,Прочие\n",
     "subcategories.csv": "subcategory_code,category_code,subcategory_name\nhousing.01.01,housing.01,Нет отопления\n",
     "classifier_codes.csv": "classifier_code,classifier_name,category_code\n0005.0005.0056.1153,Отопление,housing.01\n",
+    "agencies.csv": "agency_id,region_code,agency_kind\n64-ROIV-minstroy,64,РОИВ\n",
 }
 # Hours before the record version at which each moment of the life of an appeal happens (None: never).
 MOMENT_OFFSETS = {
@@ -44,6 +48,7 @@ MOMENT_OFFSETS = {
 CLEAN_VALUES = {
     "region_code": "64", "oktmo": "63701000", "category_code": "housing.01", "subcategory_code": "housing.01.01",
     "classifier_code": "0005.0005.0056.1153", "status": "answered", "rating": 5, "votes": 3,
+    "agency_id": "64-ROIV-minstroy", "opa_id": "64-ROIV-minstroy",
 }
 
 
@@ -98,6 +103,7 @@ def write_lake(data_dir: Path, corrupt: bool) -> None:
             row["category_code"] = "housing.42"  # unknown category
         rows[-1]["region_code"] = "99"  # invalid region
         rows[-2]["oktmo"] = "12345678"  # invalid oktmo
+        rows[-3]["opa_id"] = "no-such-agency"  # unknown agency
         for row in loads["incidents"][:FAULTY_ROWS]:
             row["detected_at"] = LANDED_AT + timedelta(days=3)  # later than the load: from the future
         loads["pos_message_events"] += loads["pos_message_events"][: FAULTY_ROWS // 2]  # the same id-version twice
@@ -202,7 +208,8 @@ def corrupted(tmp_path_factory, seeds_dir) -> dict:
     data_dir = tmp_path_factory.mktemp("corrupted")
     write_lake(data_dir, corrupt=True)
     write_warehouse(data_dir / "warehouse.duckdb", corrupt=True)
-    return _validate_all(data_dir, seeds_dir, RAW_ASSETS + [("agency_rating_monthly",), ("municipality_pareto",)])
+    assets = RAW_ASSETS + [("agency_rating_monthly",), ("municipality_pareto",)]
+    return _validate_all(data_dir, seeds_dir, assets) | {"data_dir": data_dir}
 
 
 def failed(results: dict) -> dict[str, str]:
@@ -240,40 +247,42 @@ def test_reference_time_defaults_to_the_latest_landed_version(tmp_path, monkeypa
     assert gx.reference_time() == AS_OF  # the record from 2099 does not move «now»
 
 
-def test_unknown_category(corrupted):
-    outcome = corrupted[("raw", "pos_messages")]["known_categories"]
-    assert (outcome.passed, outcome.severity) == (False, "error")
+HELD = {"load_admitted": "warn"}  # a raw ERROR holds the load: the gate says so at WARN, it never stops the graph
+
+
+def test_unknown_codes_are_warnings_and_the_load_is_admitted(corrupted):
+    """Unknown codes land as «не определено» and are counted: 12 unknown categories of 40 rows (30 %), an unknown
+    region, ОКТМО and agency are WARN, and the load reaches the warehouse."""
+    results = corrupted[("raw", "pos_messages")]
+    assert failed(results) == {"known_categories": "warn", "valid_region_oktmo": "warn", "known_agencies": "warn"}
+    outcome = results["known_categories"]
     assert outcome.unexpected_count == FAULTY_ROWS and set(outcome.samples) == {"housing.42"}
-
-
-def test_invalid_region_and_oktmo(corrupted):
-    outcome = corrupted[("raw", "pos_messages")]["valid_region_oktmo"]
-    assert (outcome.passed, outcome.severity) == (False, "error")
-    assert {"99", "12345678"} <= {str(value) for value in outcome.samples}
-    assert set(failed(corrupted[("raw", "pos_messages")])) == {"known_categories", "valid_region_oktmo"}
+    assert {"99", "12345678"} <= {str(value) for value in results["valid_region_oktmo"].samples}
+    assert results["known_agencies"].samples == ["no-such-agency"]
+    assert results["load_admitted"].passed
 
 
 def test_future_timestamp(corrupted):
     results = corrupted[("raw", "incidents")]
-    assert failed(results) == {"no_future_timestamps": "error"}
+    assert failed(results) == {"no_future_timestamps": "error"} | HELD
     assert results["no_future_timestamps"].unexpected_count == FAULTY_ROWS
 
 
 def test_duplicate_id_version(corrupted):
     results = corrupted[("raw", "pos_message_events")]
-    assert failed(results) == {"unique_version": "error"}
+    assert failed(results) == {"unique_version": "error"} | HELD
     assert results["unique_version"].unexpected_count == FAULTY_ROWS  # both copies of each duplicated version
 
 
 def test_answer_before_registration(corrupted):
     results = corrupted[("raw", "sed_appeals")]
-    assert failed(results) == {"answer_after_registration": "error"}
+    assert failed(results) == {"answer_after_registration": "error"} | HELD
     assert results["answer_after_registration"].unexpected_count == FAULTY_ROWS
 
 
 def test_rating_out_of_range(corrupted):
     results = corrupted[("raw", "portal_appeals")]
-    assert failed(results) == {"rating_range": "error"}
+    assert failed(results) == {"rating_range": "error"} | HELD
     assert results["rating_range"].unexpected_count == FAULTY_ROWS and set(results["rating_range"].samples) == {0, 7}
 
 
@@ -281,6 +290,50 @@ def test_missing_column(corrupted):
     results = corrupted[("raw", "pos_polls")]
     assert results["schema"].passed is False and results["schema"].severity == "error"
     assert results["schema"].samples[0]["mismatched"]["missing"] == ["question"]
+    assert failed(results) == {"schema": "error", "required_values": "warn"} | HELD  # the column is missing
+
+
+def test_only_the_failing_loads_are_held(corrupted):
+    """The latest load of each table with an ERROR is held, part by part; the history loads, the tables with only
+    warnings (unknown codes, a volume drop) and every other load are not."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.setenv("WAREHOUSE_PATH", str(corrupted["data_dir"] / "warehouse.duckdb"))
+        held = held_loads.held_parts()
+        loads = held_loads.held_loads()
+    date = f"load_date={LANDED_AT.date()}"
+    assert held == sorted((table, f"{date}/run-load.parquet") for table in
+                          ("incidents", "pos_message_events", "pos_polls", "portal_appeals", "sed_appeals"))
+    assert {(table, run_id, parts) for table, run_id, parts, _, _ in loads} == {
+        (table, "run-load", 1) for table, _ in held}
+    reason = next(reason for table, _, _, reason, _ in loads if table == "portal_appeals")
+    assert reason.startswith("rating_range: expect_column_values_to_be_between(rating): 12 unexpected")
+
+
+def test_a_released_load_is_not_held_again(tmp_path, seeds_dir, monkeypatch, capsys):
+    rows = clean_rows("portal_appeals", load_versions(LOAD_ROWS), "run-load", "p")
+    for row in rows[:FAULTY_ROWS]:
+        row["rating"] = 9
+    land(tmp_path, "portal_appeals", "run-load", rows)
+    _environment(monkeypatch, tmp_path, seeds_dir)
+    first = {o.name: o for o in gx.validate(("raw", "portal_appeals"))}
+    assert (first["rating_range"].severity, first["load_admitted"].passed) == ("error", False)
+    assert "quality release run-load" in first["load_admitted"].failures[0]
+    assert quality_cli(["held"]) == 0 and "portal_appeals run run-load: 1 parts held" in capsys.readouterr().out
+    assert quality_cli(["release", "run-load"]) == 0
+    again = {o.name: o for o in gx.validate(("raw", "portal_appeals"))}
+    assert again["rating_range"].severity == "error"  # the data is what it is
+    assert again["load_admitted"].passed and held_loads.held_parts() == []  # but the engineer let it in
+    assert quality_cli(["release", "run-load"]) == 1  # nothing left to release
+
+
+def test_an_outage_of_the_source_holds_nothing(tmp_path, seeds_dir, monkeypatch):
+    """No record in the last 24 hours where 30 a day is usual: the volume check fails at ERROR, but it is about the
+    source, not about a load — there is nothing to hold."""
+    land(tmp_path, "incident_events", "run-history", history("incident_events", HISTORY_PER_DAY))
+    _environment(monkeypatch, tmp_path, seeds_dir)
+    results = {o.name: o for o in gx.validate(("raw", "incident_events"))}
+    assert results["volume"].severity == "error"
+    assert results["load_admitted"].passed and held_loads.held_parts() == []
 
 
 def test_volume_drop_is_a_warning(corrupted):
@@ -329,11 +382,12 @@ def test_isolated_bad_rows_within_tolerance_are_warnings(tmp_path, seeds_dir, mo
         assert (outcome.passed, outcome.severity) == (False, "warn"), asset_path
 
 
-# --- Dagster: a failing ERROR check blocks the downstream asset ------------------------------------------------
+# --- Dagster: a raw ERROR holds the load; the downstream asset waits for the verdict and goes on ------------------
 
 
 def _pipeline(data_dir: Path, corrupt: bool):
-    """Stand-ins for the extraction asset raw/pos_messages and a dbt model downstream of it."""
+    """Stand-ins for the extraction asset raw/pos_messages and a dbt model downstream of it, which records whether
+    the load it would read was held when it ran."""
 
     @asset(key=AssetKey(["raw", "pos_messages"]))
     def pos_messages() -> None:
@@ -343,30 +397,40 @@ def _pipeline(data_dir: Path, corrupt: bool):
                 row["rating"] = 9
         land(data_dir, "pos_messages", "dagster-run", rows)
 
-    @asset(key=AssetKey(["stg_pos__messages"]), deps=[AssetKey(["raw", "pos_messages"])])
+    # given priority over the checks: only the blocking load_admitted makes it wait for the verdict
+    @asset(key=AssetKey(["stg_pos__messages"]), deps=[AssetKey(["raw", "pos_messages"])],
+           op_tags={"dagster/priority": "10"})
     def staging() -> None:
-        (data_dir / "staging_built").touch()
+        (data_dir / "staging_built").write_text(json.dumps(held_loads.held_parts()))
 
     return [pos_messages, staging, quality_checks(AssetKey(["raw", "pos_messages"]))]
 
 
+def test_only_load_admitted_is_blocking_on_raw_tables():
+    for asset_path in RAW_ASSETS:
+        assert [spec.name for spec in gx.checks_for(asset_path) if spec.blocking] == ["load_admitted"], asset_path
+    assert any(spec.blocking for spec in gx.checks_for(("agency_rating_monthly",)))
+
+
 @pytest.mark.parametrize("corrupt", [False, True], ids=["clean", "rating-out-of-range"])
-def test_error_check_blocks_downstream_in_dagster(tmp_path, seeds_dir, monkeypatch, corrupt):
+def test_error_check_holds_the_load_and_downstream_goes_on(tmp_path, seeds_dir, monkeypatch, corrupt):
     _environment(monkeypatch, tmp_path, seeds_dir)
     result = materialize(_pipeline(tmp_path, corrupt), raise_on_error=False)
     evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
     materialized = {e.asset_key for e in result.get_asset_materialization_events()}
-    assert AssetKey(["raw", "pos_messages"]) in materialized
+    assert {AssetKey(["raw", "pos_messages"]), AssetKey(["stg_pos__messages"])} <= materialized
+    assert result.success
+    held_when_downstream_ran = json.loads((tmp_path / "staging_built").read_text())
     if corrupt:
         assert evaluations["rating_range"].passed is False
         assert evaluations["rating_range"].severity == AssetCheckSeverity.ERROR
         metadata = evaluations["rating_range"].metadata
         assert metadata["unexpected_count"].value == FAULTY_ROWS and set(metadata["unexpected_sample"].value) == {9}
         assert metadata["data_docs"].value.startswith("file://")
-        assert AssetKey(["stg_pos__messages"]) not in materialized
-        assert not (tmp_path / "staging_built").exists()
-        assert not result.success
+        assert evaluations["load_admitted"].passed is False
+        assert evaluations["load_admitted"].severity == AssetCheckSeverity.WARN
+        # the hold was recorded before the downstream asset ran (it waited for load_admitted)
+        assert held_when_downstream_ran == [["pos_messages", f"load_date={LANDED_AT.date()}/dagster-run.parquet"]]
     else:
         assert all(e.passed for e in evaluations.values())
-        assert AssetKey(["stg_pos__messages"]) in materialized
-        assert result.success
+        assert held_when_downstream_ran == []

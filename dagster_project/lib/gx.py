@@ -8,10 +8,16 @@ Validation runs inside DuckDB through SQLAlchemy (duckdb-engine); nothing is loa
   writer process, and dbt runs in a subprocess).
 
 A suite's expectations carry `meta.check` (the Dagster asset check they belong to) and GE's own `severity`:
-`critical` fails the check at ERROR (blocking), `warning` at WARN. A critical row-level expectation with
+`critical` fails the check at ERROR, `warning` at WARN. A critical row-level expectation with
 `meta.error_tolerance_percent` / `meta.error_tolerance_rows` fails at ERROR only when more than that share of the
 load *and* more than that many rows break it: isolated bad rows (which the warehouse absorbs: deduplication, the
-«не определено» members) fail at WARN, a systematic fault blocks.
+«не определено» members) fail at WARN, a systematic fault is an ERROR. Codes the reference data does not know are
+never more than a WARN: they land as «не определено» and are counted (mart unknown_codes_monthly).
+
+What an ERROR blocks: on a mart, the downstream assets (the serving snapshot). On a raw table, only the failing
+load: its parts are held out of the warehouse (lib/held_loads.py) while every other load, source and region goes on
+to the marts — with one dbt graph reading every source, a blocking check there would stop them all. The check
+`load_admitted` (blocking, so that the warehouse build waits for the verdict) says whether the load was held.
 """
 
 import json
@@ -27,7 +33,7 @@ import duckdb
 from duckdb_engine import Dialect as DuckDBDialect
 from sqlalchemy.dialects import registry
 
-from dagster_project.lib import paths, warehouse
+from dagster_project.lib import held_loads, paths, warehouse
 from dagster_project.lib.contracts import STATUS_CODES
 
 UNKNOWN_OKTMO = "00000000"  # the «не определено» member of dim_municipality
@@ -144,20 +150,35 @@ def _suite_of_checkpoint(checkpoint: str) -> dict:
 class CheckSpec:
     name: str
     description: str
-    blocking: bool  # some expectation of the check is ERROR-level
+    blocking: bool  # a failure at ERROR stops the assets downstream in the run
+
+
+LOAD_ADMITTED = CheckSpec(
+    "load_admitted",
+    "Последняя загрузка допущена в хранилище: её не задержала ошибка структуры (ops.held_loads)",
+    # blocking only so that the warehouse build of the same run waits for the verdict; it fails at WARN
+    blocking=True,
+)
+
+
+def _is_raw(asset_path: tuple[str, ...]) -> bool:
+    return len(asset_path) == 2 and asset_path[0] == "raw"
 
 
 def checks_for(asset_path: tuple[str, ...]) -> list[CheckSpec]:
-    """The asset checks of an asset, read from the committed suites (no GE import: cheap at definition load)."""
+    """The asset checks of an asset, read from the committed suites (no GE import: cheap at definition load).
+    A mart's check with an ERROR-level expectation is blocking; a raw table's checks never block the graph (an ERROR
+    holds the load instead), and `load_admitted` orders the build after them."""
     specs: dict[str, CheckSpec] = {}
     for checkpoint in checkpoints_for(asset_path):
         suite = _suite_of_checkpoint(checkpoint)
         descriptions = suite["meta"]["checks"]
         for expectation in suite["expectations"]:
             name = expectation["meta"]["check"]
-            blocking = expectation["severity"] == "critical" or (name in specs and specs[name].blocking)
+            blocking = not _is_raw(asset_path) and (
+                expectation["severity"] == "critical" or (name in specs and specs[name].blocking))
             specs[name] = CheckSpec(name, descriptions[name], blocking)
-    return list(specs.values())
+    return [*specs.values(), LOAD_ADMITTED] if _is_raw(asset_path) else list(specs.values())
 
 
 # --- the data GE sees ------------------------------------------------------------------------------------------
@@ -279,8 +300,9 @@ def _activity_sql(table: str, as_of: datetime) -> str:
     """
 
 
-def _build_lake_catalog(catalog: Path, table: str, as_of: datetime) -> str | None:
-    """Views for one raw table in a fresh catalog database; returns the validated (latest landed) run id."""
+def _build_lake_catalog(catalog: Path, table: str, as_of: datetime) -> tuple[str | None, list[str]]:
+    """Views for one raw table in a fresh catalog database; returns the validated (latest landed) run id and its
+    part files."""
     if not _has_parts(table):
         raise FileNotFoundError(f"no landed Parquet under {paths.raw_dir(table)}")
     with duckdb.connect(str(catalog), config=warehouse.duckdb_settings()) as con:
@@ -294,12 +316,12 @@ def _build_lake_catalog(catalog: Path, table: str, as_of: datetime) -> str | Non
             run_id, files = latest
             scan = f"read_parquet([{', '.join(_sql_str(f) for f in files)}], union_by_name = true)"
         else:  # only zero-row schema parts so far
-            run_id, scan = None, _parquet_scan(table)
+            run_id, files, scan = None, [str(p) for p in paths.raw_dir(table).glob(PARTS_GLOB)], _parquet_scan(table)
         con.execute(f"CREATE VIEW {table} AS SELECT * FROM {scan}")
         con.execute(f"CREATE VIEW {table}_activity AS {_activity_sql(table, as_of)}")
         # the seed list that the ОКТМО × region consistency expectation joins to
         con.execute(f"CREATE TABLE ref_municipalities AS SELECT oktmo, region_code FROM {_seed_csv('municipalities.csv')}")
-    return run_id
+    return run_id, files
 
 
 def _seed_csv(name: str) -> str:
@@ -317,6 +339,7 @@ def _seed_parameters() -> dict[str, Any]:
             "category_codes": values(f"SELECT category_code FROM {_seed_csv('categories.csv')} ORDER BY 1"),
             "subcategory_codes": values(f"SELECT subcategory_code FROM {_seed_csv('subcategories.csv')} ORDER BY 1"),
             "classifier_codes": values(f"SELECT classifier_code FROM {_seed_csv('classifier_codes.csv')} ORDER BY 1"),
+            "agency_ids": values(f"SELECT agency_id FROM {_seed_csv('agencies.csv')} ORDER BY 1"),
             "region_codes": values(f"SELECT region_code FROM {_seed_csv('regions.csv')} ORDER BY 1"),
             "oktmo_codes": [UNKNOWN_OKTMO, *values(f"SELECT oktmo FROM {_seed_csv('municipalities.csv')} ORDER BY 1")],
             "status_codes": sorted(STATUS_CODES),
@@ -391,11 +414,14 @@ def _context(catalog: Path):
 
 def validate(asset_path: tuple[str, ...]) -> list[CheckOutcome]:
     """Runs the asset's checkpoints, rebuilds Data Docs for their results once, and groups the expectation results
-    by check. Raw tables are validated for their latest landed run; marts as they are in the warehouse."""
+    by check. Raw tables are validated for their latest landed run, which is held out of the warehouse when a check
+    fails at ERROR (outcome `load_admitted`); marts as they are in the warehouse."""
     outcomes: dict[str, CheckOutcome] = {}
+    run_id, files = None, []
     with tempfile.TemporaryDirectory(prefix="cur-gx-") as tmp:
         catalog = Path(tmp) / "lake.duckdb"
-        run_id = _build_lake_catalog(catalog, asset_path[1], reference_time()) if asset_path[0] == "raw" else None
+        if _is_raw(asset_path):
+            run_id, files = _build_lake_catalog(catalog, asset_path[1], reference_time())
         parameters = _seed_parameters()
         try:
             context = _context(catalog)
@@ -413,4 +439,24 @@ def validate(asset_path: tuple[str, ...]) -> list[CheckOutcome]:
                         _record_failure(outcome, result)
         finally:
             ReadOnlyDuckDBDialect.close_connections()
+    if _is_raw(asset_path):
+        outcomes[LOAD_ADMITTED.name] = _admission(asset_path[1], run_id, files, list(outcomes.values()))
     return list(outcomes.values())
+
+
+def _admission(table: str, run_id: str | None, files: list[str], outcomes: list[CheckOutcome]) -> CheckOutcome:
+    """Holds the validated load when a check failed at ERROR (only the load's own checks: the volume and freshness
+    of the source say nothing about this load's rows), and reports whether the load is held."""
+    activity = {e["meta"]["check"] for e in _suite_of_checkpoint(f"raw_{table}_activity")["expectations"]}
+    errors = [o for o in outcomes if not o.passed and o.severity == "error" and o.name not in activity]
+    if errors:
+        reason = "; ".join(f"{o.name}: {failure}" for o in errors for failure in o.failures)
+        held_loads.hold(table, run_id, files, reason[:2000])
+    admitted = CheckOutcome(LOAD_ADMITTED.name, validated_run_id=run_id)
+    if held_loads.is_held(table, files):
+        admitted.passed, admitted.unexpected_count = False, len(files)
+        admitted.samples = [held_loads.part_name(f) for f in files[:SAMPLE_SIZE]]
+        admitted.failures = [f"load {run_id} held out of the warehouse ({len(files)} parts) after an ERROR of "
+                             f"{', '.join(o.name for o in errors) or 'an earlier validation'}; release it after "
+                             f"checking: python -m dagster_project.defs.quality release {run_id}"]
+    return admitted

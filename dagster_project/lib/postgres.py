@@ -2,8 +2,10 @@
 reads the same sources as DuckDB.
 
 Tables go to schema `raw` (env `CUR_RAW_SCHEMA`, which tests set to isolate themselves): `raw.<table>` for the lake,
-`raw.manual_<name>` (all columns text) for `data/manual/<name>.csv`. Every load replaces them: the lake is the
-system of record, PostgreSQL only mirrors it for the portability build.
+`raw.manual_<name>` (all columns text) for `data/manual/<name>.csv`, and `raw.production_calendar`, the production
+calendar for the lake's span (lib/calendar.py; on DuckDB dbt makes it itself). The parts of loads held out of the
+warehouse by a raw quality check (lib/held_loads.py) are not copied. Every load replaces them: the lake is the system
+of record, PostgreSQL only mirrors it for the portability build.
 """
 
 import io
@@ -17,7 +19,7 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 from psycopg2 import sql
 
-from dagster_project.lib import paths
+from dagster_project.lib import calendar, held_loads, paths
 
 RAW_TABLES = (
     "pos_messages",
@@ -52,13 +54,16 @@ def load_lake(data_dir: Path | None = None, schema: str | None = None) -> dict[s
     schema = schema or raw_schema()
     loaded = {}
     relations = {}
+    held = set(held_loads.held_parts())
     with connect() as pg, pg.cursor() as cursor, duckdb.connect() as con:
         cursor.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(schema)))
         for table in RAW_TABLES:
-            if files := sorted((data_dir / "lake" / "raw" / table).glob("*/*.parquet")):
+            parts = sorted((data_dir / "lake" / "raw" / table).glob("*/*.parquet"))
+            if files := [part for part in parts if (table, held_loads.part_name(part)) not in held]:
                 relations[table] = con.read_parquet([str(f) for f in files], union_by_name=True, hive_partitioning=False)
         for manual in sorted((data_dir / "manual").glob("*.csv")):
             relations[f"manual_{manual.stem}"] = con.read_csv(str(manual), header=True, all_varchar=True)
+        relations["production_calendar"] = con.from_arrow(calendar.calendar_table(data_dir / "lake"))
         for table, relation in relations.items():
             cursor.execute(sql.SQL("drop table if exists {}").format(sql.Identifier(schema, table)))
             loaded[table] = copy_relation(cursor, relation, schema, table)

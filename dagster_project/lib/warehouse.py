@@ -36,6 +36,9 @@ create table if not exists ops.processed_files (
     content_hash varchar, source varchar, original_name varchar, processed_at timestamp,
     outcome varchar, reason varchar, run_id varchar
 );
+create table if not exists ops.held_loads (
+    source varchar, run_id varchar, part_name varchar, reason varchar, held_at timestamp, released_at timestamp
+);
 """
 
 LOCK_WAIT_S = 120.0

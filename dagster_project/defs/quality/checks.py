@@ -1,8 +1,11 @@
 """Asset checks that run the Great Expectations suites of `expectations/` (see docs/data_quality.md).
 
 One multi-asset check per validated asset runs its checkpoints once and reports one Dagster check per
-`meta.check` of the suites. A check that holds a `critical` expectation is blocking: when it fails at ERROR,
-the assets downstream of the checked asset are not materialized in that run. WARN results are recorded only.
+`meta.check` of the suites. On a mart, a check that holds a `critical` expectation is blocking: when it fails at
+ERROR, the assets downstream of the mart are not materialized in that run. On a raw table an ERROR holds the failing
+load out of the warehouse instead of stopping the dbt graph for every source and region (lib/held_loads.py); the
+raw table's extra check `load_admitted` reports the hold and is the blocking one, so that the warehouse build waits
+for the verdict. WARN results are recorded only.
 """
 
 import json

@@ -26,12 +26,16 @@
 
 {#- The predicate on a raw source (read with filename=true) that keeps the parts this model has not read yet:
     the parts recorded after this model's latest processed_at. A literal list, so that DuckDB opens only those
-    files; `1 = 0` when there is none. A full build, and PostgreSQL, read everything. -#}
+    files; `1 = 0` when there is none. A full build reads every part but the held ones (macros/held_parts.sql, which
+    the ledger does not record either); PostgreSQL reads everything. -#}
 {% macro landed_since_last_run(table) -%}
     {#- ref() outside the condition: dbt records the dependency while parsing, when `execute` is false -#}
     {%- set ledger = ref('stg_lake__landed_parts') -%}
-    {%- if not (execute and is_incremental()) or target.type != 'duckdb' -%}
+    {%- if target.type != 'duckdb' -%}
         {{- return('1 = 1') -}}
+    {%- endif -%}
+    {%- if not (execute and is_incremental()) -%}
+        {{- return(not_held('filename', "'" ~ table ~ "'")) -}}
     {%- endif -%}
     {%- set parts_query -%}
         select part_path from {{ ledger }}
