@@ -326,6 +326,23 @@ def test_a_released_load_is_not_held_again(tmp_path, seeds_dir, monkeypatch, cap
     assert quality_cli(["release", "run-load"]) == 1  # nothing left to release
 
 
+def test_a_load_the_warehouse_has_read_is_not_held(tmp_path, seeds_dir, monkeypatch):
+    """Validated again after a build read it: holding it now would leave its rows in the hourly build but not in a
+    full refresh. The ERROR stands; the load stays admitted."""
+    rows = clean_rows("portal_appeals", load_versions(LOAD_ROWS), "run-load", "p")
+    for row in rows[:FAULTY_ROWS]:
+        row["rating"] = 9
+    land(tmp_path, "portal_appeals", "run-load", rows)
+    part = next((tmp_path / "lake" / "raw" / "portal_appeals").glob("*/*.parquet"))
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as con:  # what the dbt ledger holds after a build
+        con.execute("create schema staging; create table staging.stg_lake__landed_parts as "
+                    "select 'portal_appeals' as table_name, ? as part_path", [str(part)])
+    _environment(monkeypatch, tmp_path, seeds_dir)
+    results = {o.name: o for o in gx.validate(("raw", "portal_appeals"))}
+    assert results["rating_range"].severity == "error"
+    assert results["load_admitted"].passed and held_loads.held_parts() == []
+
+
 def test_an_outage_of_the_source_holds_nothing(tmp_path, seeds_dir, monkeypatch):
     """No record in the last 24 hours where 30 a day is usual: the volume check fails at ERROR, but it is about the
     source, not about a load — there is nothing to hold."""

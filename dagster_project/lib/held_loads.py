@@ -8,7 +8,12 @@ them). Everything else — the source's other loads, the other sources and regio
 A hold ends when a data engineer releases it (`python -m dagster_project.defs.quality release <run_id>`, after
 checking the load); the next build then reads its parts like newly landed ones. A corrected re-export lands as a new
 load and needs no release. The lake itself is never changed.
+A part that the warehouse has already read (it is in the dbt ledger `staging.stg_lake__landed_parts`) is not held:
+taking it back out would need its rows removed, and an hourly build would no longer equal a full refresh. In a run,
+the checks come before the build (check `load_admitted`), so this happens only when a load is validated again later.
 """
+
+LEDGER = "staging.stg_lake__landed_parts"  # the dbt model that records the lake parts the warehouse has read
 
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,7 +29,8 @@ def part_name(part: str | Path) -> str:
 
 
 def hold(table: str, run_id: str | None, parts: Sequence[str], reason: str) -> int:
-    """Holds the parts of a load (idempotent; a released load is not held again). Returns the parts newly held."""
+    """Holds the parts of a load that the warehouse has not read yet (idempotent; a released load is not held
+    again). Returns the parts newly held."""
     names = sorted({part_name(part) for part in parts})
     if not names:
         return 0
@@ -32,6 +38,10 @@ def hold(table: str, run_id: str | None, parts: Sequence[str], reason: str) -> i
         known = {name for (name,) in con.execute(
             "select part_name from ops.held_loads where source = ? and part_name in (select unnest(?))",
             [table, names]).fetchall()}
+        if con.execute("select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+                       LEDGER.split(".")).fetchone()[0]:
+            known |= {part_name(path) for (path,) in con.execute(
+                f"select part_path from {LEDGER} where table_name = ?", [table]).fetchall()}
         new = [name for name in names if name not in known]
         if new:
             now = warehouse.utcnow()
