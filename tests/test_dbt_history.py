@@ -52,7 +52,7 @@ def utc(region: str, local: str) -> dt.datetime:
     return moment.astimezone(dt.UTC).replace(tzinfo=None)
 
 
-def portal(appeal_id, region, local, category="housing.01", answered_local=None, status="answered", citizen=None,
+def portal(appeal_id, region, local, category="housing.01", answered_local=None, status=None, citizen=None,
            **codes):
     oktmo, agency = PLACES[region]
     registered = utc(region, local)
@@ -61,7 +61,7 @@ def portal(appeal_id, region, local, category="housing.01", answered_local=None,
         "appeal_id": appeal_id, "portal": "Городской портал", "region_code": region,
         "oktmo": codes.get("oktmo", oktmo), "agency_id": codes.get("agency_id", agency), "category_code": category,
         "subcategory_code": None, "citizen_hash": citizen or f"c-{appeal_id}", "address": "ул. Ленина, 1",
-        "text": "обращение", "created_at": registered, "status": status if answered else codes.get("status", "registered"),
+        "text": "обращение", "created_at": registered, "status": status or ("answered" if answered else "registered"),
         "answered_at": answered, "rework_count": 0, "rating": None, "updated_at": answered or registered,
     }
 
