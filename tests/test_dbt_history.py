@@ -28,6 +28,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from test_dbt_warehouse import RUN_COLUMNS, differences, model_relations
 
 from dagster_project.lib import contracts, held_loads, paths
 from dagster_project.sandbox.manual_inputs import write_manual_inputs
@@ -43,7 +44,6 @@ WORKING_DAYS = {"housing.01": 3, "roads.01": 10}  # seeds/categories.csv
 DEFAULT_WORKING_DAYS = 10  # dbt var default_deadline_working_days: the «не определено» category
 HISTORY_REGION = "37"
 HELD_REGION = "64"
-RUN_COLUMNS = {"processed_at", "repeat_processed_at"}
 
 
 def utc(region: str, local: str) -> dt.datetime:
@@ -228,32 +228,17 @@ def rows_of(frame: pd.DataFrame, keep) -> list[tuple]:
     return sorted(map(tuple, kept.astype(object).where(kept.notna(), None).astype(str).values.tolist()))
 
 
-def differences(incremental: Path, full: Path) -> dict[str, tuple[int, int]]:
-    found = {}
-    with duckdb.connect() as con:
-        con.execute(f"attach '{incremental}' as incremental (read_only)")
-        con.execute(f"attach '{full}' as full_refresh (read_only)")
-        relations = con.execute("select table_schema, table_name from information_schema.tables "
-                                "where table_catalog = 'full_refresh' and table_schema in "
-                                "('main', 'staging', 'intermediate')").fetchall()
-        for schema, name in relations:
-            columns = [c for (c,) in con.execute(
-                "select column_name from information_schema.columns where table_catalog = 'full_refresh' "
-                "and table_schema = ? and table_name = ? order by ordinal_position", [schema, name]).fetchall()
-                if c not in RUN_COLUMNS]
-            select = ", ".join(f'"{c}"' for c in columns)
-            a, b = (f'select {select} from {db}."{schema}"."{name}"' for db in ("incremental", "full_refresh"))
-            only_a = con.execute(f"select count(*) from ({a} except all {b})").fetchone()[0]
-            only_b = con.execute(f"select count(*) from ({b} except all {a})").fetchone()[0]
-            if only_a or only_b:
-                found[name] = (only_a, only_b)
-    return found
-
-
 def full_refresh_copy(warehouse: Path, copy: Path) -> Path:
     shutil.copy(warehouse, copy)
     run_dbt("build", "--full-refresh", "--exclude-resource-type", "unit_test", "test", warehouse=copy)
     return copy
+
+
+def differences_from_full_refresh(warehouse: Path, copy: Path) -> dict[str, tuple[int, int]]:
+    """Every model of the project: rows only in the hourly build / only in a full refresh of the same lake."""
+    full = full_refresh_copy(warehouse, copy)
+    manifest = json.loads((Path(os.environ["DBT_TARGET_PATH"]) / "manifest.json").read_text())
+    return differences(warehouse, full, model_relations(manifest))
 
 
 @pytest.fixture(scope="module")
@@ -288,12 +273,12 @@ def builds(history_env):
     run_dbt("build", "--exclude-resource-type", "unit_test", "test")
     state["history"] = region_marts(warehouse)
     state["facts_history"] = query(warehouse, "select * from main.fct_appeals")
-    state["differences_history"] = differences(warehouse, full_refresh_copy(warehouse, root / "full_history.duckdb"))
+    state["differences_history"] = differences_from_full_refresh(warehouse, root / "full_history.duckdb")
 
     assert held_loads.release("run-2025-06-11") == 1
     run_dbt("build", "--exclude-resource-type", "unit_test", "test")
     state["facts_released"] = query(warehouse, "select * from main.fct_appeals")
-    state["differences_released"] = differences(warehouse, full_refresh_copy(warehouse, root / "full_released.duckdb"))
+    state["differences_released"] = differences_from_full_refresh(warehouse, root / "full_released.duckdb")
     state["calendar"] = query(warehouse, "select min(date_day) as first, max(date_day) as last from dim_date")
     state["unknown_codes"] = query(warehouse, "select * from main.unknown_codes_monthly")
     shutil.copytree(data, root / "lake_released")

@@ -4,6 +4,17 @@
 -- placed in any region's marts, so those appeals are excluded (int_appeals_excluded) and counted here under their
 -- own code. For analysts: how much of a month's «не определено» comes from where; for engineers: which codes to add
 -- to the reference data or the source's mapping. Rebuilt whole: it reads only the appeals with an unknown code.
+
+-- (kind of code, the code as sent, when the appeal carries the «не определено» member of that dimension)
+{%- set unknown_kinds = [
+    ("case when channel_code = 'sed' then 'classifier' else 'category' end", 'unresolved_category_code',
+     "category_code = 'unknown'"),
+    ("'subcategory'", 'unresolved_subcategory_code', "subcategory_code = 'unknown'"),
+    ("'agency'", 'unresolved_agency_id', "agency_id = 'unknown'"),
+    ("'oktmo'", 'unresolved_oktmo', "oktmo = '00000000'"),
+    ("'status'", 'source_status', "status = 'unknown'"),
+] %}
+
 with unresolved as (
     select
         channel_code,
@@ -23,30 +34,16 @@ with unresolved as (
         unresolved_category_code,
         unresolved_subcategory_code
     from {{ ref('int_appeals_conformed') }}
-    where (exclusion_reason is null
-           and (oktmo = '00000000' or agency_id = 'unknown' or category_code = 'unknown'
-                or subcategory_code = 'unknown' or status = 'unknown'))
+    where (exclusion_reason is null and ({{ unknown_kinds | map(attribute=2) | join(' or ') }}))
        or (exclusion_reason = 'unknown_region' and registered_at is not null)
 ),
 
 codes as (
-    select channel_code, region_code, month_start, registered_at,
-        case when channel_code = 'sed' then 'classifier' else 'category' end as code_kind,
-        unresolved_category_code as source_code
-    from unresolved where exclusion_reason is null and category_code = 'unknown'
+    {%- for kind, code, condition in unknown_kinds %}
+    select channel_code, region_code, month_start, registered_at, {{ kind }} as code_kind, {{ code }} as source_code
+    from unresolved where exclusion_reason is null and {{ condition }}
     union all
-    select channel_code, region_code, month_start, registered_at, 'subcategory', unresolved_subcategory_code
-    from unresolved where exclusion_reason is null and subcategory_code = 'unknown'
-    union all
-    select channel_code, region_code, month_start, registered_at, 'agency', unresolved_agency_id
-    from unresolved where exclusion_reason is null and agency_id = 'unknown'
-    union all
-    select channel_code, region_code, month_start, registered_at, 'oktmo', unresolved_oktmo
-    from unresolved where exclusion_reason is null and oktmo = '00000000'
-    union all
-    select channel_code, region_code, month_start, registered_at, 'status', source_status
-    from unresolved where exclusion_reason is null and status = 'unknown'
-    union all
+    {%- endfor %}
     select channel_code, region_code, month_start, registered_at, 'region', region_code
     from unresolved where exclusion_reason = 'unknown_region'
 ),
