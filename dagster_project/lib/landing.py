@@ -9,6 +9,7 @@ import hashlib
 import os
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
@@ -119,3 +120,11 @@ def ensure_table(table: str) -> None:
 def existing_parts(table: str, name_suffix: str) -> list[Path]:
     """Landed parts of a table whose name ends with the suffix (finds a file source's part by content hash)."""
     return sorted(paths.raw_dir(table).glob(f"load_date=*/*{name_suffix}.parquet"))
+
+
+def last_landed_at(table: str) -> datetime | None:
+    """When the newest part with rows landed in `table` (UTC), None before the first: parts are immutable and only
+    written for rows, so this is when the source last gave new data."""
+    times = [part.stat().st_mtime for part in paths.raw_dir(table).glob("load_date=*/*.parquet")
+             if part.parent.name != EMPTY_PART.parent.name]
+    return datetime.fromtimestamp(max(times), UTC) if times else None

@@ -35,3 +35,9 @@ def raw_dir(table: str) -> Path:
 
 def serving_path() -> Path:
     return Path(os.environ.get("SERVING_PATH", data_dir() / "serving" / "marts.duckdb")).resolve()
+
+
+def alerts_state_path() -> Path:
+    """The alerts' de-duplication memory: beside the Dagster instance that sends them (DAGSTER_HOME), else data/."""
+    home = os.environ.get("DAGSTER_HOME")
+    return (Path(home) if home else data_dir()).resolve() / "alerts_sent.sqlite"

@@ -129,3 +129,88 @@ def raw_export_retention_days() -> int:
     if days < 1:
         raise ValueError(f"CUR_RAW_EXPORT_RETENTION_DAYS must be at least 1, got {days}")
     return days
+
+
+# --- Alerts (lib/alerts.py): where the platform tells people that something needs them ---
+
+DEFAULT_ALERT_DEDUP_MINUTES = 120
+DEFAULT_TELEGRAM_API_URL = "https://api.telegram.org"
+DEFAULT_STALE_SOURCE_HOURS = 24
+
+
+def _whole_number(name: str, default: int, minimum: int = 1) -> int:
+    value = env(name, str(default))
+    try:
+        number = int(value)
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number, got {value!r}") from None
+    if number < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {number}")
+    return number
+
+
+def alert_dedup_minutes() -> int:
+    """An alert with the same key goes to a channel at most once in this window (CUR_ALERT_DEDUP_MINUTES)."""
+    return _whole_number("CUR_ALERT_DEDUP_MINUTES", DEFAULT_ALERT_DEDUP_MINUTES)
+
+
+def alert_webhook_url() -> str | None:
+    """A generic JSON webhook (POST); a secret, since such URLs often carry a token (CUR_ALERT_WEBHOOK_URL[_FILE])."""
+    return secret("CUR_ALERT_WEBHOOK_URL")
+
+
+def alert_telegram() -> tuple[str, str, str] | None:
+    """(API base URL, bot token, chat id) when CUR_ALERT_TELEGRAM_BOT_TOKEN[_FILE] and _CHAT_ID are set."""
+    token, chat_id = secret("CUR_ALERT_TELEGRAM_BOT_TOKEN"), env("CUR_ALERT_TELEGRAM_CHAT_ID")
+    if not (token and chat_id):
+        return None
+    return env("CUR_ALERT_TELEGRAM_API_URL", DEFAULT_TELEGRAM_API_URL).rstrip("/"), token, chat_id
+
+
+def alert_smtp() -> dict | None:
+    """SMTP settings when CUR_ALERT_SMTP_HOST and CUR_ALERT_EMAIL_TO (comma-separated) are set."""
+    host, recipients = env("CUR_ALERT_SMTP_HOST"), env("CUR_ALERT_EMAIL_TO")
+    if not (host and recipients):
+        return None
+    return {
+        "host": host,
+        "port": _whole_number("CUR_ALERT_SMTP_PORT", 25),
+        "starttls": env("CUR_ALERT_SMTP_STARTTLS", "false").lower() in ("1", "true", "yes"),
+        "user": env("CUR_ALERT_SMTP_USER"),
+        "password": secret("CUR_ALERT_SMTP_PASSWORD"),
+        "sender": env("CUR_ALERT_EMAIL_FROM", "cur-platform@localhost"),
+        "recipients": [address.strip() for address in recipients.split(",") if address.strip()],
+    }
+
+
+def stale_source_hours(source: str) -> int:
+    """Hours without new data after which a source is reported stale: CUR_STALE_HOURS_<SOURCE> (e.g.
+    CUR_STALE_HOURS_SED_APPEALS=48), else CUR_STALE_HOURS, else 24."""
+    default = _whole_number("CUR_STALE_HOURS", DEFAULT_STALE_SOURCE_HOURS)
+    return _whole_number(f"CUR_STALE_HOURS_{source.upper()}", default)
+
+
+# --- Automation (defs/automation, the extraction schedules and sensors) ---
+
+DEFAULT_SENSOR_INTERVAL_S = 30
+
+
+def sensor_interval_s() -> int:
+    """How often the inbox sensors and the after-load build sensor look (CUR_SENSOR_INTERVAL_S, default 30 s)."""
+    return _whole_number("CUR_SENSOR_INTERVAL_S", DEFAULT_SENSOR_INTERVAL_S)
+
+
+def schedules_on_by_default() -> bool:
+    """Whether the schedules start RUNNING in a new instance: yes in production, where nobody should have to switch
+    them on; no in development, where a schedule would hit whatever the API settings point to. CUR_SCHEDULES_ON
+    (true/false) overrides it. An operator's start/stop in the UI always wins over the default."""
+    value = env("CUR_SCHEDULES_ON")
+    return is_production() if value is None else value.lower() in ("1", "true", "yes")
+
+
+def cron(schedule_name: str, default: str) -> str:
+    """A schedule's cron: CUR_CRON_<SCHEDULE NAME> (e.g. CUR_CRON_EXTRACT_POS_HOURLY="*/15 * * * *"), else `default`."""
+    value = env(f"CUR_CRON_{schedule_name.upper()}", default)
+    if len(value.split()) != 5:
+        raise ValueError(f"CUR_CRON_{schedule_name.upper()} must be a five-field cron expression, got {value!r}")
+    return value

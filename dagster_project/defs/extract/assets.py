@@ -49,7 +49,7 @@ from dagster_project.defs.extract.files import export_date, extract_files, file_
 from dagster_project.defs.extract.load_result import LoadResult
 from dagster_project.defs.extract.resources import InboxResource
 from dagster_project.defs.extract.specs import API_SPECS, FILE_SPECS, ApiSpec, FileSpec
-from dagster_project.lib import warehouse
+from dagster_project.lib import settings, warehouse
 from dagster_project.lib.contracts import META_COLUMNS, RAW_TABLES
 
 # Step retries: a transient outage outlasting the HTTP retries is tried again, resuming from the last
@@ -226,24 +226,33 @@ FILE_ASSETS = {spec.name: build_file_asset(spec) for spec in FILE_SPECS}
 
 def _job(name: str, specs: list[ApiSpec | FileSpec], description: str):
     keys = [raw_key(table) for spec in specs for table in spec.tables]
-    return define_asset_job(name, selection=keys, tags=RUN_RETRY_TAGS, description=description)
+    # cur/source: the instance's run queue lets one run per source at a time (tag_concurrency_limits, dagster.yaml)
+    return define_asset_job(name, selection=keys, tags={**RUN_RETRY_TAGS, "cur/source": name}, description=description)
 
 
 POS_JOB = _job("extract_pos", [s for s in API_SPECS if s.api == "pos"], "ПОС: сообщения, опросы")
 INCIDENT_JOB = _job("extract_incidents", [s for s in API_SPECS if s.api == "incident"], "Инцидент Менеджмент")
 FILE_JOBS = {spec.name: _job(f"extract_{spec.name}", [spec], spec.description) for spec in FILE_SPECS}
 
+
+def _schedule(name: str, job, cron: str, description: str) -> ScheduleDefinition:
+    """Running by default in production (settings.schedules_on_by_default); the cron is settable per schedule."""
+    return ScheduleDefinition(
+        name=name, job=job, cron_schedule=settings.cron(name, cron), execution_timezone="Europe/Moscow",
+        description=description,
+        default_status=DefaultScheduleStatus.RUNNING if settings.schedules_on_by_default()
+        else DefaultScheduleStatus.STOPPED,
+    )
+
+
 SCHEDULES = [
-    ScheduleDefinition(name="extract_pos_hourly", job=POS_JOB, cron_schedule="5 * * * *",
-                       default_status=DefaultScheduleStatus.STOPPED),
-    ScheduleDefinition(name="extract_incidents_hourly", job=INCIDENT_JOB, cron_schedule="10 * * * *",
-                       default_status=DefaultScheduleStatus.STOPPED),
+    _schedule("extract_pos_hourly", POS_JOB, "5 * * * *", "ПОС: инкрементальная загрузка каждый час"),
+    _schedule("extract_incidents_hourly", INCIDENT_JOB, "10 * * * *", "Инцидент Менеджмент: каждый час"),
     # The daily exports: a backstop for the sensors (every pending file), after the night's drops.
-    ScheduleDefinition(name="extract_sed_appeals_daily", job=FILE_JOBS["sed_appeals"], cron_schedule="0 6 * * *",
-                       execution_timezone="Europe/Moscow", default_status=DefaultScheduleStatus.STOPPED),
-    ScheduleDefinition(name="extract_portal_appeals_daily", job=FILE_JOBS["portal_appeals"],
-                       cron_schedule="30 6 * * *", execution_timezone="Europe/Moscow",
-                       default_status=DefaultScheduleStatus.STOPPED),
+    _schedule("extract_sed_appeals_daily", FILE_JOBS["sed_appeals"], "0 6 * * *",
+              "СЭД: все ожидающие файлы (страховка к датчику папки)"),
+    _schedule("extract_portal_appeals_daily", FILE_JOBS["portal_appeals"], "30 6 * * *",
+              "Порталы: все ожидающие файлы (страховка к датчику папки)"),
 ]
 
 
@@ -253,7 +262,7 @@ def build_inbox_sensor(spec: FileSpec):
     @sensor(
         name=f"{spec.inbox}_inbox_sensor",
         job=FILE_JOBS[spec.name],
-        minimum_interval_seconds=30,
+        minimum_interval_seconds=settings.sensor_interval_s(),
         default_status=DefaultSensorStatus.RUNNING,
         description=f"Новый файл в data/inbox/{spec.inbox}/ → отдельный запуск загрузки этого файла",
     )

@@ -1,0 +1,7 @@
+"""Monitoring: alerts on failed runs, blocking check failures and stale sources (lib/alerts.py)."""
+
+from dagster import Definitions
+
+from dagster_project.defs.monitoring.sensors import SENSORS
+
+defs = Definitions(sensors=SENSORS)
