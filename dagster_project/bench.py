@@ -28,7 +28,7 @@ from pathlib import Path
 import duckdb
 import httpx
 
-from dagster_project.lib import paths, warehouse
+from dagster_project.lib import contracts, paths, warehouse
 
 FLOOR_SQL = Path(__file__).with_name("bench_floor.sql")
 REPORT = paths.REPO_ROOT / "docs" / "performance.md"
@@ -329,11 +329,9 @@ def bench(scale: int, seed: int, data_dir: Path) -> int:
     stages = []
     with running_server(paths.sandbox_dir(), now=incremental_from, startup_timeout_s=600) as base_url:
         env |= {"POS_BASE_URL": f"{base_url}/pos/v1", "INCIDENT_BASE_URL": f"{base_url}/im/v1"}
-        raw_tables = ("pos_messages", "pos_message_events", "incidents", "incident_events", "sed_appeals",
-                      "portal_appeals")
         extraction = run_stage("1. extraction and landing", python_stage("extract_sources()"), 0, env)
-        extraction.rows = sum(lake_rows(t) for t in raw_tables)
-        records = sum(lake_rows(t) for t in raw_tables if not t.endswith("_events"))
+        extraction.rows = sum(lake_rows(t) for t in contracts.RAW_TABLES)
+        records = sum(lake_rows(t) for t in contracts.RAW_TABLES if not t.endswith(("_events", "_polls")))
         extraction.note = f"{records:,} source records (appeal versions), {records / extraction.wall_s:,.0f} records/s"
         stages.append(extraction)
 
@@ -359,7 +357,7 @@ def bench(scale: int, seed: int, data_dir: Path) -> int:
         quality = [sys.executable, "-m", "dagster_project.defs.quality", "run-all"]
         checks = run_stage("3. Great Expectations checks", quality, transform.rows, env, allowed_codes=(0, 1))
         stages.append(checks)
-        stages.append(run_stage("4. publish", python_stage('materialize(\'key:"serving/marts_snapshot"\', False)'),
+        stages.append(run_stage("4. publish", python_stage('materialize(\'key:"serving/marts"\', False)'),
                                 transform.rows, env))
 
         before = transform.rows

@@ -32,6 +32,7 @@ from test_dbt_warehouse import RUN_COLUMNS, differences, model_relations
 
 from dagster_project.lib import contracts, held_loads, paths
 from dagster_project.sandbox.manual_inputs import write_manual_inputs
+import scans
 
 pytestmark = pytest.mark.integration
 
@@ -371,7 +372,7 @@ def test_postgres_builds_the_same_dates_and_deadlines(builds, history_env):
                 cursor.execute(f'select min(date_day), max(date_day) from "{schema}".dim_date')
                 span = cursor.fetchone()
     finally:
-        postgres.drop_schemas(schema)
+        scans.drop_schemas(schema)
     pd.testing.assert_frame_equal(fact_values(facts), fact_values(builds["facts_released"]), check_dtype=False)
     assert span == (dt.date(2011, 1, 1), dt.date(dt.date.today().year + 1, 12, 31))
 

@@ -24,6 +24,7 @@ import pytest
 
 from dagster_project.lib import paths
 from dagster_project.sandbox.manual_inputs import write_manual_inputs
+import scans
 
 pytestmark = pytest.mark.integration
 
@@ -546,7 +547,7 @@ def postgres_schema(dbt_env):
         mp.setenv("PGSCHEMA", schema)
         mp.setenv("CUR_RAW_SCHEMA", f"{schema}_raw")
         yield schema
-    postgres.drop_schemas(schema)
+    scans.drop_schemas(schema)
 
 
 def test_postgres_incremental_builds_match_duckdb(duckdb_runs, postgres_schema, dbt_env):

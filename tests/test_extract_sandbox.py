@@ -25,6 +25,7 @@ from dagster_project.defs.extract.resources import InboxResource, PiiResource, S
 from dagster_project.lib import paths, pii
 from dagster_project.sandbox import generate
 from dagster_project.sandbox.server import running_server
+import scans
 
 pytestmark = pytest.mark.integration
 
@@ -264,7 +265,7 @@ def test_no_personal_data_reaches_disk(faulty_load):
     assert all(len(values) > 50 for values in personal.values())  # the sources really carry personal data
     text = stored_text(faulty_load["data"])
     assert warehouse_rows("select count(*) from ops.quarantine")[0][0] > 0  # the quarantine is scanned too
-    assert pii.find_pii(text) == []
+    assert scans.find_pii(text) == []
     digits = "".join(c if c.isdigit() else " " for c in text).split()
     assert not personal["phone"] & {d[-11:] for d in digits if len(d) >= 10}
     for kind in ("name", "email", "handle"):

@@ -24,6 +24,7 @@ from dagster_project.defs.extract.specs import INCIDENTS, PORTAL_APPEALS, POS_ME
 from dagster_project.lib import paths, pii
 from dagster_project.lib.contracts import RAW_TABLES, arrow_schema
 from dagster_project.lib.http_client import JsonApiClient, SourceUnavailable, json_page
+import scans
 
 KEY = b"test-key"
 
@@ -62,7 +63,7 @@ def test_mask_text_hides_personal_data_and_keeps_codes():
         "исполнитель Петрова А.С., ник @ivan_99. ОКТМО 63701000, код 0005.0005.0055.1122, срок 2025-01-31."
     )
     masked = pii.mask_text(text)
-    assert pii.find_pii(masked) == []
+    assert scans.find_pii(masked) == []
     for kept in ("63701000", "0005.0005.0055.1122", "2025-01-31"):
         assert kept in masked
     assert "@ivan_99" not in masked

@@ -53,9 +53,9 @@ def warehouse(tmp_path, monkeypatch):
 
 
 def publish():
-    result = materialize([bi_assets.publish], instance=DagsterInstance.ephemeral())
+    result = materialize([bi_assets.serving_marts], instance=DagsterInstance.ephemeral())
     assert result.success
-    (event,) = result.asset_materializations_for_node("serving__marts_snapshot")
+    (event,) = result.asset_materializations_for_node("serving__marts")
     return {key: value.value for key, value in event.metadata.items()}
 
 

@@ -3,8 +3,10 @@
 import json
 import os
 import sys
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject
 
@@ -32,7 +34,7 @@ def _manifest_is_stale(manifest: Path) -> bool:
         return True
     built = manifest.stat().st_mtime
     sources = [paths.DBT_PROJECT_DIR / "dbt_project.yml", *paths.SEEDS_DIR.glob("*.yml")]
-    for folder in ("models", "macros", "tests", "snapshots"):
+    for folder in ("models", "macros", "tests"):
         sources.extend((paths.DBT_PROJECT_DIR / folder).rglob("*.*"))
     return any(source.stat().st_mtime > built for source in sources)
 
@@ -42,7 +44,22 @@ def dbt_resource() -> DbtCliResource:
 
 
 class CurDbtTranslator(DagsterDbtTranslator):
-    """dbt sources `raw.<table>` keep the default key `raw/<table>`, which is the extraction asset's key."""
+    """dbt sources `raw.<table>` keep the default key `raw/<table>`, which is the extraction asset's key. Models are
+    grouped in the UI by layer, marts by domain (their folder): `staging`, `intermediate`, `marts_core`, …; seeds
+    and the generated calendar are `reference`."""
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        return dbt_group_name(dbt_resource_props["resource_type"], dbt_resource_props["fqn"])
+
+
+def dbt_group_name(resource_type: str, fqn: list[str]) -> str:
+    """`fqn` is [project, folder, …, name]: a model's first folder is its layer, a mart's second folder its domain."""
+    if resource_type != "model":
+        return "reference"
+    folders = fqn[1:-1]
+    if folders[:1] == ["marts"] and len(folders) > 1:
+        return f"marts_{folders[1]}"
+    return folders[0] if folders else "default"
 
 
 translator = CurDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))

@@ -333,8 +333,3 @@ def sql_hmac(identity: str, pads: str = "hmac_pads") -> str:
 def masked_json(value: Any, known_values: tuple[str, ...] = ()) -> str:
     """A payload masked by mask_payload, as JSON text (quarantine payloads, `_extra`)."""
     return json.dumps(mask_payload(value, known_values), ensure_ascii=False, default=str, sort_keys=True)
-
-
-def find_pii(text: str) -> list[str]:
-    """Every phone, e-mail or ФИО pattern in a text (used by the PII scans of the lake and the warehouse)."""
-    return [m.group(0) for pattern in (EMAIL_RE, PHONE_RE, FIO_RE) for m in pattern.finditer(text)]

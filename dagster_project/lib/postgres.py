@@ -19,17 +19,8 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 from psycopg2 import sql
 
-from dagster_project.lib import calendar, held_loads, paths
+from dagster_project.lib import calendar, contracts, held_loads, paths
 
-RAW_TABLES = (
-    "pos_messages",
-    "pos_message_events",
-    "pos_polls",
-    "incidents",
-    "incident_events",
-    "sed_appeals",
-    "portal_appeals",
-)
 COPY_BATCH_ROWS = 50_000
 
 def connect():
@@ -57,7 +48,7 @@ def load_lake(data_dir: Path | None = None, schema: str | None = None) -> dict[s
     held = set(held_loads.held_parts())
     with connect() as pg, pg.cursor() as cursor, duckdb.connect() as con:
         cursor.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(schema)))
-        for table in RAW_TABLES:
+        for table in contracts.RAW_TABLES:
             parts = sorted((data_dir / "lake" / "raw" / table).glob("*/*.parquet"))
             if files := [part for part in parts if (table, held_loads.part_name(part)) not in held]:
                 relations[table] = con.read_parquet([str(f) for f in files], union_by_name=True, hive_partitioning=False)
@@ -119,16 +110,6 @@ def _csv_ready(batch: pa.RecordBatch) -> pa.RecordBatch:
         for column in batch.columns
     ]
     return pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
-
-
-def drop_schemas(prefix: str) -> None:
-    """Drop schema `prefix` and every `prefix_*` schema (a test's target schema, its folder schemas and raw copy)."""
-    with connect() as pg, pg.cursor() as cursor:
-        cursor.execute(
-            "select nspname from pg_namespace where nspname = %s or nspname like %s", (prefix, prefix + r"\_%")
-        )
-        for (name,) in cursor.fetchall():
-            cursor.execute(sql.SQL("drop schema {} cascade").format(sql.Identifier(name)))
 
 
 if __name__ == "__main__":

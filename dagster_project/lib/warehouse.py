@@ -57,9 +57,9 @@ LAKE_SHARE_OF_MEMORY_FOR_ONE_THREAD = 0.25
 
 def full_refresh_threads() -> int:
     """dbt threads of a full refresh on DuckDB. Its big models each read the whole lake and need the whole memory
-    limit: two at once evict each other's buffers (the benchmark at 10M appeals, a 1.4 GB lake: 295 s with two
-    threads, 213 s with one), while on a small lake two threads overlap the many small models (1M, 0.15 GB: 36 s against 54 s). So one
-    thread once the lake (compressed Parquet) outgrows a quarter of the memory limit."""
+    limit: two at once evict each other's buffers on a large lake, while on a small lake two threads overlap the many
+    small models (measured in docs/performance.md). So one thread once the lake (compressed Parquet) outgrows a
+    quarter of the memory limit."""
     settings = duckdb_settings()
     lake_bytes = sum(part.stat().st_size for part in paths.lake_dir().glob("raw/*/*/*.parquet"))
     one_thread_above = LAKE_SHARE_OF_MEMORY_FOR_ONE_THREAD * _bytes(settings["memory_limit"])

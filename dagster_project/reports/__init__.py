@@ -21,7 +21,6 @@ from dagster_project.lib import paths
 from dagster_project.reports.svg import bar_chart, line_chart
 
 MONTHS_RU = ("январь", "февраль", "март", "апрель", "май", "июнь", "июль", "август", "сентябрь", "октябрь", "ноябрь", "декабрь")
-HISTORY_MONTHS = 12
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 CHROMIUM_CANDIDATES = ("chromium", "chromium-browser", "google-chrome")
 

@@ -1,4 +1,4 @@
-"""The `publish` asset: the serving layer BI reads, one immutable Parquet file per mart version under a catalog of views
+"""The `serving/marts` asset: the serving layer BI reads, one immutable Parquet file per mart version under a catalog of views
 (lib/serving.py), and the PostgreSQL serving copy when `SERVING_POSTGRES_URL` is set.
 
 Only what BI needs is served: the marts of Superset's datasets (superset/bundle/datasets/, the report's mart among
@@ -14,12 +14,12 @@ from dagster_project.lib import paths, serving, settings, warehouse
 
 
 @asset(
-    key=AssetKey(["serving", "marts_snapshot"]),
+    key=AssetKey(["serving", "marts"]),
     deps=[AssetKey([name]) for name in serving.served_mart_names()],
-    group_name="bi",
+    group_name="serving",
     description="Витрины для BI: файл Parquet на версию витрины и каталог представлений над ними (только нужное BI).",
 )
-def publish(context: AssetExecutionContext) -> MaterializeResult:
+def serving_marts(context: AssetExecutionContext) -> MaterializeResult:
     started = time.monotonic()
     # A read-only connection holds DuckDB's shared lock: no writer changes the marts while they are exported.
     with duckdb.connect(str(paths.warehouse_path()), read_only=True, config=warehouse.duckdb_settings()) as con:

@@ -16,7 +16,7 @@ from dagster_project.lib.superset_client import SupersetClient, deploy, serving_
 
 @asset(
     key=AssetKey(["serving", "superset_dashboards"]),
-    deps=[AssetKey(["serving", "marts_snapshot"])],
+    deps=[AssetKey(["serving", "marts"])],
     group_name="bi",
     output_required=False,
     description="Дашборды Superset (рейтинг, отрасли, тепловая карта, показатели ЦУР, нагрузка, сводка), роли и RLS.",

@@ -1,4 +1,4 @@
-"""Every dbt model, seed and snapshot as Dagster assets; every dbt test as an asset check."""
+"""Every dbt model and seed as Dagster assets; every dbt test as an asset check."""
 
 import os
 

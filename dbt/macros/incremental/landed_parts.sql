@@ -3,7 +3,9 @@
     stg_lake__landed_parts — not a landing time: `_landed_at` is stamped when a part is opened, and a long
     extraction commits its part minutes after a shorter one that was opened later. -#}
 
-{#- The raw tables whose parts are tracked (every `raw` source that staging reads incrementally). -#}
+{#- The raw tables whose parts are tracked: every `raw` source. A literal because dbt's `graph` is empty while it
+    parses, when the source() dependencies below are recorded; tests/test_definitions.py checks that it, the `raw`
+    sources and the registry dagster_project/lib/contracts.py RAW_TABLES agree. -#}
 {% macro landed_tables() -%}
     {{ return(['pos_messages', 'pos_message_events', 'pos_polls', 'incidents', 'incident_events', 'sed_appeals',
                'portal_appeals']) }}

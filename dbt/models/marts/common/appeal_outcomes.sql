@@ -1,18 +1,10 @@
-{{
-    config(
-        materialized='incremental',
-        unique_key='appeal_key',
-        incremental_strategy='replace_keys',
-        update_columns=['is_open_overdue'],
-        on_schema_change='ignore'
-    )
-}}
+{{ config(materialized='incremental', unique_key='appeal_key', update_columns=['is_open_overdue']) }}
 -- One row per appeal with the outcome flags every business mart counts, evaluated as of the latest loaded data.
 -- Without the texts, addresses and citizens: the marts that need them read fct_appeals (wide text is what a stored
 -- table pays for most).
 -- Incremental (strategy replace_keys): the appeals (re)written in fct_appeals since this table's latest run are
 -- replaced, the ones that left it removed, and the overdue flag of a stored open appeal whose deadline the new
--- as-of moment passed is updated in place. (on_schema_change: the replace_keys strategy checks the columns itself.)
+-- as-of moment passed is updated in place.
 -- depends_on: {{ ref('int_appeals_conformed') }}
 {%- set since = incremental_watermark() %}
 

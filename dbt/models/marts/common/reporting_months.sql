@@ -1,11 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        unique_key='month_start',
-        incremental_strategy='replace_keys',
-        on_schema_change='ignore'
-    )
-}}
+{{ config(materialized='incremental', unique_key='month_start') }}
 -- One row per registration month with its number of appeals and the latest run that changed the month: the monthly
 -- and quarterly marts recompute only the months processed after their own latest run.
 -- A month changed when an appeal of it was rewritten in appeal_outcomes, when it lost an appeal (its count differs

@@ -1,14 +1,7 @@
-{{
-    config(
-        materialized='incremental',
-        unique_key='appeal_key',
-        incremental_strategy='replace_keys',
-        on_schema_change='ignore'
-    )
-}}
+{{ config(materialized='incremental', unique_key='appeal_key') }}
 -- One row per status transition (смена статуса). Incremental by appeal (strategy replace_keys): the whole history of
 -- every appeal conformed again since this table's latest run replaces the stored one; the history of an appeal that
--- became excluded is removed. (on_schema_change: the replace_keys strategy checks the columns itself.)
+-- became excluded is removed.
 {%- set since = incremental_watermark() %}
 {%- set stored_histories_needed = false %}
 {%- if execute and is_incremental() %}

@@ -2,16 +2,14 @@
     config(
         materialized='incremental',
         unique_key='appeal_key',
-        incremental_strategy='replace_keys',
-        update_columns=['is_repeat', 'has_repeat_after_answer', 'is_overdue_open'],
-        on_schema_change='ignore'
+        update_columns=['is_repeat', 'has_repeat_after_answer', 'is_overdue_open']
     )
 }}
 -- One row per appeal (обращение / сообщение / инцидент). Incremental (strategy replace_keys): the appeals conformed
 -- again since this table's latest run are replaced, the ones whose latest version is excluded removed; the stored
 -- appeals whose flags moved without the appeal changing — a repeat flag moved by another appeal of the same
 -- citizen, the overdue flag of an open appeal whose deadline the as-of moment passed — are updated in place.
--- (on_schema_change: the replace_keys strategy checks the columns itself.)
+--
 -- depends_on: {{ ref('int_appeals_repeats_flagged') }}, {{ ref('int_appeals_conformed') }}
 {%- set since = incremental_watermark() %}
 

@@ -1,11 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        unique_key='month_start',
-        incremental_strategy='replace_keys',
-        on_schema_change='ignore'
-    )
-}}
+{{ config(materialized='incremental', unique_key='month_start') }}
 -- Ежемесячная сводка Губернатору (001 §3): one row per region × month with the headline numbers, their change
 -- against the previous month, the top problems (categories by volume), the hottest cell of the heat map and the
 -- lowest-rated agencies, as plain columns that a report renders directly.

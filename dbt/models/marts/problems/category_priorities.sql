@@ -1,11 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        unique_key='quarter_start',
-        incremental_strategy='replace_keys',
-        on_schema_change='ignore'
-    )
-}}
+{{ config(materialized='incremental', unique_key='quarter_start') }}
 -- Категории региональных проблем: per region × sector × quarter, categories ranked by volume; the top
 -- priority_categories_per_sector (at least three) are the priorities. When «прочие по направлению» is among
 -- them, other_category_decomposition breaks it down into concrete problems (000 §15, 001 §4.6).

@@ -1,11 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        unique_key='window_index',
-        incremental_strategy='replace_keys',
-        on_schema_change='ignore'
-    )
-}}
+{{ config(materialized='incremental', unique_key='window_index') }}
 -- Appeals per region × municipality × category × fixed 30-day window (repeat_window_days from 2000-01-01): the
 -- municipality × category clusters of repeat_hotspots and the usual volume of every pair (its average per window).
 -- Kept as a table so that an incremental run recounts only the windows of the changed months

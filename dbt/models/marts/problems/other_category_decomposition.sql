@@ -1,11 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        unique_key='quarter_start',
-        incremental_strategy='replace_keys',
-        on_schema_change='ignore'
-    )
-}}
+{{ config(materialized='incremental', unique_key='quarter_start') }}
 -- Декомпозиция «прочих по направлению»: for every region × sector × quarter where the sector's «прочие» category
 -- is a priority, its appeals broken down by subcategory and by the most frequent terms of their texts.
 -- Incremental (by quarter, macros/marts/incremental_marts.sql): the quarters of the changed months are rebuilt.

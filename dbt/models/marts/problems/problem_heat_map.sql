@@ -1,11 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        unique_key='month_start',
-        incremental_strategy='replace_keys',
-        on_schema_change='ignore'
-    )
-}}
+{{ config(materialized='incremental', unique_key='month_start') }}
 -- Тепловая карта проблем per region × municipality × sector × month: appeals, appeals per 10 000 residents,
 -- overdue share, and the intensity index = per-10k ÷ the region's median per-10k for that sector and month
 -- (median over the municipalities that had appeals of that sector in that month).

@@ -1,11 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        unique_key='hotspot_key',
-        incremental_strategy='replace_keys',
-        on_schema_change='ignore'
-    )
-}}
+{{ config(materialized='incremental', unique_key='hotspot_key') }}
 -- Кандидаты в первопричины: clusters of appeals from at least hotspot_min_citizens distinct citizens within one
 -- 30-day window (repeat_window_days), either on the same address or in the same municipality × category
 -- (the latter only when the window has at least hotspot_surge_ratio × the usual volume of that pair).

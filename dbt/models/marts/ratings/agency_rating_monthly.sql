@@ -1,11 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        unique_key='month_start',
-        incremental_strategy='replace_keys',
-        on_schema_change='ignore'
-    )
-}}
+{{ config(materialized='incremental', unique_key='month_start') }}
 -- Рейтинг органов власти по количеству, скорости, качеству и полноте реагирования (РОИВ и ОМСУ отдельно),
 -- per region × month. Cohort: appeals registered in the month, by the final responsible agency (durable agency_id,
 -- so a rating follows its agency across a rename).

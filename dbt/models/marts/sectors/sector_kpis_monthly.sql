@@ -1,11 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        unique_key='month_start',
-        incremental_strategy='replace_keys',
-        on_schema_change='ignore'
-    )
-}}
+{{ config(materialized='incremental', unique_key='month_start') }}
 -- Отраслевые показатели per region × sector (отраслевой блок) × month of registration.
 -- Incremental (by month, macros/marts/incremental_marts.sql): the changed months are rebuilt from their appeals.
 -- depends_on: {{ ref('reporting_months') }}
