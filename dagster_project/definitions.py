@@ -2,7 +2,7 @@
 
 from dagster import Definitions, in_process_executor
 
-from dagster_project.defs import bi, extract, monitoring, privacy, quality, transform
+from dagster_project.defs import automation, bi, extract, monitoring, privacy, quality, reports, transform
 from dagster_project.lib import retention, settings
 
 # Fail closed: with CUR_ENV=production the code location does not load without strong secrets (lib/settings.py).
@@ -18,5 +18,7 @@ defs = Definitions.merge(
     bi.defs,
     privacy.defs,
     monitoring.defs,
+    reports.defs,
+    automation.defs,
     Definitions(executor=in_process_executor),
 )

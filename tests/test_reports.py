@@ -56,3 +56,25 @@ def test_cli_writes_html_and_pdf_when_chromium_is_there(serving, tmp_path, capsy
 def test_missing_month_is_an_error(serving, tmp_path):
     assert reports_cli(["--region", "65", "--month", "2020-01", "--out", str(tmp_path), "--serving", str(serving), "--no-pdf"]) == 1
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.integration  # a Dagster run
+def test_the_report_asset_writes_one_region_and_month(serving, tmp_path, monkeypatch):
+    from dagster import MultiPartitionKey, materialize
+
+    from dagster_project.defs.reports.assets import governor_monthly_report
+
+    monkeypatch.setenv("SERVING_PATH", str(serving))
+    monkeypatch.setenv("CUR_DATA_DIR", str(tmp_path))
+    key = MultiPartitionKey({"month": "2025-10-01", "region": "37"})
+    result = materialize([governor_monthly_report], partition_key=key)
+    html = tmp_path / "reports" / "37" / "governor_37_2025-10.html"
+    assert result.success and html.exists()
+    expected = build_monthly_report("37", date(2025, 10, 1), tmp_path / "by_hand", serving, pdf=False)
+    assert html.read_text(encoding="utf-8") == expected.html.read_text(encoding="utf-8")
+    metadata = result.get_asset_materialization_events()[0].materialization.metadata
+    assert metadata["html"].value == str(html) and metadata["bytes"].value == html.stat().st_size
+    # A month with no data (before the fixture's first month) fails instead of writing an empty report.
+    missing = materialize([governor_monthly_report], partition_key=MultiPartitionKey({"month": "2024-01-01", "region": "37"}),
+                          raise_on_error=False)
+    assert not missing.success
