@@ -8,7 +8,7 @@ BENCH_SCALE ?= 1000000
 export DO_NOT_TRACK := 1
 export DAGSTER_HOME ?= $(CURDIR)/data/dagster_home
 
-.PHONY: venv run test test-fast ui sandbox bench clean
+.PHONY: venv run test test-fast ui up down status sandbox bench clean
 
 $(BIN)/dagster: pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
@@ -31,6 +31,17 @@ test-fast: venv
 
 ui: venv
 	$(BIN)/python -m dagster_project.cli ui --port 3000
+
+# The deployment (docs/data_engineer.md): code server, dagster-daemon and webserver as long-running processes,
+# pid files in data/run/, logs in data/logs/; PostgreSQL instance storage when CUR_DAGSTER_PG_URL is set.
+up: venv
+	$(BIN)/python -m dagster_project.deploy up
+
+down:
+	$(BIN)/python -m dagster_project.deploy down
+
+status:
+	$(BIN)/python -m dagster_project.deploy status
 
 sandbox: venv
 	$(BIN)/python -m dagster_project.sandbox serve

@@ -8,12 +8,14 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
 from contextlib import ExitStack
 from pathlib import Path
 
+from dagster_project.deploy import restore_default_signals
 from dagster_project.lib import paths
 
 SANDBOX_HOST_ENV = ("POS_BASE_URL", "INCIDENT_BASE_URL")
@@ -119,7 +121,16 @@ def ui(port: int) -> int:
             os.environ["POS_BASE_URL"] = f"{base_url}/pos/v1"
             os.environ["INCIDENT_BASE_URL"] = f"{base_url}/im/v1"
         dagster = str(Path(sys.executable).parent / "dagster")
-        return subprocess.call([dagster, "dev", "-m", "dagster_project.definitions", "-h", "127.0.0.1", "-p", str(port)])
+        child = subprocess.Popen([dagster, "dev", "-m", "dagster_project.definitions", "-h", "127.0.0.1", "-p", str(port)],
+                                 preexec_fn=restore_default_signals)
+        # SIGTERM or SIGINT here (make forwards SIGTERM) → SIGINT to `dagster dev`, which then stops its webserver
+        # and daemon; the sandbox is stopped when this function returns.
+        def stop(signum, frame):
+            child.send_signal(signal.SIGINT)
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        return child.wait()
 
 
 def main(argv: list[str] | None = None) -> int:

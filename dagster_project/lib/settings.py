@@ -214,3 +214,25 @@ def cron(schedule_name: str, default: str) -> str:
     if len(value.split()) != 5:
         raise ValueError(f"CUR_CRON_{schedule_name.upper()} must be a five-field cron expression, got {value!r}")
     return value
+
+
+# --- Deployment (dagster_project/deploy.py, `make up`) ---
+
+
+def dagster_postgres_url() -> str | None:
+    """The Dagster instance's PostgreSQL (runs, events, schedules): CUR_DAGSTER_PG_URL or its _FILE, e.g.
+    postgresql://dagster:…@db:5432/dagster. Required in production; without it `make up` keeps SQLite in DAGSTER_HOME."""
+    url = secret("CUR_DAGSTER_PG_URL")
+    if is_production() and not url:
+        raise ProductionConfigError("CUR_ENV=production refuses to start: CUR_DAGSTER_PG_URL is not set "
+                                    "(the Dagster instance's PostgreSQL, in the environment or CUR_DAGSTER_PG_URL_FILE)")
+    if url and url.split("://", 1)[0] in ("postgres", "postgresql"):
+        url = "postgresql+psycopg2://" + url.split("://", 1)[1]  # the driver installed (SQLAlchemy would try psycopg 3)
+    return url
+
+
+def deploy_ports() -> dict[str, int]:
+    """Loopback ports of `make up`: the webserver (CUR_WEBSERVER_PORT, 3000) and the code server (CUR_CODE_SERVER_PORT,
+    4266)."""
+    return {"webserver": _whole_number("CUR_WEBSERVER_PORT", 3000),
+            "code_server": _whole_number("CUR_CODE_SERVER_PORT", 4266)}
