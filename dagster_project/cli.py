@@ -1,7 +1,11 @@
-"""`python -m dagster_project.cli run`: the whole pipeline on the sandbox, through the same Definitions as the UI.
+"""`python -m dagster_project.cli run`: the whole pipeline, through the same Definitions as the UI;
+`check-file`: a dry run of one export file (nothing lands).
 
-Steps: generate the sandbox sources (once per scale and seed), start the sandbox HTTP server unless real
-endpoints are configured, materialize every asset in one in-process run, print a summary.
+Two modes, chosen by the environment:
+- sandbox (no real source configured: none of CUR_INBOX_DIR, POS_BASE_URL, INCIDENT_BASE_URL is set): generate the
+  sandbox sources (once per scale and seed), serve its APIs, materialize every asset, print a summary;
+- real sources (any of them set): materialize every asset against the configured sources; nothing is generated,
+  served or deleted, and every source must be configured.
 """
 
 import argparse
@@ -19,6 +23,7 @@ from dagster_project.deploy import restore_default_signals
 from dagster_project.lib import paths
 
 SANDBOX_HOST_ENV = ("POS_BASE_URL", "INCIDENT_BASE_URL")
+REAL_SOURCE_ENV = ("CUR_INBOX_DIR", *SANDBOX_HOST_ENV)
 INSTANCE_TEMPLATE = Path(__file__).with_name("instance") / "dagster.yaml"
 
 
@@ -92,13 +97,30 @@ def print_summary(result) -> None:
     print(f"warehouse: {paths.warehouse_path()}")
 
 
+def real_sources() -> dict[str, str]:
+    """The real sources the environment configures (empty: the sandbox mode)."""
+    from dagster_project.lib import settings
+
+    return {name: value for name in REAL_SOURCE_ENV if (value := settings.env(name))}
+
+
 def run(scale: int, seed: int) -> int:
     from dagster_project.sandbox.server import running_server
 
     prepare_environment()
-    ensure_sandbox(scale, seed)
+    configured = real_sources()
+    if configured:
+        missing = [name for name in REAL_SOURCE_ENV if name not in configured]
+        if missing:
+            print(f"real-source mode ({', '.join(configured)} set) needs every source: set {', '.join(missing)} too; "
+                  "no sandbox is started for a real installation", file=sys.stderr)
+            return 2
+        print("real-source mode: " + ", ".join(f"{k}={v}" for k, v in configured.items())
+              + " (no sandbox generated or served)", flush=True)
+    else:
+        ensure_sandbox(scale, seed)
     with ExitStack() as stack:
-        if not any(os.environ.get(name) for name in SANDBOX_HOST_ENV):
+        if not configured:
             base_url = stack.enter_context(running_server(paths.sandbox_dir()))
             os.environ["POS_BASE_URL"] = f"{base_url}/pos/v1"
             os.environ["INCIDENT_BASE_URL"] = f"{base_url}/im/v1"
@@ -116,7 +138,7 @@ def ui(port: int) -> int:
 
     prepare_environment()
     with ExitStack() as stack:
-        if not any(os.environ.get(name) for name in SANDBOX_HOST_ENV) and (paths.sandbox_dir() / "api").exists():
+        if not real_sources() and (paths.sandbox_dir() / "api").exists():
             base_url = stack.enter_context(running_server(paths.sandbox_dir()))
             os.environ["POS_BASE_URL"] = f"{base_url}/pos/v1"
             os.environ["INCIDENT_BASE_URL"] = f"{base_url}/im/v1"
@@ -145,9 +167,20 @@ def main(argv: list[str] | None = None) -> int:
     run_parser.add_argument("--seed", type=int, default=42)
     ui_parser = commands.add_parser("ui", help="the Dagster UI (dagster dev) with the sandbox serving the APIs")
     ui_parser.add_argument("--port", type=int, default=3000)
+    check_parser = commands.add_parser(
+        "check-file", help="dry run of one export: what would land, be quarantined (why, which line) or rejected, "
+                           "which codes are unknown; lands nothing")
+    check_parser.add_argument("path", type=Path)
+    check_parser.add_argument("--mapping", type=Path, help="a mapping file (default: the contracts and the mapping "
+                                                           "files of CUR_SOURCE_MAPPINGS_DIR)")
+    check_parser.add_argument("--limit", type=int, default=50, help="quarantined rows to list (default 50)")
     args = parser.parse_args(argv)
     if args.command == "ui":
         return ui(args.port)
+    if args.command == "check-file":
+        from dagster_project.defs.extract.check_file import check_file
+
+        return check_file(args.path, args.mapping, args.limit)
     if args.scale <= 0:
         parser.error("--scale must be a positive number of appeals")
     return run(args.scale, args.seed)

@@ -25,6 +25,11 @@ def inbox_dir(source: str) -> Path:
     return Path(os.environ.get("CUR_INBOX_DIR", data_dir() / "inbox")).resolve() / source
 
 
+def source_mappings_dir() -> Path:
+    """Mapping files of exports with their own vocabulary (docs/sources.md)."""
+    return Path(os.environ.get("CUR_SOURCE_MAPPINGS_DIR", data_dir() / "mappings")).resolve()
+
+
 def lake_dir() -> Path:
     return data_dir() / "lake"
 

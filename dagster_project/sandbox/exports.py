@@ -6,7 +6,9 @@ that day, in their state at the end of that (local) day. Headers, encodings and 
 of docs/sources.md.
 """
 
+import hashlib
 import io
+import json
 import shutil
 import zipfile
 from datetime import datetime, timedelta
@@ -55,19 +57,53 @@ BAD_FILE_KINDS = ("wrong_encoding", "extra_column", "missing_column", "wrong_del
 BAD_DATES = ("31.02.2024 10:00", "2024-13-45", "вчера", "00.00.0000 00:00", "12/31/2024 25:61")
 
 
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def remove_previous_exports(inbox_dir: Path, manifest: Path) -> int:
+    """Deletes the export files an earlier generation wrote (listed in `manifest` with their SHA-256) that are still in
+    the inbox unchanged; a file the generator did not write, or one changed since, is never touched."""
+    if not manifest.exists():
+        return 0
+    removed = 0
+    for name, digest in json.loads(manifest.read_text()).items():
+        path = Path(inbox_dir) / name
+        if path.is_file() and not path.is_symlink() and _sha256(path) == digest:
+            path.unlink()
+            removed += 1
+    manifest.unlink()
+    return removed
+
+
 class Exporter:
-    def __init__(self, model: Model, inbox_dir: Path, seed: int, bad_rate: float):
+    """Writes the exports into `inbox_dir/{sed,portal}` and lists them (name → SHA-256) in `manifest`, so that the next
+    generation removes exactly its own files; it refuses to overwrite a file it did not write."""
+
+    def __init__(self, model: Model, inbox_dir: Path, seed: int, bad_rate: float, manifest: Path):
         self.model = model
         self.bad_rate = bad_rate
         self.rng = np.random.default_rng([seed, 11])
-        self.dirs = {"sed": Path(inbox_dir) / "sed", "portal": Path(inbox_dir) / "portal"}
-        for source, folder in self.dirs.items():
+        self.inbox_dir, self.manifest = Path(inbox_dir), Path(manifest)
+        self.dirs = {"sed": self.inbox_dir / "sed", "portal": self.inbox_dir / "portal"}
+        remove_previous_exports(self.inbox_dir, self.manifest)
+        self.written: list[Path] = []
+        for folder in self.dirs.values():
             folder.mkdir(parents=True, exist_ok=True)
-            for old in folder.glob(f"{source}_*.*"):  # the generator's own previous exports
-                old.unlink()
         end_day = np.datetime64(model.end, "D")
         self.bulk_day = end_day - DAILY_DAYS
         self.window = self.bulk_day + 1 + np.arange(DAILY_DAYS)
+        planned = [self._path(source, str(code), day) for source in self.dirs for code in model.region_codes
+                   for day in [self.bulk_day, *self.window]]
+        foreign = [str(path) for path in planned if path.exists() or path.is_symlink()]
+        if foreign:  # checked before anything is written: a refused generation leaves the inbox as it was
+            raise FileExistsError(f"{len(foreign)} files in the inbox were not written by the sandbox generator "
+                                  f"(or were changed since), e.g. {foreign[0]}: refusing to overwrite them (move them "
+                                  "away, or generate into another inbox)")
         self.bulk_writers = {(source, str(code)): self._writer(source, str(code), self.bulk_day)
                              for source in self.dirs for code in model.region_codes}
         self.daily: dict[tuple[str, str, np.datetime64], list[pa.Table]] = {}
@@ -123,6 +159,9 @@ class Exporter:
                 files[source] += 1
                 if key in faults:
                     bad_files[writer.path.name] = faults[key]
+        self.manifest.parent.mkdir(parents=True, exist_ok=True)
+        self.manifest.write_text(json.dumps(
+            {str(path.relative_to(self.inbox_dir)): _sha256(path) for path in self.written}, indent=0))
         return {
             "sed_appeals": self.rows["sed"], "portal_appeals": self.rows["portal"],
             "sed_files": files["sed"], "portal_files": files["portal"],
@@ -139,8 +178,13 @@ class Exporter:
 
     def _writer(self, source: str, region_code: str, day: np.datetime64, fault: str | None = None) -> "_FileWriter":
         fmt, encoding = _format(source, region_code)
-        name = f"{source}_{region_code}_{str(day).replace('-', '')}.{fmt}"
-        return _FileWriter(self.dirs[source] / name, fmt, encoding, bom=source == "sed", fault=fault)
+        path = self._path(source, region_code, day)
+        self.written.append(path)
+        return _FileWriter(path, fmt, encoding, bom=source == "sed", fault=fault)
+
+    def _path(self, source: str, region_code: str, day: np.datetime64) -> Path:
+        fmt, _ = _format(source, region_code)
+        return self.dirs[source] / f"{source}_{region_code}_{str(day).replace('-', '')}.{fmt}"
 
     def _table(self, source: str, chunk: dict, rows: np.ndarray, cutoff: np.ndarray, day: np.datetime64) -> pa.Table:
         """The export rows of the given appeals in their state at `cutoff` (UTC seconds, per row)."""

@@ -48,7 +48,9 @@ def generate(
 ) -> dict:
     """Generate the sandbox: `out_dir/api/*.parquet` for the HTTP server and file exports in `inbox_dir/{sed,portal}`.
 
-    Existing sandbox output (the api folder and the generator's own export files in the inbox) is replaced.
+    Existing sandbox output is replaced: the api folder, and the export files an earlier generation wrote into the
+    inbox (listed with their SHA-256 in `out_dir/exports.json`) if they are still there unchanged. No other file is
+    deleted or overwritten.
     Returns a summary with record counts per source.
     """
     out_dir, inbox_dir = Path(out_dir), Path(inbox_dir)
@@ -60,7 +62,7 @@ def generate(
 
     writers: dict[str, pq.ParquetWriter] = {}
     counts = {name: 0 for name in ("pos_messages", "pos_59fz", "pos_message_events", "incidents", "incident_events")}
-    exporter = exports.Exporter(model, inbox_dir, seed=seed, bad_rate=bad_rate)
+    exporter = exports.Exporter(model, inbox_dir, seed=seed, bad_rate=bad_rate, manifest=out_dir / "exports.json")
     sentence_pool = category_texts(model)
 
     n_chunks = max(1, -(-n_appeals // CHUNK_SIZE))

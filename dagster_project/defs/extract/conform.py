@@ -14,6 +14,7 @@ pii.mask_text wherever the SQL gate (pii.sql_mask_gate) says a mask could apply.
 """
 
 import csv
+import re
 from dataclasses import dataclass
 from functools import cache
 
@@ -119,19 +120,25 @@ def _zone_of(region: str) -> str:
                                region_zones().items()) + " end)"
 
 
+def _unknown_status(column: str) -> str:
+    """True for a status that is not a warehouse code, null included (`x not in (…)` alone is null for null)."""
+    return f"({column} is null or {column} not in ({STATUS_LIST}))"
+
+
 def _record_checks(spec: ApiSpec | FileSpec, columns: set[str], hash_column: str | None) -> list[str]:
     """Rules beyond single values: status, ranges, order of dates, identity (rules 4–5), over typed columns."""
     reasons = []
-    if "status" in columns:
+    if "status" in columns:  # a word the source's mapping does not know converts to null: null is unknown too
         shown = f"lower({raw('status')})" if isinstance(spec, FileSpec) else "status"
-        reasons.append(_reason(f"status not in ({STATUS_LIST})", "'unknown status ' || " + _quoted(shown)))
+        reasons.append(_reason(_unknown_status("status"), "'unknown status ' || " + _quoted(shown)))
     for column, (low, high) in VALUE_RANGES.items():
         if column in columns:
             out = " or ".join(f"{column} {op} {bound}" for op, bound in (("<", low), (">", high)) if bound is not None)
             reasons.append(_reason(out, f"'{column} out of range: ' || {column}"))
-    for earlier, later in getattr(spec, "chronology", ()):
+    for earlier, later in getattr(spec, "chronology", ()):  # an export's times as the file has them: local
+        shown = {c: (f"{raw(c)} || ' local'" if isinstance(spec, FileSpec) else c) for c in (earlier, later)}
         reasons.append(_reason(f"{later} < {earlier}",
-                               f"'{later} (' || {later} || ') is before {earlier} (' || {earlier} || ')'"))
+                               f"'{later} (' || {shown[later]} || ') is before {earlier} (' || {shown[earlier]} || ')'"))
     if hash_column:
         reasons.append(_reason("_identity is null", "'no citizen identity (name, phone, e-mail or handle)'"))
     return reasons
@@ -146,7 +153,7 @@ def _list_sql(spec: ListSpec, table: str, source: str) -> str:
         typed.append(f"_element.{column} as {raw(column)}")
         reasons.append(reason)
     if "status" in spec.fields:
-        reasons.append(_reason(f"status not in ({STATUS_LIST})",
+        reasons.append(_reason(_unknown_status("status"),
                                lit(f"{spec.list_field}: unknown status ") + " || " + _quoted("status")))
     values = [f"{_json_value(contract[c])[0]} as {c}" for c in spec.fields]
     seq = f"_seq as {spec.seq_column}" if spec.seq_column else "_seq"
@@ -248,7 +255,8 @@ class Converter:
             extended = extended.append_column("_identity", pii.identity_array(**personal, length=wire.num_rows))
             extended = extended.append_column("_known", pii.known_patterns_array(list(personal.values())))
         source = f"wire_{spec.name}"
-        checked = self._query(f"conformed_{spec.name}", _record_sql(spec, source), source, extended)
+        variant = re.sub(r"\W", "_", getattr(spec, "mapping", None) or "contract")  # a mapping file's own statement
+        checked = self._query(f"conformed_{spec.name}_{variant}", _record_sql(spec, source), source, extended)
         return _assemble(spec, lists, checked, elements, personal)
 
     def _elements(self, wire: pa.Table, spec: ListSpec, table: str) -> tuple[pa.Table, pa.Array]:

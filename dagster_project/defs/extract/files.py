@@ -17,11 +17,11 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from dagster_project.defs.extract import conform, wire
+from dagster_project.defs.extract import conform, mapping, wire
 from dagster_project.defs.extract.load_result import LoadResult, quarantine_row
 from dagster_project.defs.extract.specs import FileSpec
 from dagster_project.defs.extract.wire import RejectedFile
-from dagster_project.lib import landing, retention, warehouse
+from dagster_project.lib import landing, paths, retention, warehouse
 from dagster_project.lib.landing import file_sha256
 
 log = logging.getLogger(__name__)
@@ -82,39 +82,61 @@ def _move(inbox_file: InboxFile, folder: str, reason: str | None = None) -> Path
     return target
 
 
+def file_spec(specs: list[FileSpec], name: str) -> tuple[FileSpec, str]:
+    """The spec that reads a file (the source's contract, else the one mapping file whose pattern matches its name) and
+    the file's region; RejectedFile when none or several match, or the region is unknown."""
+    matching = [(spec, match) for spec in specs if (match := spec.file_name_re.fullmatch(name))]
+    if not matching:
+        expected = " or ".join(spec.file_name_re.pattern for spec in specs)
+        raise RejectedFile(f"unexpected file name (expected {expected})")
+    if len(matching) > 1 and matching[0][0].mapping is not None:  # the contract's own pattern wins over mappings
+        raise RejectedFile("the file name matches more than one mapping file: "
+                           + ", ".join(str(spec.mapping) for spec, _ in matching))
+    spec, match = matching[0]
+    region = spec.file_region(match)
+    if region not in conform.region_zones():
+        raise RejectedFile(f"unknown region code {region!r} in the file name")
+    return spec, region
+
+
+def read_file(spec: FileSpec, path: Path, shown: str) -> wire.WireBatch:
+    """The file's wire table (XLSX by its extension, else CSV in the first allowed encoding that fits)."""
+    if path.suffix.lower() == ".xlsx":
+        return wire.xlsx_rows(spec, path, shown)
+    return wire.csv_rows(spec, path, wire.detect_csv_encoding(spec, path), shown)
+
+
+def conformed_batches(spec: FileSpec, batch: wire.WireBatch, region: str, converter: conform.Converter):
+    """(positions in the wire table, the records, their conversion) per conversion batch, repeated rows left out."""
+    rows = wire.first_versions(wire.version_keys(batch.table, spec.key_column, spec.updated_column))
+    for start in range(0, len(rows), CONFORM_ROWS):
+        positions = rows[start: start + CONFORM_ROWS]
+        records = batch.table.take(pa.array(positions))
+        yield positions, records, converter.conform(spec, records, file_region=region)
+
+
 def _land_file(
-    spec: FileSpec, inbox_file: InboxFile, run_id: str, result: LoadResult, converter: conform.Converter,
+    specs: list[FileSpec], inbox_file: InboxFile, run_id: str, result: LoadResult, converter: conform.Converter,
     processed_before: bool,
 ) -> tuple[list[tuple], str | None]:
     """Reads, validates and lands one file; returns its quarantine rows and a note. The content is landed once: a
     copy of a processed file is not read again; a file whose part a killed run left without recording the file is
     read again only to re-derive its quarantine (the part stays as it is). Raises RejectedFile."""
-    match = spec.file_name_re.match(inbox_file.name)
-    if match is None:
-        raise RejectedFile(f"unexpected file name (expected {spec.file_name_re.pattern})")
-    region = match["region"]
-    if region not in conform.region_zones():
-        raise RejectedFile(f"unknown region code {region!r} in the file name")
+    spec, region = file_spec(specs, inbox_file.name)
     name_suffix = f"-{inbox_file.content_hash[:16]}"
     landed_before = bool(landing.existing_parts(spec.name, name_suffix))
     if landed_before and processed_before:
         return [], "content already landed by an earlier run; not landed again"
     shown = safe_name(inbox_file.name)
-    if match["ext"] == "xlsx":
-        batch = wire.xlsx_rows(spec, inbox_file.path, shown)
-    else:
-        batch = wire.csv_rows(spec, inbox_file.path, wire.detect_csv_encoding(spec, inbox_file.path), shown)
-    rows = wire.first_versions(wire.version_keys(batch.table, spec.key_column, spec.updated_column))
-    duplicates = batch.table.num_rows - len(rows)
+    batch = read_file(spec, inbox_file.path, shown)
 
     writer = None if landed_before else landing.PartWriter(
         spec.name, f"{run_id}{name_suffix}", run_id, source_file=f"{inbox_file.content_hash}:{shown}")
     quarantine: list[tuple] = []
+    fetched = 0
     try:
-        for start in range(0, len(rows), CONFORM_ROWS):
-            positions = rows[start: start + CONFORM_ROWS]
-            records = batch.table.take(pa.array(positions))
-            conformed = converter.conform(spec, records, file_region=region)
+        for positions, records, conformed in conformed_batches(spec, batch, region, converter):
+            fetched += len(positions)
             if writer:
                 writer.write(conformed.rows[spec.name])
             for position, reason in conformed.invalid:
@@ -126,10 +148,10 @@ def _land_file(
         if writer:
             writer.abort()
         raise
-    result.fetched += len(rows)
-    result.landed += len(rows) - len(quarantine)
+    result.fetched += fetched
+    result.landed += fetched - len(quarantine)
     result.quarantined += len(quarantine)
-    result.duplicates_skipped += duplicates
+    result.duplicates_skipped += batch.table.num_rows - fetched
     return quarantine, "landed by an interrupted run; its quarantine re-derived" if landed_before else None
 
 
@@ -147,10 +169,12 @@ def _quarantined(spec: FileSpec, batch: wire.WireBatch, records: pa.Table, origi
 
 
 def process_file(
-    spec: FileSpec, con: duckdb.DuckDBPyConnection, path: Path, run_id: str, result: LoadResult,
+    specs: list[FileSpec], con: duckdb.DuckDBPyConnection, path: Path, run_id: str, result: LoadResult,
     converter: conform.Converter,
 ) -> None:
-    """Processes one inbox file exactly once: lands it (or finds it landed) or rejects it, then moves it."""
+    """Processes one inbox file exactly once: lands it (or finds it landed) or rejects it, then moves it. `specs`: the
+    source's contract first, then its mapping files."""
+    spec = specs[0]
     inbox_file = InboxFile(path, path.name, file_sha256(path))
     shown = safe_name(inbox_file.name)
     done = warehouse.processed_outcome(con, inbox_file.content_hash, spec.name, inbox_file.name)
@@ -160,7 +184,7 @@ def process_file(
     record = dict(content_hash=inbox_file.content_hash, source=spec.name, original_name=inbox_file.name, run_id=run_id)
     processed_before = warehouse.content_processed(con, inbox_file.content_hash, spec.name)
     try:
-        quarantine, note = _land_file(spec, inbox_file, run_id, result, converter, processed_before)
+        quarantine, note = _land_file(specs, inbox_file, run_id, result, converter, processed_before)
     except RejectedFile as exc:
         reason = str(exc)
         warehouse.record_processed_file(con, **record, outcome="rejected", reason=reason)
@@ -172,19 +196,27 @@ def process_file(
     _move(inbox_file, "processed")
     result.files_processed += 1
     result.checksums.append(inbox_file.content_hash)
-    day = export_date(spec, inbox_file.name)
+    day = export_date(specs, inbox_file.name)
     if day:
         result.cursor_from = min(filter(None, [result.cursor_from, day.isoformat()]))
         result.cursor_to = max(filter(None, [result.cursor_to, day.isoformat()]))
 
 
-def export_date(spec: FileSpec, name: str) -> date | None:
+def export_date(specs: FileSpec | list[FileSpec], name: str) -> date | None:
     """The export's date from its file name (its daily partition), None when the name has none."""
-    match = spec.file_name_re.match(name)
-    try:
-        return datetime.strptime(match["date"], "%Y%m%d").date() if match else None
-    except ValueError:
-        return None
+    for spec in specs if isinstance(specs, list) else [specs]:
+        if (match := spec.file_name_re.fullmatch(name)) and match.groupdict().get("date"):
+            try:
+                return datetime.strptime(match["date"], "%Y%m%d").date()
+            except ValueError:
+                return None
+    return None
+
+
+def source_specs(spec: FileSpec) -> list[FileSpec]:
+    """The source's contract and the mapping files for it (CUR_SOURCE_MAPPINGS_DIR); MappingError when one is
+    invalid (the load stops before touching any file: the file meant for it would be read wrongly)."""
+    return [spec, *mapping.load_mappings(paths.source_mappings_dir(), spec.name)]
 
 
 def extract_files(
@@ -194,6 +226,7 @@ def extract_files(
     """Processes one named inbox file (sensor runs) or every pending file (scheduled and `make run` runs); with
     `export_days` [first, end) only the files exported on those days (a partitioned run)."""
     landing.ensure_table(spec.name)
+    specs = source_specs(spec)
     if file_name:
         try:
             files = [find_pending_file(inbox, file_name)]
@@ -203,7 +236,7 @@ def extract_files(
     else:
         files = pending_files(inbox)
     if export_days:
-        in_window = [p for p in files if (day := export_date(spec, p.name)) and export_days[0] <= day < export_days[1]]
+        in_window = [p for p in files if (day := export_date(specs, p.name)) and export_days[0] <= day < export_days[1]]
         if file_name and not in_window and files:
             raise ValueError(f"{safe_name(file_name)} is not an export of the run's days {export_days[0]} … "
                              f"{export_days[1]}")
@@ -214,5 +247,5 @@ def extract_files(
     converter = conform.Converter(key)
     with warehouse.connect() as con:
         for path in files:
-            process_file(spec, con, path, run_id, result, converter)
+            process_file(specs, con, path, run_id, result, converter)
 

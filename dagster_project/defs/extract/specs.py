@@ -52,7 +52,7 @@ class FileSpec:
     name: str  # raw table, asset key raw/<name>, load_log source
     description: str
     inbox: str  # data/inbox/<inbox>/
-    file_name_re: re.Pattern  # named groups: region, date (YYYYMMDD), ext
+    file_name_re: re.Pattern  # named groups: region, date (YYYYMMDD); the extension says CSV or XLSX
     encodings: tuple[str, ...]  # allowed CSV encodings, tried in order
     delimiter: str
     headers: dict[str, str]  # Russian header → column (or identity kind for the personal-data headers)
@@ -65,6 +65,14 @@ class FileSpec:
     date_formats: tuple[str, ...] = ("%d.%m.%Y %H:%M", "%d.%m.%Y %H:%M:%S", "%d.%m.%Y")
     region_from_file_name: bool = False
     chronology: tuple[tuple[str, str], ...] = ()  # (earlier, later) column pairs that cannot be reversed
+    # Set by a mapping file (mapping.py) for an export with its own vocabulary:
+    constants: dict[str, str | None] = field(default_factory=dict)  # header the file lacks → value of every row
+    value_maps: dict[str, dict[str, str]] = field(default_factory=dict)  # column → {lower-case value: code}
+    region: str | None = None  # the region of every file, when the file name has none
+    mapping: str | None = None  # the mapping file's name
+
+    def file_region(self, match: re.Match) -> str | None:
+        return self.region or match.groupdict().get("region")
 
     @property
     def tables(self) -> tuple[str, ...]:

@@ -291,7 +291,7 @@ class RejectedFile(Exception):
 
 def header_problem(spec: FileSpec, header: list[str]) -> str | None:
     names = [h.strip() for h in header]
-    missing = [h for h in spec.headers if h not in names]
+    missing = [h for h in spec.headers if h not in names and h not in spec.constants]
     duplicated = sorted({h for h in names if names.count(h) > 1})
     if missing or duplicated:
         return f"columns do not match the contract: missing {missing}, duplicated {duplicated}"
@@ -398,7 +398,7 @@ def csv_rows(spec: FileSpec, path: Path, encoding: str, display_name: str) -> Wi
             rows.append({"_line": line, "_decode_error": f"wrong number of fields: {fields}, the header has a "
                                                           "different count"})
         wire = pa.concat_tables([wire, pa.Table.from_pylist(rows, schema=wire.schema)]).sort_by("_line")
-    return _file_batch(spec, _normalized(wire, trim_all=True), payloads)
+    return _file_batch(spec, _translated(spec, _normalized(wire, trim_all=True)), payloads)
 
 
 def _record_lines(data: bytes) -> np.ndarray:
@@ -441,7 +441,17 @@ def xlsx_rows(spec: FileSpec, path: Path, display_name: str) -> WireBatch:
     table = pa.table({name: pa.array(values, pa.string()) for name, values in columns.items()} | {
         "_line": pa.array(lines, pa.int64())})
     wire = _cells_to_wire(spec, table, display_name).cast(file_wire_schema(spec))
-    return _file_batch(spec, _normalized(wire, trim_all=True), {})
+    return _file_batch(spec, _translated(spec, _normalized(wire, trim_all=True)), {})
+
+
+def _translated(spec: FileSpec, wire: pa.Table) -> pa.Table:
+    """A mapping file's value maps (names → codes, case-insensitively); values it does not list stay as they are."""
+    for column, words in spec.value_maps.items():
+        values = wire[column].combine_chunks()
+        found = pc.index_in(pc.utf8_lower(values), value_set=pa.array(list(words), pa.string()))
+        codes = pc.take(pa.array(list(words.values()), pa.string()), found)
+        wire = wire.set_column(wire.schema.get_field_index(column), column, pc.coalesce(codes, values))
+    return wire
 
 
 def _xlsx_text(value: Any) -> str:
@@ -467,12 +477,14 @@ def _cells_to_wire(spec: FileSpec, cells: pa.Table, display_name: str) -> pa.Tab
     if blank is not None:
         cells = cells.filter(pc.invert(blank))
     schema = file_wire_schema(spec)
-    columns = {f.name: cells[header] for header, f in zip(spec.headers, schema)}
+    columns = {f.name: cells[header] if header not in spec.constants else
+               pa.repeat(pa.scalar(spec.constants[header], pa.string()), cells.num_rows)
+               for header, f in zip(spec.headers, schema)}
     extras = [name for name in cells.column_names if name not in spec.headers and name != "_line"]
     if extras:
         log.warning("%s: %s has columns outside the contract %s; kept in _extra", spec.name, display_name, extras)
         values = {name: cells[name].to_pylist() for name in extras}
-        personal = [cells[h].to_pylist() for h in spec.identity_headers]
+        personal = [cells[h].to_pylist() for h in spec.identity_headers if h in cells.column_names]
         extra_json = []
         for i in range(cells.num_rows):
             known = tuple(v[i].strip() for v in personal if v[i] and v[i].strip())
