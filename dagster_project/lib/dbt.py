@@ -1,7 +1,6 @@
 """The one cached dbt project and the translator that places dbt nodes in the asset graph."""
 
 import json
-import os
 import sys
 from collections.abc import Mapping
 from functools import cache
@@ -13,19 +12,16 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtC
 from dagster_project.lib import paths
 
 
+# dbt is installed beside this interpreter: the venv need not be activated, and nothing edits PATH.
+DBT_EXECUTABLE = str(Path(sys.executable).parent / "dbt")
+
+
 @cache
 def dbt_project() -> DbtProject:
-    os.environ.setdefault("DO_NOT_TRACK", "1")
-    os.environ.setdefault("WAREHOUSE_PATH", str(paths.warehouse_path()))
-    # dbt is installed beside this interpreter; the venv need not be activated.
-    interpreter_bin = str(Path(sys.executable).parent)
-    if interpreter_bin not in os.environ.get("PATH", "").split(os.pathsep):
-        os.environ["PATH"] = interpreter_bin + os.pathsep + os.environ.get("PATH", "")
     project = DbtProject(project_dir=paths.DBT_PROJECT_DIR, profiles_dir=paths.DBT_PROJECT_DIR)
-    project.prepare_if_dev()
-    # Outside `dagster dev` (make run, tests, CI) the manifest is parsed when missing or older than the sources.
+    # The manifest is parsed when missing or older than the sources (in `dagster dev`, make run, tests and CI alike).
     if _manifest_is_stale(project.manifest_path):
-        project.preparer.prepare(project)
+        dbt_resource().cli(["parse"], target_path=project.target_path).wait()
     return project
 
 
@@ -40,7 +36,9 @@ def _manifest_is_stale(manifest: Path) -> bool:
 
 
 def dbt_resource() -> DbtCliResource:
-    return DbtCliResource(project_dir=dbt_project(), profiles_dir=str(paths.DBT_PROJECT_DIR))
+    return DbtCliResource(
+        project_dir=str(paths.DBT_PROJECT_DIR), profiles_dir=str(paths.DBT_PROJECT_DIR), dbt_executable=DBT_EXECUTABLE
+    )
 
 
 class CurDbtTranslator(DagsterDbtTranslator):

@@ -21,7 +21,6 @@ to the marts — with one dbt graph reading every source, a blocking check there
 """
 
 import json
-import os
 import tempfile
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -33,7 +32,7 @@ import duckdb
 from duckdb_engine import Dialect as DuckDBDialect
 from sqlalchemy.dialects import registry
 
-from dagster_project.lib import held_loads, paths, warehouse
+from dagster_project.lib import held_loads, paths, settings, warehouse
 from dagster_project.lib.contracts import STATUS_CODES
 
 UNKNOWN_OKTMO = "00000000"  # the «не определено» member of dim_municipality
@@ -105,12 +104,12 @@ registry.register("duckdb.readonly", __name__, "ReadOnlyDuckDBDialect")
 
 
 def readonly_url(database: Path) -> str:
-    settings = "".join(f"&{name}={value}" for name, value in warehouse.duckdb_settings().items())
-    return f"duckdb+readonly:///{database}?access_mode=read_only{settings}"
+    options = "".join(f"&{name}={value}" for name, value in warehouse.duckdb_settings().items())
+    return f"duckdb+readonly:///{database}?access_mode=read_only{options}"
 
 
 def seeds_dir() -> Path:
-    return Path(os.environ.get("CUR_SEEDS_DIR", paths.SEEDS_DIR)).resolve()
+    return Path(settings.env("CUR_SEEDS_DIR", paths.SEEDS_DIR)).resolve()
 
 
 def quality_dir() -> Path:
@@ -207,7 +206,7 @@ def reference_time() -> datetime:
     """«Now» for freshness and volume: env CUR_AS_OF (ISO-8601, UTC), else the latest record version landed by
     any source (a version from the future does not count) — so one source falling silent behind the others
     shows, also under the sandbox's simulated clock."""
-    configured = os.environ.get("CUR_AS_OF")
+    configured = settings.env("CUR_AS_OF")
     if configured:
         moment = datetime.fromisoformat(configured.replace("Z", "+00:00"))
         return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment

@@ -1,7 +1,8 @@
-"""Every filesystem location the platform uses, resolved from env vars with repo-relative defaults."""
+"""Every filesystem location the platform uses, resolved from settings (env) with repo-relative defaults."""
 
-import os
 from pathlib import Path
+
+from dagster_project.lib import settings
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DBT_PROJECT_DIR = REPO_ROOT / "dbt"
@@ -10,11 +11,11 @@ EXPECTATIONS_DIR = REPO_ROOT / "expectations"
 
 
 def data_dir() -> Path:
-    return Path(os.environ.get("CUR_DATA_DIR", REPO_ROOT / "data")).resolve()
+    return Path(settings.env("CUR_DATA_DIR", REPO_ROOT / "data")).resolve()
 
 
 def warehouse_path() -> Path:
-    return Path(os.environ.get("WAREHOUSE_PATH", data_dir() / "warehouse.duckdb")).resolve()
+    return Path(settings.env("WAREHOUSE_PATH", data_dir() / "warehouse.duckdb")).resolve()
 
 
 def sandbox_dir() -> Path:
@@ -22,7 +23,7 @@ def sandbox_dir() -> Path:
 
 
 def inbox_dir(source: str) -> Path:
-    return Path(os.environ.get("CUR_INBOX_DIR", data_dir() / "inbox")).resolve() / source
+    return Path(settings.env("CUR_INBOX_DIR", data_dir() / "inbox")).resolve() / source
 
 
 def source_mappings_dir() -> Path:
@@ -39,10 +40,10 @@ def raw_dir(table: str) -> Path:
 
 
 def serving_path() -> Path:
-    return Path(os.environ.get("SERVING_PATH", data_dir() / "serving" / "marts.duckdb")).resolve()
+    return Path(settings.env("SERVING_PATH", data_dir() / "serving" / "marts.duckdb")).resolve()
 
 
 def alerts_state_path() -> Path:
     """The alerts' de-duplication memory: beside the Dagster instance that sends them (DAGSTER_HOME), else data/."""
-    home = os.environ.get("DAGSTER_HOME")
+    home = settings.env("DAGSTER_HOME")
     return (Path(home) if home else data_dir()).resolve() / "alerts_sent.sqlite"

@@ -10,7 +10,6 @@ of record, PostgreSQL only mirrors it for the portability build.
 
 import io
 import json
-import os
 from pathlib import Path
 
 import duckdb
@@ -19,23 +18,17 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 from psycopg2 import sql
 
-from dagster_project.lib import calendar, contracts, held_loads, paths
+from dagster_project.lib import calendar, contracts, held_loads, paths, settings
 
 COPY_BATCH_ROWS = 50_000
 
 def connect():
     """A connection with the same env defaults as dbt/profiles.yml."""
-    return psycopg2.connect(
-        host=os.environ.get("PGHOST", "127.0.0.1"),
-        port=int(os.environ.get("PGPORT", "5432")),
-        user=os.environ.get("PGUSER", "postgres"),
-        password=os.environ.get("PGPASSWORD", ""),
-        dbname=os.environ.get("PGDATABASE", "test"),
-    )
+    return psycopg2.connect(**settings.postgres_connection())
 
 
 def raw_schema() -> str:
-    return os.environ.get("CUR_RAW_SCHEMA", "raw")
+    return settings.env("CUR_RAW_SCHEMA", "raw")
 
 
 def load_lake(data_dir: Path | None = None, schema: str | None = None) -> dict[str, int]:

@@ -236,3 +236,27 @@ def deploy_ports() -> dict[str, int]:
     4266)."""
     return {"webserver": _whole_number("CUR_WEBSERVER_PORT", 3000),
             "code_server": _whole_number("CUR_CODE_SERVER_PORT", 4266)}
+
+
+# --- The warehouse and PostgreSQL (dbt/profiles.yml reads the same variables) ---
+
+
+def dbt_target() -> str:
+    """The dbt target the warehouse is built on: duckdb (default) or postgres (DBT_TARGET)."""
+    return env("DBT_TARGET", "duckdb")
+
+
+def serving_postgres_schema() -> str:
+    """The PostgreSQL schema of the BI serving copy (SERVING_POSTGRES_SCHEMA, default serving)."""
+    return env("SERVING_POSTGRES_SCHEMA", "serving")
+
+
+def postgres_connection() -> dict:
+    """psycopg2 connection arguments from the libpq variables, with dbt/profiles.yml's defaults."""
+    return {
+        "host": env("PGHOST", "127.0.0.1"),
+        "port": int(env("PGPORT", "5432")),
+        "user": env("PGUSER", "postgres"),
+        "password": secret("PGPASSWORD") or "",
+        "dbname": env("PGDATABASE", "test"),
+    }

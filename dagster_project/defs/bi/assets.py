@@ -35,6 +35,7 @@ def serving_marts(context: AssetExecutionContext) -> MaterializeResult:
     }
     # Production serving for many users: the changed marts loaded into PostgreSQL, swapped in one transaction.
     if postgres_url := settings.secret("SERVING_POSTGRES_URL"):
-        metadata["postgres_rows_loaded"] = sum(serving.load_postgres(result.catalog, postgres_url).values())
+        loaded = serving.load_postgres(result.catalog, postgres_url, settings.serving_postgres_schema())
+        metadata["postgres_rows_loaded"] = sum(loaded.values())
     metadata["duration_s"] = round(time.monotonic() - started, 2)
     return MaterializeResult(metadata=metadata)

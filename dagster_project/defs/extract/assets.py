@@ -11,7 +11,6 @@ the cursor for the APIs, every pending file for the exports; that is what the sc
 """
 
 import json
-import os
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -59,7 +58,7 @@ RUN_RETRY_TAGS = {"dagster/max_retries": "2", "dagster/retry_strategy": "FROM_FA
 
 
 # The first day of the sources' history (the sandbox starts on 2023-01-01); env CUR_PARTITIONS_START moves it.
-DAILY = DailyPartitionsDefinition(start_date=os.environ.get("CUR_PARTITIONS_START", "2023-01-01"), end_offset=1)
+DAILY = DailyPartitionsDefinition(start_date=settings.env("CUR_PARTITIONS_START", "2023-01-01"), end_offset=1)
 
 
 class ApiExtractConfig(Config):

@@ -4,13 +4,12 @@ Unset fields fall back to env vars at run time (defaults point at the sandbox), 
 serve the sandbox, tests with their own server and data dir, and production with real URLs and secrets.
 """
 
-import os
 from pathlib import Path
 
 from dagster import ConfigurableResource
 from pydantic import Field
 
-from dagster_project.lib import paths, pii
+from dagster_project.lib import paths, pii, settings
 from dagster_project.lib.http_client import JsonApiClient
 
 API_DEFAULTS = {
@@ -35,13 +34,13 @@ class SourceApiResource(ConfigurableResource):
 
     def resolved_base_url(self) -> str:
         url_env, default_url, _ = API_DEFAULTS[self.api]
-        return self.base_url or os.environ.get(url_env, default_url)
+        return self.base_url or settings.env(url_env, default_url)
 
     def client(self) -> JsonApiClient:
         _, _, token_env = API_DEFAULTS[self.api]
         return JsonApiClient(
             self.resolved_base_url(),
-            self.token or os.environ.get(token_env, SANDBOX_TOKEN),
+            self.token or settings.secret(token_env) or SANDBOX_TOKEN,
             timeout_s=self.timeout_s,
             max_retries=self.max_retries,
             backoff_base_s=self.backoff_base_s,

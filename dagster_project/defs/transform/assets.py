@@ -1,11 +1,9 @@
 """Every dbt model and seed as Dagster assets; every dbt test as an asset check."""
 
-import os
-
 from dagster import AssetExecutionContext, Config
 from dagster_dbt import DbtCliResource, dbt_assets
 
-from dagster_project.lib import postgres, warehouse
+from dagster_project.lib import postgres, settings, warehouse
 from dagster_project.lib.dbt import dbt_project, translator
 
 
@@ -23,7 +21,7 @@ def dbt_build_args(full_refresh: bool) -> list[str]:
     """The `dbt build` arguments of a full or an hourly (incremental) build."""
     if not full_refresh:
         return ["build", "--exclude-resource-type", "unit_test"]
-    if os.environ.get("DBT_TARGET", "duckdb") == "duckdb":
+    if settings.dbt_target() == "duckdb":
         return ["build", "--full-refresh", "--threads", str(warehouse.full_refresh_threads())]
     return ["build", "--full-refresh"]
 
@@ -31,6 +29,6 @@ def dbt_build_args(full_refresh: bool) -> list[str]:
 @dbt_assets(manifest=dbt_project().manifest_path, project=dbt_project(), dagster_dbt_translator=translator)
 def cur_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, config: DbtBuildConfig):
     # On PostgreSQL the raw sources are tables: mirror the lake into them first (DuckDB reads the Parquet directly).
-    if os.environ.get("DBT_TARGET") == "postgres":
+    if settings.dbt_target() == "postgres":
         context.log.info(f"raw tables loaded into PostgreSQL: {postgres.load_lake()}")
     yield from dbt.cli(dbt_build_args(config.full_refresh), context=context).stream()
