@@ -45,7 +45,7 @@ def pid_file(name: str) -> Path:
 
 
 def dagster_home() -> Path:
-    return Path(os.environ.get("DAGSTER_HOME", paths.data_dir() / "dagster_home")).resolve()
+    return Path(settings.env("DAGSTER_HOME", paths.data_dir() / "dagster_home")).resolve()
 
 
 def write_instance(home: Path) -> dict:

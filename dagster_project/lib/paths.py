@@ -28,7 +28,7 @@ def inbox_dir(source: str) -> Path:
 
 def source_mappings_dir() -> Path:
     """Mapping files of exports with their own vocabulary (docs/sources.md)."""
-    return Path(os.environ.get("CUR_SOURCE_MAPPINGS_DIR", data_dir() / "mappings")).resolve()
+    return Path(settings.env("CUR_SOURCE_MAPPINGS_DIR", data_dir() / "mappings")).resolve()
 
 
 def lake_dir() -> Path:
