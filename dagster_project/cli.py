@@ -58,15 +58,21 @@ def ensure_sandbox(scale: int, seed: int) -> dict:
     return summary
 
 
-def materialize_all():
+def materialize_all(asset_selection=None):
+    """One in-process run of every asset (or of `asset_selection`, asset keys), tagged with this process so that a
+    later run marks it failed if this process is killed; runs of earlier killed processes are marked failed first."""
     from dagster import DagsterInstance
 
     from dagster_project.definitions import defs
+    from dagster_project.lib import runs
 
     job = defs.resolve_implicit_global_asset_job_def()
     run_config = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
     with DagsterInstance.get() as instance:
-        return job.execute_in_process(instance=instance, run_config=run_config, raise_on_error=False)
+        for run_id in runs.fail_runs_of_dead_processes(instance):
+            print(f"run {run_id}: its process is gone (killed?): marked failed", flush=True)
+        return job.execute_in_process(instance=instance, run_config=run_config, raise_on_error=False,
+                                      tags=runs.process_tags(), asset_selection=asset_selection)
 
 
 def mart_row_counts() -> dict[str, int]:
@@ -75,7 +81,9 @@ def mart_row_counts() -> dict[str, int]:
 
     from dagster_project.lib.dbt import mart_models
 
-    with duckdb.connect(str(paths.warehouse_path()), read_only=True) as con:
+    from dagster_project.lib import warehouse
+
+    with warehouse.lock("run summary"), duckdb.connect(str(paths.warehouse_path()), read_only=True) as con:
         existing = {row[0] for row in con.sql("select table_name from information_schema.tables where table_schema = 'main'").fetchall()}
         return {
             name: con.execute(f'select count(*) from main."{name}"').fetchone()[0] if name in existing else -1

@@ -2,7 +2,7 @@
 
 from dagster import Definitions, in_process_executor
 
-from dagster_project.defs import automation, bi, extract, monitoring, privacy, quality, reports, transform
+from dagster_project.defs import automation, bi, extract, monitoring, operations, privacy, quality, reports, transform
 from dagster_project.lib import retention, settings
 
 # Fail closed: with CUR_ENV=production the code location does not load without strong secrets (lib/settings.py).
@@ -20,5 +20,6 @@ defs = Definitions.merge(
     monitoring.defs,
     reports.defs,
     automation.defs,
+    operations.defs,
     Definitions(executor=in_process_executor),
 )

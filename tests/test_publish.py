@@ -140,3 +140,28 @@ def test_a_relative_catalog_path_keeps_its_files(warehouse, monkeypatch):
         assert result.removed_files == [] and all(mart.file.exists() for mart in result.marts.values())
     with duckdb.connect("serving/marts.duckdb", read_only=True) as reader:
         assert reader.sql("select count(*) from main.appeals_deidentified").fetchall() == [(500,)]
+
+
+def test_publish_refuses_while_the_warehouse_has_unaudited_rows(warehouse):
+    """Write-audit-publish: while the dbt ledger ops.unaudited_models (dbt/macros/incremental/audit_ledger.sql) lists a
+    model, publish fails saying which and since when, and BI keeps the marts it had."""
+    publish()
+    before = serving.served_marts(paths.serving_path())
+    with duckdb.connect(str(paths.warehouse_path())) as con:
+        con.execute("""create table ops.unaudited_models as select 'fct_appeals' as model,
+            timestamp '2026-12-01 10:00:00' as unaudited_since, 'inv-1' as invocation_id,
+            'relationships_fct_appeals_registered_date: fail' as reason""")
+        con.execute("update main.agency_rating_monthly set score = score + 100")
+    refused = materialize([bi_assets.publish], instance=DagsterInstance.ephemeral(), raise_on_error=False)
+    assert not refused.success
+    (failure,) = [event for event in refused.all_events if event.event_type_value == "STEP_FAILURE"]
+    message = failure.step_failure_data.error.message
+    assert "not published: 1 model(s)" in message
+    assert "fct_appeals since 2026-12-01 10:00:00 (relationships_fct_appeals_registered_date: fail)" in message
+    assert serving.served_marts(paths.serving_path()) == before
+    with duckdb.connect(str(paths.serving_path()), read_only=True) as reader:
+        assert reader.sql("select sum(score) from main.agency_rating_monthly").fetchall() == [(10,)]
+    # a build whose tests pass empties the ledger: the changed mart is published
+    with duckdb.connect(str(paths.warehouse_path())) as con:
+        con.execute("delete from ops.unaudited_models")
+    assert publish()["written"] == ["agency_rating_monthly"]

@@ -87,6 +87,29 @@ def agencies_in_snapshot(catalog: Path) -> list[tuple[str, str]]:
         ).fetchall()
 
 
+AUDIT_LEDGER = "ops.unaudited_models"  # dbt/macros/incremental/audit_ledger.sql
+
+
+def unaudited_models(con: duckdb.DuckDBPyConnection) -> list[dict]:
+    """The models of the warehouse open on `con` holding rows no build has audited yet (the dbt ledger; none before
+    the first build): what publish refuses to serve."""
+    schema, table = AUDIT_LEDGER.split(".")
+    if not con.execute("select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+                       [schema, table]).fetchone()[0]:
+        return []
+    rows = con.execute(f"select model, unaudited_since, reason from {AUDIT_LEDGER} order by unaudited_since, model")
+    return [{"model": model, "unaudited_since": str(since), "reason": reason} for model, since, reason in rows.fetchall()]
+
+
+def refusal(unaudited: list[dict], catalog: Path) -> str:
+    """Why publish served nothing, for the run's log and the asset's failure."""
+    listed = "; ".join(f"{row['model']} since {row['unaudited_since']} ({row['reason']})" for row in unaudited[:10])
+    more = f" and {len(unaudited) - 10} more" if len(unaudited) > 10 else ""
+    return (f"not published: {len(unaudited)} model(s) of the warehouse hold rows that no build has audited — "
+            f"{listed}{more}. BI keeps the last published marts ({catalog}); the next build whose data tests pass "
+            "publishes again.")
+
+
 def fingerprint(con: duckdb.DuckDBPyConnection, table: str) -> tuple[str, int]:
     """(fingerprint, rows) of a table: equal fingerprints mean the same columns and the same multiset of rows."""
     columns = con.execute(

@@ -38,6 +38,7 @@ KNOWN_PUBLIC_SECRETS = frozenset(
 )
 DEFAULT_SUPERSET_ADMIN_USER = "admin"
 DEFAULT_RAW_EXPORT_RETENTION_DAYS = 30
+DEFAULT_WAREHOUSE_LOCK_TIMEOUT_S = 120.0
 
 
 class ProductionConfigError(RuntimeError):
@@ -260,3 +261,16 @@ def postgres_connection() -> dict:
         "password": secret("PGPASSWORD") or "",
         "dbname": env("PGDATABASE", "test"),
     }
+
+
+def warehouse_lock_timeout_s() -> float:
+    """Seconds a writer of the warehouse waits for another one to finish before failing with the holder's name
+    (CUR_WAREHOUSE_LOCK_TIMEOUT_S, lib/warehouse.py)."""
+    value = env("CUR_WAREHOUSE_LOCK_TIMEOUT_S", str(DEFAULT_WAREHOUSE_LOCK_TIMEOUT_S))
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise ValueError(f"CUR_WAREHOUSE_LOCK_TIMEOUT_S must be a number of seconds, got {value!r}") from None
+    if not seconds > 0:
+        raise ValueError(f"CUR_WAREHOUSE_LOCK_TIMEOUT_S must be positive, got {value!r}")
+    return seconds

@@ -1,22 +1,34 @@
-"""Short-lived connections to the DuckDB warehouse and the extraction control tables in schema `ops`.
+"""Short-lived connections to the DuckDB warehouse, the extraction control tables in schema `ops`, and the one lock
+that every writer of the warehouse takes.
 
-DuckDB allows one writing process per file and dbt opens the same file in the next step, so callers open,
-write and close (per committed API batch, per file-source step); a lock held by another process is waited
-out rather than failing the load.
+DuckDB allows one process per file while it writes (a reader is refused too), and dbt opens the same file in the
+next step, so callers open, write and close (per committed API batch, per file-source step). Every process that
+opens the warehouse — extraction, the dbt build, the quality checks, publish — first takes the warehouse lock
+(`lock()`): an exclusive lock on the file `.<warehouse>.lock` beside it, which the kernel releases when the process
+ends, also by kill -9. A second writer waits for it up to CUR_WAREHOUSE_LOCK_TIMEOUT_S (default 120 s) and then fails
+with the holder's pid, Dagster run, purpose and start, which the holder writes into the lock file.
 """
 
+import fcntl
 import json
+import logging
+import os
 import re
+import sys
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import cache
+from pathlib import Path
 
 import duckdb
 import yaml
 
-from dagster_project.lib import paths
+from dagster_project.lib import paths, settings
+
+log = logging.getLogger(__name__)
 
 OPS_DDL = """
 create schema if not exists ops;
@@ -40,8 +52,6 @@ create table if not exists ops.held_loads (
     source varchar, run_id varchar, part_name varchar, reason varchar, held_at timestamp, released_at timestamp
 );
 """
-
-LOCK_WAIT_S = 120.0
 
 
 @cache
@@ -82,25 +92,119 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
+class WarehouseLocked(TimeoutError):
+    """Another writer held the warehouse for longer than the lock timeout."""
+
+
+_process_lock = threading.Lock()  # guards the two below
+_held: dict = {"file": None, "depth": 0}  # the lock file this process holds and how many callers share it
+
+
+def lock_path() -> Path:
+    warehouse = paths.warehouse_path()
+    return warehouse.with_name(f".{warehouse.name}.lock")
+
+
+def lock_holder() -> dict | None:
+    """Who holds (or last held) the warehouse lock: pid, run_id, purpose, since; None when nobody ever took it."""
+    try:
+        return json.loads(lock_path().read_text() or "null")
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+
+
+def describe_holder(holder: dict | None) -> str:
+    if not holder:
+        return "a process that has not said who it is"
+    return (f"pid {holder.get('pid')} (Dagster run {holder.get('run_id') or '—'}, {holder.get('purpose')}, "
+            f"since {holder.get('since')} UTC)")
+
+
+def _current_step():
+    """The context of the Dagster step running in this thread, if any: who a lock taken here belongs to."""
+    if "dagster" not in sys.modules:  # a plain script: no step, and no import of Dagster for it
+        return None
+    from dagster import DagsterInvariantViolationError, OpExecutionContext
+
+    try:
+        return OpExecutionContext.get()
+    except DagsterInvariantViolationError:
+        return None
+
+
 @contextmanager
-def connect() -> Iterator[duckdb.DuckDBPyConnection]:
-    """Opens the warehouse (creating the ops tables), retrying while another process holds the write lock."""
-    path = paths.warehouse_path()
+def lock(purpose: str | None = None, run_id: str | None = None, timeout_s: float | None = None) -> Iterator[None]:
+    """Holds the warehouse lock (see the module doc); within one process it is shared, so nested and sequential
+    callers of one run do not wait for themselves. `purpose` and `run_id` default to the current Dagster step."""
+    with _process_lock:
+        if _held["depth"]:
+            _held["depth"] += 1
+            acquired = None
+        else:
+            acquired = _acquire(purpose, run_id, settings.warehouse_lock_timeout_s() if timeout_s is None else timeout_s)
+            _held.update(file=acquired, depth=1)
+    try:
+        yield
+    finally:
+        with _process_lock:
+            _held["depth"] -= 1
+            if not _held["depth"]:
+                _held["file"].close()  # closing the descriptor releases the lock
+                _held["file"] = None
+
+
+def _acquire(purpose: str | None, run_id: str | None, timeout_s: float):
+    step = _current_step()
+    run_id = run_id or (step.run_id if step else None)
+    purpose = purpose or (f"step {step.op_def.name}" if step else "a warehouse connection")
+    path = lock_path()
     path.parent.mkdir(parents=True, exist_ok=True)
-    deadline = time.monotonic() + LOCK_WAIT_S
+    handle = open(path, "a+")  # noqa: SIM115 — held until the last caller of this process leaves
+    deadline, logged = time.monotonic() + timeout_s, False
     while True:
         try:
-            con = duckdb.connect(str(path))
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             break
-        except duckdb.IOException as exc:
-            if "lock" not in str(exc).lower() or time.monotonic() > deadline:
-                raise
-            time.sleep(0.5)
-    try:
-        con.execute(OPS_DDL)
-        yield con
-    finally:
-        con.close()
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                handle.close()
+                raise WarehouseLocked(
+                    f"the warehouse {paths.warehouse_path()} is locked by {describe_holder(lock_holder())}; "
+                    f"{purpose} waited {timeout_s:g} s for it (CUR_WAREHOUSE_LOCK_TIMEOUT_S)") from None
+            if not logged:
+                (step.log if step else log).info(
+                    f"{purpose} waits for the warehouse lock held by {describe_holder(lock_holder())}")
+                logged = True
+            time.sleep(0.2)
+    handle.seek(0)
+    handle.truncate()
+    handle.write(json.dumps({"pid": os.getpid(), "run_id": run_id, "purpose": purpose,
+                             "since": utcnow().isoformat(timespec="seconds")}))
+    handle.flush()
+    return handle
+
+
+@contextmanager
+def connect() -> Iterator[duckdb.DuckDBPyConnection]:
+    """Opens the warehouse (creating the ops tables) under the warehouse lock. A DuckDB lock held by a process outside
+    the platform (a DuckDB shell, say) is waited out for the same timeout."""
+    path = paths.warehouse_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with lock():
+        deadline = time.monotonic() + settings.warehouse_lock_timeout_s()
+        while True:
+            try:
+                con = duckdb.connect(str(path))
+                break
+            except duckdb.IOException as exc:
+                if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+        try:
+            con.execute(OPS_DDL)
+            yield con
+        finally:
+            con.close()
 
 
 # --- ops.extract_cursor -------------------------------------------------------------------------

@@ -1,6 +1,9 @@
 """The `serving/marts` asset: the serving layer BI reads, one immutable Parquet file per mart version under a catalog of views
 (lib/serving.py), and the PostgreSQL serving copy when `SERVING_POSTGRES_URL` is set.
 
+Nothing is served while the warehouse has rows that no build has audited (write-audit-publish): the asset fails,
+saying which models and since when, and BI keeps reading the last published marts.
+
 Only what BI needs is served: the marts of Superset's datasets (superset/bundle/datasets/, the report's mart among
 them) and the agencies for Superset's roles. A mart whose rows did not change keeps its file.
 """
@@ -8,7 +11,7 @@ them) and the agencies for Superset's roles. A mart whose rows did not change ke
 import time
 
 import duckdb
-from dagster import AssetExecutionContext, AssetKey, MaterializeResult, asset
+from dagster import AssetExecutionContext, AssetKey, Failure, MaterializeResult, MetadataValue, asset
 
 from dagster_project.lib import paths, serving, settings, warehouse
 
@@ -21,8 +24,14 @@ from dagster_project.lib import paths, serving, settings, warehouse
 )
 def serving_marts(context: AssetExecutionContext) -> MaterializeResult:
     started = time.monotonic()
-    # A read-only connection holds DuckDB's shared lock: no writer changes the marts while they are exported.
-    with duckdb.connect(str(paths.warehouse_path()), read_only=True, config=warehouse.duckdb_settings()) as con:
+    # Under the warehouse lock (lib/warehouse.py) no writer changes the marts while they are exported.
+    with warehouse.lock("publish"), duckdb.connect(str(paths.warehouse_path()), read_only=True,
+                                                    config=warehouse.duckdb_settings()) as con:
+        # Write-audit-publish: rows no build has audited yet never reach BI (dbt/macros/incremental/audit_ledger.sql)
+        if unaudited := serving.unaudited_models(con):
+            message = serving.refusal(unaudited, paths.serving_path())
+            context.log.error(message)
+            raise Failure(description=message, metadata={"unaudited_models": MetadataValue.json(unaudited)})
         result = serving.publish(con, serving.served_mart_names(), paths.serving_path(), log=context.log.info)
     metadata = {
         "catalog": str(result.catalog),

@@ -31,4 +31,6 @@ def cur_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, config: 
     # On PostgreSQL the raw sources are tables: mirror the lake into them first (DuckDB reads the Parquet directly).
     if settings.dbt_target() == "postgres":
         context.log.info(f"raw tables loaded into PostgreSQL: {postgres.load_lake()}")
-    yield from dbt.cli(dbt_build_args(config.full_refresh), context=context).stream()
+    # dbt is the warehouse's longest writer: it waits for the others and they wait for it (lib/warehouse.py)
+    with warehouse.lock("dbt build"):
+        yield from dbt.cli(dbt_build_args(config.full_refresh), context=context).stream()

@@ -1,7 +1,9 @@
 {#- What a data test reads. A `dbt build` tests what it built: in an incremental build, a test on a model with a
-    `processed_at` column reads only the rows that this build (re)wrote — the stored ones passed the builds that
-    wrote them, and a full build (`--full-refresh`, where every row is new) tests everything again. `dbt test`
-    always reads whole tables. Overrides dbt's get_where_subquery, which generic tests call on their model. -#}
+    `processed_at` column reads the rows processed since the model became unaudited — the rows this build (re)wrote,
+    and the rows of earlier builds whose tests failed or that were killed (the ledger, macros/incremental/audit_ledger.sql);
+    the other stored rows passed the builds that wrote them. A full build (`--full-refresh`, where every row is new)
+    tests everything again. `dbt test` always reads whole tables. Overrides dbt's get_where_subquery, which generic
+    tests call on their model. -#}
 {% macro get_where_subquery(relation) -%}
     {%- set conditions = [config.get('where', ''), built_rows_condition()] | select | list -%}
     {%- if conditions -%}
@@ -18,5 +20,5 @@
     {%- if tested is none or 'processed_at' not in tested.get('columns', {}) -%}
         {{- return('') -}}
     {%- endif -%}
-    {{- return('processed_at >= ' ~ processed_at()) -}}
+    {{- return('processed_at >= ' ~ (unaudited_since(tested.name) or processed_at())) -}}
 {%- endmacro %}

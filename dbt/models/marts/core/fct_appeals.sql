@@ -13,9 +13,12 @@
 -- depends_on: {{ ref('int_appeals_repeats_flagged') }}, {{ ref('int_appeals_conformed') }}
 {%- set since = incremental_watermark() %}
 
--- «now» of the warehouse: the latest change landed from any source, so reloads of the same data agree
+-- «now» of the warehouse: the latest change of the appeals this table holds, so reloads of the same data agree. The
+-- same moment as reporting_as_of (which reads this table after the build): an excluded appeal — say one dated 2031 —
+-- must not make every open appeal overdue.
 with data_as_of as (
-    select max(updated_at) as as_of_at from {{ ref('int_appeals_unioned') }}
+    select max(coalesce(updated_at, registered_at)) as as_of_at from {{ ref('int_appeals_conformed') }}
+    where exclusion_reason is null
 ),
 
 appeals as (
