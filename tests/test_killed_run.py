@@ -35,11 +35,11 @@ result = cli.materialize_all(asset_selection=list(cur_dbt_models.keys))
 print("RUN", result.run_id, "SUCCESS" if result.success else "FAILURE", flush=True)
 """
 HOLDER = """
-import sys, time
+import sys
 from dagster_project.lib import warehouse
 with warehouse.lock("a test writer", run_id="run-of-the-holder"):
     print("locked", flush=True)
-    time.sleep(float(sys.argv[1]))
+    sys.stdin.readline()  # until the test lets go
 """
 
 
@@ -63,9 +63,10 @@ def finish(process: subprocess.Popen) -> tuple[str, str, str]:
     return run_id, outcome, output
 
 
-def hold_lock(seconds: float) -> subprocess.Popen:
-    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(seconds)], stdout=subprocess.PIPE, text=True,
-                              env=os.environ)
+def hold_lock() -> subprocess.Popen:
+    """Another writer holding the warehouse lock until a line is written to its stdin."""
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              text=True, env=os.environ)
     assert holder.stdout.readline().strip() == "locked"
     return holder
 
@@ -103,7 +104,7 @@ def test_a_killed_run_is_marked_failed_and_the_next_run_equals_an_uninterrupted_
     assert status == DagsterRunStatus.STARTED  # what the instance says until a sweep looks
 
     # another writer holds the warehouse: with a short timeout the dbt step fails and names it
-    holder = hold_lock(120)
+    holder = hold_lock()
     try:
         monkeypatch.setenv("CUR_WAREHOUSE_LOCK_TIMEOUT_S", "1")
         run_id, outcome, output = finish(start_run())
@@ -114,13 +115,18 @@ def test_a_killed_run_is_marked_failed_and_the_next_run_equals_an_uninterrupted_
         holder.wait()
     assert f"run {killed_run_id}: its process is gone (killed?): marked failed" in output
 
-    # the holder keeps the lock for 5 s more: the next run waits for it, then builds
-    monkeypatch.setenv("CUR_WAREHOUSE_LOCK_TIMEOUT_S", "600")
-    holder = hold_lock(5)
-    run_id, outcome, output = finish(start_run())
-    assert holder.wait(timeout=60) == 0
+    # with the default timeout the next run's dbt step waits for the holder, and builds once it lets go
+    monkeypatch.delenv("CUR_WAREHOUSE_LOCK_TIMEOUT_S")
+    holder = hold_lock()
+    recovery = start_run()
+    waiting = f"dbt build waits for the warehouse lock held by pid {holder.pid}"
+    deadline = time.monotonic() + 600
+    while waiting not in Path(recovery.log.name).read_text():
+        assert recovery.poll() is None and time.monotonic() < deadline, "the run did not wait for the lock"
+        time.sleep(0.2)
+    holder.communicate("go\n", timeout=60)
+    run_id, outcome, output = finish(recovery)
     assert outcome == "SUCCESS", output[-4000:]
-    assert f"waits for the warehouse lock held by pid {holder.pid}" in output
     statuses = runs_by_status()
     assert statuses[killed_run_id] == DagsterRunStatus.FAILURE and statuses[run_id] == DagsterRunStatus.SUCCESS
     with DagsterInstance.get() as instance:
