@@ -152,7 +152,7 @@ def test_publish_refuses_while_the_warehouse_has_unaudited_rows(warehouse):
             timestamp '2026-12-01 10:00:00' as unaudited_since, 'inv-1' as invocation_id,
             'relationships_fct_appeals_registered_date: fail' as reason""")
         con.execute("update main.agency_rating_monthly set score = score + 100")
-    refused = materialize([bi_assets.publish], instance=DagsterInstance.ephemeral(), raise_on_error=False)
+    refused = materialize([bi_assets.serving_marts], instance=DagsterInstance.ephemeral(), raise_on_error=False)
     assert not refused.success
     (failure,) = [event for event in refused.all_events if event.event_type_value == "STEP_FAILURE"]
     message = failure.step_failure_data.error.message

@@ -59,7 +59,7 @@ def query(sql: str) -> list[tuple]:
 
 
 def publish():
-    return materialize([bi_assets.publish], instance=DagsterInstance.ephemeral(), raise_on_error=False)
+    return materialize([bi_assets.serving_marts], instance=DagsterInstance.ephemeral(), raise_on_error=False)
 
 
 def served() -> dict:
