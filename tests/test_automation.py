@@ -9,8 +9,11 @@ from dagster import (
     DagsterInstance,
     DagsterRunStatus,
     MultiPartitionKey,
+    RunRequest,
+    SkipReason,
     build_schedule_context,
     build_sensor_context,
+    instance_for_test,
 )
 
 from dagster_project.defs.automation.schedules import governor_report_monthly
@@ -82,3 +85,16 @@ def test_the_report_runs_for_the_month_that_just_closed_in_every_region():
         MultiPartitionKey({"month": "2026-11-01", "region": region}) for region in REGIONS]
     january = build_schedule_context(scheduled_execution_time=datetime(2026, 1, 1, 7, 0, tzinfo=moscow))
     assert {r.partition_key.keys_by_dimension["month"] for r in governor_report_monthly(january)} == {"2025-12-01"}
+
+
+def test_a_schedule_tick_waits_while_the_previous_load_is_still_queued_or_running():
+    from dagster_project.defs.extract.assets import SCHEDULES
+
+    hourly = next(s for s in SCHEDULES if s.name == "extract_pos_hourly")
+    with instance_for_test() as instance:  # a schedule's context needs a persistent instance
+        assert isinstance(hourly(build_schedule_context(instance=instance)), RunRequest)
+        run = instance.create_run_for_job(defs.resolve_job_def("extract_pos"), status=DagsterRunStatus.NOT_STARTED)
+        skipped = hourly(build_schedule_context(instance=instance))
+        assert isinstance(skipped, SkipReason) and run.run_id in skipped.skip_message
+        instance.report_run_canceled(run)
+        assert isinstance(hourly(build_schedule_context(instance=instance)), RunRequest)

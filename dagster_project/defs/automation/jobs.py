@@ -8,8 +8,9 @@ from dagster_project.defs.transform.assets import cur_dbt_models
 
 # Every dbt model, seed and snapshot (whole, so dbt is not subset) and what reads them.
 WAREHOUSE = AssetSelection.assets(cur_dbt_models).downstream() - AssetSelection.assets(GOVERNOR_REPORT_KEY)
-# One warehouse writer at a time: the run queue holds a second build (tag_concurrency_limits in dagster.yaml).
-WAREHOUSE_TAGS = {"cur/warehouse": "build"}
+# One warehouse writer at a time: the run queue holds a second build (tag_concurrency_limits in dagster.yaml). A build
+# goes before queued loads: it is what makes landed data visible.
+WAREHOUSE_TAGS = {"cur/warehouse": "build", "dagster/priority": "1"}
 DBT_OP = "cur_dbt_models"
 
 WAREHOUSE_BUILD = define_asset_job(

@@ -25,6 +25,7 @@ from dagster import (
     BackfillPolicy,
     Backoff,
     Config,
+    DagsterRunStatus,
     DailyPartitionsDefinition,
     DefaultScheduleStatus,
     DefaultSensorStatus,
@@ -32,13 +33,17 @@ from dagster import (
     MaterializeResult,
     RetryPolicy,
     RunRequest,
+    RunsFilter,
     ScheduleDefinition,
+    ScheduleEvaluationContext,
     SensorEvaluationContext,
     SensorResult,
+    SkipReason,
     TableColumn,
     TableSchema,
     define_asset_job,
     multi_asset,
+    schedule,
     sensor,
 )
 from pydantic import Field
@@ -234,14 +239,26 @@ INCIDENT_JOB = _job("extract_incidents", [s for s in API_SPECS if s.api == "inci
 FILE_JOBS = {spec.name: _job(f"extract_{spec.name}", [spec], spec.description) for spec in FILE_SPECS}
 
 
+BUSY = [DagsterRunStatus.NOT_STARTED, DagsterRunStatus.QUEUED, DagsterRunStatus.STARTING, DagsterRunStatus.STARTED]
+
+
 def _schedule(name: str, job, cron: str, description: str) -> ScheduleDefinition:
-    """Running by default in production (settings.schedules_on_by_default); the cron is settable per schedule."""
-    return ScheduleDefinition(
+    """Running by default in production (settings.schedules_on_by_default); the cron is settable per schedule. A tick
+    while the job's previous run is still queued or running is skipped: that run reads up to the latest data anyway,
+    and runs piling up behind a slow source would hold the queue."""
+
+    @schedule(
         name=name, job=job, cron_schedule=settings.cron(name, cron), execution_timezone="Europe/Moscow",
         description=description,
         default_status=DefaultScheduleStatus.RUNNING if settings.schedules_on_by_default()
         else DefaultScheduleStatus.STOPPED,
     )
+    def _tick(context: ScheduleEvaluationContext):
+        if busy := context.instance.get_runs(RunsFilter(job_name=job.name, statuses=BUSY), limit=1):
+            return SkipReason(f"run {busy[0].run_id} of {job.name} is still {busy[0].status.value.lower()}")
+        return RunRequest()
+
+    return _tick
 
 
 SCHEDULES = [
