@@ -2,7 +2,7 @@
 
 import json
 import re
-from datetime import date
+from datetime import date, datetime, timedelta
 
 import duckdb
 import pyarrow.parquet as pq
@@ -10,7 +10,7 @@ import pytest
 
 from dagster_project.sandbox import generate
 from dagster_project.sandbox.__main__ import main
-from dagster_project.sandbox.model import SEASON_PATTERNS
+from dagster_project.sandbox.model import SEASON_PATTERNS, UNKNOWN_CATEGORY_CODES
 from dagster_project.sandbox.reference import load_reference
 
 
@@ -31,7 +31,8 @@ def db(sandbox_generated):
 def test_channel_mix(sandbox_generated):
     summary = sandbox_generated[2]
     total = sum(summary[k] for k in ("pos_messages", "incidents", "sed_appeals", "portal_appeals"))
-    assert total == 20_000
+    assert summary["bursts"] == 1 and 12 <= summary["burst_appeals"] <= 150  # 60 bursts per million, at least one
+    assert total == 20_000 + summary["burst_appeals"]
     assert summary["pos_messages"] / total == pytest.approx(0.55, abs=0.02)
     assert summary["incidents"] / total == pytest.approx(0.20, abs=0.02)
     assert summary["sed_appeals"] / total == pytest.approx(0.12, abs=0.02)
@@ -178,7 +179,40 @@ def test_cli_defaults_follow_the_data_root(tmp_path, monkeypatch, capsys):
     monkeypatch.delenv("CUR_INBOX_DIR", raising=False)
     main(["generate", "--scale", "300", "--seed", "3", "--start", "2025-01-01", "--end", "2025-02-28"])
     summary = json.loads(capsys.readouterr().out)
-    assert summary["pos_messages"] + summary["incidents"] + summary["sed_appeals"] + summary["portal_appeals"] == 300
+    appeals = summary["pos_messages"] + summary["incidents"] + summary["sed_appeals"] + summary["portal_appeals"]
+    assert appeals == 300 + summary["burst_appeals"]
     assert (tmp_path / "sandbox" / "api" / "pos_messages.parquet").exists()
     assert (tmp_path / "inbox" / "sed" / "sed_64_20250129.csv").exists()
     assert json.loads((tmp_path / "sandbox" / "api" / "meta.json").read_text())["default_now"] == "2025-03-01T00:00:00Z"
+
+
+def test_bursts_are_labelled_in_meta_and_leave_the_ordinary_appeals_alone(tmp_path):
+    period = {"start": date(2024, 1, 1), "end": date(2024, 12, 31)}
+    generate(tmp_path / "b", tmp_path / "b_inbox", 4000, seed=9, bursts=4, **period)
+    generate(tmp_path / "n", tmp_path / "n_inbox", 4000, seed=9, bursts=0, **period)
+    bursts = json.loads((tmp_path / "b" / "api" / "meta.json").read_text())["bursts"]
+    assert json.loads((tmp_path / "n" / "api" / "meta.json").read_text())["bursts"] == []
+    assert [b["burst_id"] for b in bursts] == [1, 2, 3, 4]
+    assert bursts[0]["appeal_numbers"][0] == 4000  # burst appeals are numbered after the ordinary ones
+    with duckdb.connect() as con:
+        for name in ("b", "n"):
+            con.execute(f"""CREATE VIEW api_{name} AS
+                SELECT id, oktmo, category_code, created_at FROM read_parquet('{tmp_path / name / "api" / "pos_messages.parquet"}')
+                UNION ALL
+                SELECT id, oktmo, category_code, detected_at FROM read_parquet('{tmp_path / name / "api" / "incidents.parquet"}')""")
+        # the ordinary appeals are the same with and without bursts
+        assert con.execute("SELECT count(*) FROM (SELECT * FROM api_n EXCEPT SELECT * FROM api_b)").fetchone()[0] == 0
+        ordinary = con.execute("SELECT count(*) FROM api_n").fetchone()[0]
+        burst_rows = con.execute("SELECT count(*) FROM api_b").fetchone()[0] - ordinary
+        assert 0 < burst_rows <= sum(b["size"] for b in bursts)  # the API part of the bursts; the rest are in files
+        for burst in bursts:
+            first, last = burst["appeal_numbers"]
+            assert last - first + 1 == burst["size"] and 12 <= burst["size"] <= 150
+            onset = datetime.fromisoformat(burst["onset_at"].rstrip("Z"))
+            rows = con.execute(
+                "SELECT oktmo, category_code, created_at FROM api_b WHERE CAST(split_part(id, '-', 3) AS BIGINT) "
+                "BETWEEN ? AND ?", [first, last]).fetchall()
+            assert rows
+            assert {r[0] for r in rows} == {burst["oktmo"]}
+            assert {r[1] for r in rows} <= {burst["category_code"], *UNKNOWN_CATEGORY_CODES}
+            assert all(onset <= r[2] <= onset + timedelta(hours=burst["duration_hours"]) for r in rows)

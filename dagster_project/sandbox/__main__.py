@@ -21,6 +21,8 @@ def main(argv: list[str] | None = None) -> None:
     gen.add_argument("--start", type=date.fromisoformat, default=date(2023, 1, 1))
     gen.add_argument("--end", type=date.fromisoformat, default=date(2025, 12, 31))
     gen.add_argument("--bad-rate", type=float, default=0.01)
+    gen.add_argument("--bursts", type=int, default=None,
+                     help="labelled bursts of problems on top of --scale (default: 60 per million appeals, at least 1)")
 
     srv = commands.add_parser("serve", help="serve the ПОС and Инцидент Менеджмент APIs")
     add_serve_arguments(srv, paths.sandbox_dir())
@@ -28,7 +30,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.command == "generate":
         summary = generate(args.out, args.inbox, args.scale, seed=args.seed, start=args.start, end=args.end,
-                           bad_rate=args.bad_rate)
+                           bad_rate=args.bad_rate, bursts=args.bursts)
         print(json.dumps(summary, ensure_ascii=False, indent=2))
     else:
         serve(args.data, args.host, args.port, args.token, faults=args.faults, now=args.now, quiet=not args.verbose)

@@ -25,7 +25,7 @@ from dagster_project.sandbox.model import (
     FZ59_EXTENSION_DAYS, HOURS_MESSAGES, HOURS_SOCIAL, INCIDENT_REACTION_HOURS, INWORK, POS_59FZ_SHARE, RATING_P,
     REDIR, REDIRECT_P, REG, REOPEN, REOPEN_P, RET, REWORK_P, SLOT_STATUS, UNANSWERED_P, UNKNOWN_CATEGORY_CODES,
     UNKNOWN_CATEGORY_SHARE,
-    Model, build_model, category_month_weights, category_texts,
+    Model, build_model, burst_ground_truth, category_month_weights, category_texts, default_bursts, sample_bursts,
 )
 from dagster_project.sandbox.reference import Reference, load_reference
 
@@ -45,9 +45,13 @@ def generate(
     end: date = date(2025, 12, 31),
     bad_rate: float = 0.01,
     reference: Reference | None = None,
+    bursts: int | None = None,
 ) -> dict:
     """Generate the sandbox: `out_dir/api/*.parquet` for the HTTP server and file exports in `inbox_dir/{sed,portal}`.
 
+    `n_appeals` ordinary appeals, then `bursts` labelled bursts of problems (default: BURSTS_PER_MILLION per million
+    appeals, at least one) whose appeals come on top, each in one municipality × category (model.sample_bursts);
+    their ground truth goes into `api/meta.json` under "bursts". The ordinary appeals do not depend on the bursts.
     Existing sandbox output is replaced: the api folder, and the export files an earlier generation wrote into the
     inbox (listed with their SHA-256 in `out_dir/exports.json`) if they are still there unchanged. No other file is
     deleted or overwritten.
@@ -67,10 +71,15 @@ def generate(
 
     n_chunks = max(1, -(-n_appeals // CHUNK_SIZE))
     streams = np.random.SeedSequence(seed).spawn(n_chunks)
-    for chunk_no, stream in enumerate(streams):
-        base = chunk_no * CHUNK_SIZE
-        n = min(CHUNK_SIZE, n_appeals - base)
-        chunk = _sample_chunk(model, np.random.default_rng(stream), base, n, sentence_pool)
+    # The bursts have their own random streams, so the ordinary appeals are the same with or without them.
+    burst_table = sample_bursts(model, np.random.default_rng([seed, 23]), default_bursts(n_appeals) if bursts is None
+                                else bursts)
+    chunks = [(chunk_no * CHUNK_SIZE, min(CHUNK_SIZE, n_appeals - chunk_no * CHUNK_SIZE), stream, None)
+              for chunk_no, stream in enumerate(streams)]
+    if burst_table["size"].sum():
+        chunks.append((n_appeals, int(burst_table["size"].sum()), np.random.SeedSequence([seed, 29]), burst_table))
+    for base, n, stream, burst_rows in chunks:
+        chunk = _sample_chunk(model, np.random.default_rng(stream), base, n, sentence_pool, burst_rows)
         for table_name, table in _api_tables(model, chunk).items():
             if table_name not in writers:
                 writers[table_name] = pq.ParquetWriter(api_dir / f"{table_name}.parquet", table.schema)
@@ -92,11 +101,13 @@ def generate(
         "seed": seed, "n_appeals": n_appeals, "start": start.isoformat(), "end": end.isoformat(),
         "default_now": default_now(end).strftime("%Y-%m-%dT%H:%M:%SZ"), "bad_rate": bad_rate,
         "slow_agency_ids": model.slow_ids,
+        "bursts": burst_ground_truth(model, burst_table, first_index=n_appeals),
     }
     (api_dir / "meta.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2))
     n_polls = len(pc.unique(polls["poll_id"]))
     return {**counts, "polls": n_polls, "poll_options": polls.num_rows, **file_summary,
-            "slow_agency_ids": model.slow_ids}
+            "slow_agency_ids": model.slow_ids, "bursts": len(burst_table["size"]),
+            "burst_appeals": int(burst_table["size"].sum())}
 
 
 def default_now(end: date) -> datetime:
@@ -104,37 +115,15 @@ def default_now(end: date) -> datetime:
     return datetime(end.year, end.month, end.day) + timedelta(days=1)
 
 
-def _sample_chunk(model: Model, rng: np.random.Generator, base: int, n: int, sentence_pool) -> dict:
+def _sample_chunk(model: Model, rng: np.random.Generator, base: int, n: int, sentence_pool,
+                  bursts: dict | None = None) -> dict:
+    """`n` appeals from `base` on; with `bursts` (model.sample_bursts), the `n` appeals of those bursts."""
     channel = rng.choice(len(CHANNELS), n, p=CHANNEL_SHARES)
     is_incident = channel == CHANNELS.index("incident")
-    region = rng.choice(len(model.region_codes), n, p=model.region_weights)
-
-    muni = np.empty(n, dtype=np.int64)
-    for r in range(len(model.region_codes)):
-        rows = np.flatnonzero(region == r)
-        candidates = np.flatnonzero(model.muni_region == r)
-        weights = model.muni_weights[candidates]
-        muni[rows] = rng.choice(candidates, len(rows), p=weights / weights.sum())
-
-    day = rng.choice(len(model.days), n, p=model.day_weights)
-    hour = np.where(
-        is_incident,
-        rng.choice(24, n, p=np.asarray(HOURS_SOCIAL) / sum(HOURS_SOCIAL)),
-        rng.choice(24, n, p=np.asarray(HOURS_MESSAGES) / sum(HOURS_MESSAGES)),
-    )
-    offset = model.region_offsets_s[region]
-    created = model.days[day].astype("datetime64[s]").astype(np.int64) + hour * HOUR + rng.integers(0, HOUR, n) - offset
-
-    # Category: per (region, month) distribution, so seasons and the sectors valid at the time are respected.
-    months = model.days[day].astype("datetime64[M]")
-    month_no = (months - np.datetime64(model.start, "M")).astype(np.int64)
-    cat = np.empty(n, dtype=np.int64)
-    group = region * model.n_months + month_no
-    for g in np.unique(group):
-        rows = np.flatnonzero(group == g)
-        r, m = divmod(int(g), model.n_months)
-        weights = category_month_weights(model, r, np.datetime64(model.start, "M") + m)
-        cat[rows] = rng.choice(len(model.cat_codes), len(rows), p=weights)
+    if bursts is None:
+        region, muni, created, offset, cat = _placement(model, rng, n, is_incident)
+    else:
+        region, muni, created, offset, cat = _burst_placement(model, rng, bursts)
     sector = model.cat_sector[cat]
 
     sub_pick = (rng.random(n) * np.maximum(model.sub_counts[cat], 1)).astype(np.int64)
@@ -190,6 +179,49 @@ def _sample_chunk(model: Model, rng: np.random.Generator, base: int, n: int, sen
         "answer_text": np.asarray(texts.ANSWERS, dtype=object)[rng.integers(0, len(texts.ANSWERS), n)],
         "rng_extra": rng.integers(0, 2**62, n),
     }
+
+
+def _placement(model: Model, rng: np.random.Generator, n: int, is_incident: np.ndarray):
+    """Where and when ordinary appeals are: region, municipality (Pareto), day, local hour, category."""
+    region = rng.choice(len(model.region_codes), n, p=model.region_weights)
+
+    muni = np.empty(n, dtype=np.int64)
+    for r in range(len(model.region_codes)):
+        rows = np.flatnonzero(region == r)
+        candidates = np.flatnonzero(model.muni_region == r)
+        weights = model.muni_weights[candidates]
+        muni[rows] = rng.choice(candidates, len(rows), p=weights / weights.sum())
+
+    day = rng.choice(len(model.days), n, p=model.day_weights)
+    hour = np.where(
+        is_incident,
+        rng.choice(24, n, p=np.asarray(HOURS_SOCIAL) / sum(HOURS_SOCIAL)),
+        rng.choice(24, n, p=np.asarray(HOURS_MESSAGES) / sum(HOURS_MESSAGES)),
+    )
+    offset = model.region_offsets_s[region]
+    created = model.days[day].astype("datetime64[s]").astype(np.int64) + hour * HOUR + rng.integers(0, HOUR, n) - offset
+
+    # Category: per (region, month) distribution, so seasons and the sectors valid at the time are respected.
+    months = model.days[day].astype("datetime64[M]")
+    month_no = (months - np.datetime64(model.start, "M")).astype(np.int64)
+    cat = np.empty(n, dtype=np.int64)
+    group = region * model.n_months + month_no
+    for g in np.unique(group):
+        rows = np.flatnonzero(group == g)
+        r, m = divmod(int(g), model.n_months)
+        weights = category_month_weights(model, r, np.datetime64(model.start, "M") + m)
+        cat[rows] = rng.choice(len(model.cat_codes), len(rows), p=weights)
+    return region, muni, created, offset, cat
+
+
+def _burst_placement(model: Model, rng: np.random.Generator, bursts: dict):
+    """The appeals of the bursts, ordered by burst: each in its burst's municipality and category, spread
+    over its duration front-loaded (most arrive early, then the flow dies down)."""
+    burst = np.repeat(np.arange(len(bursts["size"])), bursts["size"])
+    spread = rng.beta(1.2, 3.0, len(burst)) * bursts["duration_s"][burst]
+    created = bursts["onset"][burst] + spread.astype(np.int64)
+    region = bursts["region"][burst]
+    return region, bursts["muni"][burst], created, model.region_offsets_s[region], bursts["cat"][burst]
 
 
 def _lifecycle(model, rng, n, channel, created, offset, cat, is_59fz, redirected, speed, slow):

@@ -286,3 +286,61 @@ def category_texts(model: Model) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     counts = np.array([len(p) for p in pools])
     offsets = np.concatenate([[0], np.cumsum(counts)[:-1]])
     return np.array([s for p in pools for s in p]), offsets, counts
+
+
+# Labelled bursts of problems (a heating outage in a town, a road closed by snow, a water main break): many appeals
+# in one municipality × category within hours. Sizes are lognormal around BURST_MEDIAN_SIZE appeals, durations
+# uniform; the municipality is drawn by √(its usual weight), so small towns get bursts too; the category by the
+# region's categories of that month (a heating outage in winter, potholes in spring).
+BURSTS_PER_MILLION = 60
+BURST_MEDIAN_SIZE = 30
+BURST_SIZE_SIGMA = 0.5
+BURST_SIZE_RANGE = (12, 150)
+BURST_DURATION_HOURS = (6, 72)
+BURST_WARMUP_DAYS = 60  # no burst before the detector has a baseline
+
+
+def default_bursts(n_appeals: int) -> int:
+    return max(1, round(n_appeals * BURSTS_PER_MILLION / 1_000_000))
+
+
+def sample_bursts(model: Model, rng: np.random.Generator, n_bursts: int) -> dict[str, np.ndarray]:
+    """The bursts as arrays by burst, sorted by onset (int64 UTC seconds)."""
+    period_start = np.datetime64(model.start, "s").astype(np.int64) + BURST_WARMUP_DAYS * 86_400
+    period_end = (np.datetime64(model.end, "s").astype(np.int64) + 86_400
+                  - BURST_DURATION_HOURS[1] * 3_600)
+    onset = np.sort(rng.integers(period_start, max(period_end, period_start + 1), n_bursts))
+    weights = np.sqrt(model.muni_weights)
+    muni = rng.choice(len(model.muni_oktmo), n_bursts, p=weights / weights.sum())
+    region = model.muni_region[muni]
+    cat = np.array([
+        rng.choice(len(model.cat_codes), p=category_month_weights(
+            model, int(r), onset_s.astype("datetime64[s]").astype("datetime64[M]").astype("datetime64[D]")))
+        for r, onset_s in zip(region, onset)
+    ], dtype=np.int64)
+    size = np.clip(np.rint(rng.lognormal(np.log(BURST_MEDIAN_SIZE), BURST_SIZE_SIGMA, n_bursts)),
+                   *BURST_SIZE_RANGE).astype(np.int64)
+    duration_h = rng.integers(BURST_DURATION_HOURS[0], BURST_DURATION_HOURS[1] + 1, n_bursts)
+    return {"onset": onset, "muni": muni, "region": region, "cat": cat, "size": size,
+            "duration_s": duration_h * 3_600}
+
+
+def burst_ground_truth(model: Model, bursts: dict[str, np.ndarray], first_index: int) -> list[dict]:
+    """The bursts as meta.json records; their appeals are the ones numbered from `first_index` on, in this order."""
+    records, index = [], first_index
+    for i in range(len(bursts["size"])):
+        cat = int(bursts["cat"][i])
+        records.append({
+            "burst_id": i + 1,
+            "region_code": str(model.region_codes[bursts["region"][i]]),
+            "oktmo": str(model.muni_oktmo[bursts["muni"][i]]),
+            "municipality_name": str(model.muni_name[bursts["muni"][i]]),
+            "category_code": str(model.cat_codes[cat]),
+            "sector_code": str(model.sector_codes[model.cat_sector[cat]]),
+            "onset_at": str(bursts["onset"][i].astype("datetime64[s]")) + "Z",
+            "duration_hours": int(bursts["duration_s"][i] // 3_600),
+            "size": int(bursts["size"][i]),
+            "appeal_numbers": [index, index + int(bursts["size"][i]) - 1],
+        })
+        index += int(bursts["size"][i])
+    return records
