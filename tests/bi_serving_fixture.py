@@ -6,7 +6,7 @@ fixed seed; the tests compute their expectations from these files, never from co
 """
 
 import random
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -67,6 +67,7 @@ def build_serving_fixture(path: Path, seed: int = 8) -> Path:
         _workload(con, rng)
         _governor(con)
         _appeals(con, rng)
+        _spikes(con, rng)
     return path
 
 
@@ -317,3 +318,27 @@ def _appeals(con, rng) -> None:
                              rng.randint(1, 5) if answered and rng.random() < 0.4 else None, rng.random() < 0.1,
                              on_time and rng.random() < 0.8))
     con.executemany(f"insert into appeals_deidentified values ({', '.join('?' * 22)})", rows)
+
+
+def _spikes(con, rng) -> None:
+    con.execute("""create table problem_spikes(spike_id varchar, region_code varchar, oktmo varchar,
+        municipality_name varchar, series_kind varchar, category_code varchar, category_name varchar, sector_code varchar,
+        sector_name varchar, problem_name varchar, onset_at timestamp, detected_at timestamp, last_alarm_at timestamp,
+        peak_at timestamp, peak_window_hours integer, peak_appeals bigint, peak_expected_appeals double,
+        peak_ratio double, max_surprise_z double, alarm_windows bigint, appeals bigint, appeals_unanswered bigint,
+        citizens bigint, is_open boolean, spike_status varchar, agencies varchar, sample_texts varchar)""")
+    categories = [("housing.01", "Отопление", "housing"), ("roads.01", "Ямы на дорогах", "roads")]
+    for n in range(12):
+        oktmo, region, municipality, _ = MUNICIPALITIES[n % len(MUNICIPALITIES)]
+        code, name, sector = categories[n % 2]
+        kind = "category" if n % 3 else "sector"
+        detected = datetime(2025, 9, 1) + timedelta(days=7 * n, hours=rng.randint(0, 23))
+        peak, expected = rng.randint(6, 40), round(rng.uniform(0.2, 3.0), 3)
+        is_open = n >= 10
+        con.execute(
+            "insert into problem_spikes values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 24, ?, ?, ?, 6.0, 3, ?, ?, ?, ?, ?, ?, ?)",
+            [f"spike-{n}", region, oktmo, municipality, kind, code if kind == "category" else None,
+             name if kind == "category" else None, sector, SECTORS[sector], name if kind == "category" else SECTORS[sector],
+             detected - timedelta(hours=5), detected, detected + timedelta(hours=6), detected + timedelta(hours=3),
+             peak, expected, round(peak / expected, 1), peak + 5, rng.randint(0, 5), peak, is_open,
+             "открыт" if is_open else "закрыт", AGENCIES[n % len(AGENCIES)][3], "Нет отопления в доме № # по ул. …"])

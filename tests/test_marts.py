@@ -69,6 +69,7 @@ def test_unit_and_data_tests_of_the_marts_pass(marts):
         "heat_map_intensity_against_region_median", "pareto_cut_at_exactly_half", "priorities_and_other_decomposition",
         "category_priorities_top_three", "indicator_statuses_all_four", "indicator_status_changes_over_time",
         "roadmap_latest_status_and_overdue", "governor_summary_changes_and_tops", "repeat_hotspots_clusters",
+        "spike_alarm_hours_burst_found_weekly_and_seasonal_peaks_not",
     ]:
         assert re.search(rf"PASS \w+::{unit_test} ", log), unit_test
 

@@ -83,6 +83,7 @@ def test_dashboards_titles_and_native_filters():
     assert {dashboard["dashboard_title"] for dashboard in DASHBOARDS.values()} == {
         "Рейтинг органов власти", "Отраслевые показатели", "Тепловая карта проблем",
         "Показатели и дорожная карта ЦУР", "Нагрузка отраслевых блоков", "Ежемесячная сводка",
+        "Оперативная обстановка",
     }
     for dashboard in DASHBOARDS.values():
         filters = dashboard["metadata"]["native_filter_configuration"]

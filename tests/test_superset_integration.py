@@ -72,6 +72,12 @@ EXPECTED_SQL = {
         target_value, actual_value, target_date_ru, status_ru from indicator_tracking""",
     "roadmap_table": """select region_code, event_code, event_name, deadline_ru, responsible_roles, status_ru, is_overdue,
         days_overdue from roadmap_status""",
+    "spikes_open": """select detected_at, region_code, municipality_name, problem_name, onset_at, peak_appeals,
+        peak_expected_appeals, peak_ratio, appeals, appeals_unanswered, agencies, sample_texts from problem_spikes where is_open""",
+    "spikes_trend": """select date_trunc('week', detected_at), sector_name, count(*) from problem_spikes
+        where category_code is not null group by all""",
+    "spikes_table": """select detected_at, region_code, municipality_name, problem_name, series_kind, spike_status, onset_at,
+        peak_at, peak_appeals, peak_expected_appeals, peak_ratio, appeals, citizens, agencies from problem_spikes""",
     "workload_trend": "select iso_week_start, sector_name, sum(appeals) / sum(staff_count) from sector_workload_weekly group by all",
     "workload_reinforcement": """select iso_week_start, region_code, sector_name, appeals, staff_count, appeals_per_staff,
         consecutive_weeks_above from sector_workload_weekly where needs_reinforcement""",

@@ -87,3 +87,12 @@
         min(registered_at) as first_registered_at,
         max(registered_at) as last_registered_at
 {%- endmacro %}
+
+{#- A text generalised for display next to aggregates (problem_spikes' samples): extraction already masked phones,
+    e-mails, ФИО patterns and handles; here every digit (house and flat numbers, dates) becomes «#» and every
+    capitalised word that does not start a sentence (a name, a street) becomes «…». -#}
+{% macro spike_generalised_text(expr) -%}
+    regexp_replace(
+        regexp_replace({{ expr }}, '[0-9]', '#', 'g'),
+        '([^.!?…\s]\s+)[А-ЯЁA-Z][А-ЯЁA-Zа-яёa-z-]*', '\1…', 'g')
+{%- endmacro %}
