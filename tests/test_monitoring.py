@@ -1,8 +1,11 @@
-"""The alert sensors: a failed run and the blocking check that failed it, a source that went quiet (to a real webhook)."""
+"""The alert sensors: a failed run and the blocking check that failed it, a source that went quiet, a new spike of
+problems (to a real webhook)."""
 
+import json
 import os
 from datetime import UTC, datetime, timedelta
 
+import duckdb
 import pytest
 from dagster import (
     AssetCheckResult,
@@ -15,7 +18,12 @@ from dagster import (
     materialize,
 )
 
-from dagster_project.defs.monitoring.sensors import alert_on_run_failure, alert_on_stale_sources, stale_sources
+from dagster_project.defs.monitoring.sensors import (
+    alert_on_problem_spikes,
+    alert_on_run_failure,
+    alert_on_stale_sources,
+    stale_sources,
+)
 from dagster_project.lib import landing, paths
 from tests.test_alerts import Receiver
 
@@ -88,3 +96,42 @@ def test_stale_sources_by_the_age_of_their_newest_part(webhook, monkeypatch):
     alert_on_stale_sources(context)
     assert [m["key"] for m in webhook.webhook] == ["stale_source:pos_polls"]
     assert "7.0 ч (допустимо 6 ч)" in webhook.webhook[0]["text"]
+
+
+def _publish_spikes(rows: list[tuple]) -> None:
+    """A serving catalog with the mart problem_spikes (the columns the sensor reads), as `publish` leaves it."""
+    catalog = paths.serving_path()
+    catalog.parent.mkdir(parents=True, exist_ok=True)
+    with duckdb.connect(str(catalog)) as con:
+        con.execute("""create or replace table problem_spikes(spike_id varchar, region_code varchar, oktmo varchar,
+            municipality_name varchar, series_kind varchar, sector_code varchar, problem_name varchar,
+            onset_at timestamp, detected_at timestamp, peak_appeals bigint, peak_window_hours integer,
+            peak_expected_appeals double, appeals bigint, appeals_unanswered bigint, agencies varchar, is_open boolean)""")
+        con.executemany("insert into problem_spikes values (?, '65', ?, ?, ?, ?, ?, timestamp '2025-12-30 03:00', "
+                        "timestamp '2025-12-30 05:00', 14, 24, 1.5, 16, 9, 'Администрация', ?)", rows)
+
+
+def test_new_open_spikes_alert_once_and_a_sector_spike_only_when_no_category_spike_explains_it(webhook):
+    context = build_sensor_context(instance=DagsterInstance.ephemeral())
+    alert_on_problem_spikes(context)  # nothing published yet
+    assert webhook.webhook == []
+    _publish_spikes([
+        ("heat", "64701000", "г. Южно-Сахалинск", "category", "housing", "Отопление", True),
+        ("housing", "64701000", "г. Южно-Сахалинск", "sector", "housing", "ЖКХ", True),  # explained by «heat»
+        ("roads", "64701000", "г. Южно-Сахалинск", "sector", "roads", "Дороги", True),
+        ("old", "64708000", "Корсаковский ГО", "category", "housing", "Отопление", False),  # closed
+    ])
+    alert_on_problem_spikes(context)
+    alert_on_problem_spikes(context)  # the next tick: the same open spikes, no second message
+    assert [m["key"] for m in webhook.webhook] == ["problem_spike:heat", "problem_spike:roads"]
+    assert webhook.webhook[0]["title"] == "Всплеск: Отопление — г. Южно-Сахалинск"
+    assert "14 обращений за 24 ч при обычных 1.5" in webhook.webhook[0]["text"]
+    # «heat» closes, a new spike opens: only the new one is sent, and the cursor forgets the closed one
+    _publish_spikes([
+        ("heat", "64701000", "г. Южно-Сахалинск", "category", "housing", "Отопление", False),
+        ("roads", "64701000", "г. Южно-Сахалинск", "sector", "roads", "Дороги", True),
+        ("water", "64708000", "Корсаковский ГО", "category", "housing", "Водоснабжение", True),
+    ])
+    alert_on_problem_spikes(context)
+    assert [m["key"] for m in webhook.webhook][2:] == ["problem_spike:water"]
+    assert json.loads(context.cursor) == ["roads", "water"]

@@ -28,7 +28,7 @@ from dagster_project.lib import paths, settings
 log = logging.getLogger(__name__)
 
 # What alerts are about (the webhook's `kind`, the first word of the e-mail subject).
-KINDS = ("run_failure", "check_failure", "stale_source", "quarantine_spike", "test")
+KINDS = ("run_failure", "check_failure", "stale_source", "quarantine_spike", "problem_spike", "test")
 TIMEOUT_S = 10
 
 

@@ -1,4 +1,5 @@
-"""Monitoring: alerts on failed runs, blocking check failures and stale sources (lib/alerts.py)."""
+"""Monitoring: alerts on failed runs, blocking check failures, stale sources and new spikes of problems
+(lib/alerts.py)."""
 
 from dagster import Definitions
 
