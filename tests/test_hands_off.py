@@ -1,0 +1,158 @@
+"""Hands-off: the deployed platform (`make up`: code server, daemon, webserver on a PostgreSQL instance) takes a new
+export dropped into the inbox and changed records in the source API all the way to the serving copy, with nobody
+starting a run. Prints the freshness latency (file dropped → its appeals visible in the PostgreSQL serving copy).
+
+The sensors look every CUR_SENSOR_INTERVAL_S (5 s here, 30 s by default) and the API schedules run every minute here
+(hourly by default); everything else is the production configuration.
+"""
+
+import csv
+import json
+import os
+import socket
+import shutil
+import time
+import uuid
+from datetime import date, timedelta
+from pathlib import Path
+
+import httpx
+import psycopg2
+import pytest
+from sandbox_landing import land_sandbox
+
+from dagster_project import deploy
+from dagster_project.sandbox import generate
+from dagster_project.sandbox.manual_inputs import write_manual_inputs
+from dagster_project.sandbox.server import parse_ts, running_server
+
+pytestmark = pytest.mark.integration
+
+POSTGRES = "postgresql://postgres@127.0.0.1:5432"
+SANDBOX_SCALE = 3000
+# The bound asserted: generous, because on a shared 2-core CI machine every run process needs tens of seconds to load
+# the code. The target of issue 17 (≤ 180 s) is reported, measured, in the note, not asserted here.
+WAIT_LIMIT_S = 900
+DROP_DAY = "20251231"  # held back from the initial load; the hand-made export carries this day
+NEW_NUMBERS = ["ОГ-64-99000001", "ОГ-64-99000002", "ОГ-64-99000003"]
+
+
+def _admin(database: str, statement: str) -> None:
+    connection = psycopg2.connect(f"{POSTGRES}/test")
+    connection.autocommit = True
+    with connection.cursor() as cursor:
+        if statement == "drop":
+            cursor.execute(f'drop database if exists "{database}" with (force)')
+        else:
+            cursor.execute(f'create database "{database}"')
+    connection.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _hand_made_export(template: Path, target: Path) -> None:
+    """Three new, unanswered appeals of region 64 in the СЭД export format (codes, agency and address taken from a row of
+    a region-64 export, so they are valid; number, dates and status set here)."""
+    with template.open(encoding="utf-8-sig", newline="") as f:
+        reader = csv.DictReader(f, delimiter=";")
+        header, row = reader.fieldnames, next(reader)
+    rows = []
+    for number_index, number in enumerate(NEW_NUMBERS):
+        rows.append({**row, "Рег. номер": number, "Дата регистрации": f"31.12.2025 {number_index + 8:02d}:15",
+                     "Код региона": "64", "Статус": "Зарегистрировано", "Дата продления": "",
+                     "Кол-во перенаправлений": "0", "Дата перенаправления": "", "Дата ответа": "",
+                     "Повторное": "нет", "Дата выгрузки": "31.12.2025 23:59"})
+    partial = target.with_name(target.name + ".part")  # written aside, then renamed in: the sensor never sees half
+    with partial.open("w", encoding="utf-8-sig", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=header, delimiter=";", quoting=csv.QUOTE_ALL)
+        writer.writeheader()
+        writer.writerows(rows)
+    os.replace(partial, target)
+
+
+def _serving(database_url: str, query: str, parameters=None) -> list | None:
+    try:
+        with psycopg2.connect(database_url) as connection, connection.cursor() as cursor:
+            cursor.execute(query, parameters)
+            return cursor.fetchall()
+    except psycopg2.errors.UndefinedTable:
+        return None
+
+
+def test_a_dropped_export_and_changed_api_records_reach_serving_by_themselves(tmp_path, monkeypatch):
+    # A small sandbox of its own (the last half year): the test measures latency, not volume, and CI time counts.
+    out_dir, inbox = tmp_path / "sandbox", tmp_path / "inbox"
+    generate(out_dir, inbox, SANDBOX_SCALE, seed=11, start=date(2025, 7, 1), end=date(2025, 12, 31), bad_rate=0.02)
+    database = f"ops_hands_off_{uuid.uuid4().hex[:8]}"
+    database_url = f"{POSTGRES}/{database}"
+    default_now = parse_ts(json.loads((out_dir / "api" / "meta.json").read_text())["default_now"])
+    earlier = default_now - timedelta(days=3)
+
+    # The initial state: every source landed and the warehouse built once, except the last day's exports.
+    held_back = tmp_path / "inbox_initial"
+    shutil.copytree(inbox, held_back, ignore=lambda folder, names: [n for n in names if DROP_DAY in n])
+    template = next((inbox / "sed").glob("sed_64_*.csv"))
+    _admin(database, "create")
+    data = tmp_path / "data"
+    with running_server(out_dir, now=earlier) as base_url:
+        try:
+            started = time.monotonic()
+            land_sandbox(monkeypatch, data, held_back, base_url)
+            write_manual_inputs(data, seed=7)  # the marts read the ЦУР's manual inputs
+            from dagster import DagsterInstance
+
+            from dagster_project.definitions import defs
+
+            monkeypatch.setenv("SERVING_POSTGRES_URL", database_url)
+            with DagsterInstance.ephemeral() as instance:
+                assert defs.resolve_job_def("warehouse_build").execute_in_process(instance=instance).success
+            print(f"\ninitial load and build: {time.monotonic() - started:.0f} s", flush=True)
+            pos_before = {key for (key,) in _serving(database_url, "select appeal_key from serving.appeals_deidentified "
+                                                                   "where appeal_key like 'pos:%'")}
+
+            # The deployment, as `make up` starts it, with nothing else started by hand.
+            for name, value in {
+                "DAGSTER_HOME": str(tmp_path / "dagster_home"), "CUR_DAGSTER_PG_URL": database_url,
+                "CUR_WEBSERVER_PORT": str(_free_port()), "CUR_CODE_SERVER_PORT": str(_free_port()),
+                "POS_BASE_URL": f"{base_url}/pos/v1", "INCIDENT_BASE_URL": f"{base_url}/im/v1",
+                "CUR_SENSOR_INTERVAL_S": "5", "CUR_SCHEDULES_ON": "true",
+                "CUR_CRON_EXTRACT_POS_HOURLY": "* * * * *", "CUR_CRON_EXTRACT_INCIDENTS_HOURLY": "* * * * *",
+            }.items():
+                monkeypatch.setenv(name, value)
+            started = time.monotonic()
+            assert deploy.up() == 0
+            assert deploy.status() == 0
+            print(f"make up: {time.monotonic() - started:.0f} s", flush=True)
+
+            # The sources change: a new export is dropped, the API's records move three days on.
+            dropped_at = time.monotonic()
+            _hand_made_export(template, data / "inbox" / "sed" / f"sed_64_{DROP_DAY}.csv")
+            httpx.post(f"{base_url}/admin/clock", json={"now": default_now.strftime("%Y-%m-%dT%H:%M:%SZ")})
+            wanted = [f"sed:{number}" for number in NEW_NUMBERS]
+            file_latency = api_latency = None
+            while time.monotonic() - dropped_at < WAIT_LIMIT_S and not (file_latency and api_latency):
+                time.sleep(3)
+                if file_latency is None:
+                    found = _serving(database_url, "select count(*) from serving.appeals_deidentified "
+                                                   "where appeal_key = any(%s)", (wanted,))
+                    if found and found[0][0] == len(wanted):
+                        file_latency = time.monotonic() - dropped_at
+                if api_latency is None:
+                    pos_now = {key for (key,) in _serving(database_url, "select appeal_key from "
+                                                          "serving.appeals_deidentified where appeal_key like 'pos:%'")}
+                    if pos_now - pos_before:
+                        api_latency = time.monotonic() - dropped_at
+            statuses = _serving(database_url, "select pipeline_name, status from runs order by create_timestamp")
+        finally:
+            deploy.down()
+            _admin(database, "drop")
+    print(f"\nfreshness latency: export dropped → in serving {file_latency and round(file_latency)} s; "
+          f"API records changed → in serving {api_latency and round(api_latency)} s; runs: {statuses}")
+    assert file_latency is not None, f"the dropped export never reached serving; runs: {statuses}"
+    assert api_latency is not None, f"the changed API records never reached serving; runs: {statuses}"
+    assert {job for job, _ in statuses} >= {"extract_sed_appeals", "extract_pos", "warehouse_build"}
+    assert not [run for run in statuses if run[1] == "FAILURE"], statuses
