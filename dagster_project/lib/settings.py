@@ -11,6 +11,7 @@ Only the standard library is imported: Superset's own virtualenv loads this file
 
 import logging
 import os
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,12 @@ KNOWN_PUBLIC_SECRETS = frozenset(
 DEFAULT_SUPERSET_ADMIN_USER = "admin"
 DEFAULT_RAW_EXPORT_RETENTION_DAYS = 30
 DEFAULT_WAREHOUSE_LOCK_TIMEOUT_S = 120.0
+
+
+# The plausibility window of every timestamp a source sends (docs/sources.md): a registration in 1900 or 2031 is a
+# defect of the source, quarantined at conform, never landed.
+DEFAULT_EARLIEST_TIMESTAMP = "2000-01-01"
+DEFAULT_LATEST_TIMESTAMP_AHEAD_HOURS = 24
 
 
 class ProductionConfigError(RuntimeError):
@@ -274,3 +281,22 @@ def warehouse_lock_timeout_s() -> float:
     if not seconds > 0:
         raise ValueError(f"CUR_WAREHOUSE_LOCK_TIMEOUT_S must be positive, got {value!r}")
     return seconds
+
+
+def timestamp_window(load_time: datetime | None = None) -> tuple[datetime, datetime]:
+    """[earliest, latest] plausible timestamp as naive UTC: from CUR_EARLIEST_TIMESTAMP (an ISO date, default
+    2000-01-01) to the load time plus CUR_LATEST_TIMESTAMP_AHEAD_HOURS (default 24)."""
+    earliest_text = env("CUR_EARLIEST_TIMESTAMP", DEFAULT_EARLIEST_TIMESTAMP)
+    ahead_text = env("CUR_LATEST_TIMESTAMP_AHEAD_HOURS", str(DEFAULT_LATEST_TIMESTAMP_AHEAD_HOURS))
+    try:
+        earliest = datetime.combine(date.fromisoformat(earliest_text), datetime.min.time())
+    except ValueError:
+        raise ValueError(f"CUR_EARLIEST_TIMESTAMP must be an ISO date (YYYY-MM-DD), got {earliest_text!r}") from None
+    try:
+        ahead = float(ahead_text)
+    except ValueError:
+        raise ValueError(f"CUR_LATEST_TIMESTAMP_AHEAD_HOURS must be a number of hours, got {ahead_text!r}") from None
+    if ahead < 0:
+        raise ValueError(f"CUR_LATEST_TIMESTAMP_AHEAD_HOURS must not be negative, got {ahead_text!r}")
+    now = load_time or datetime.now(UTC).replace(tzinfo=None)
+    return earliest, now + timedelta(hours=ahead)

@@ -16,6 +16,7 @@ pii.mask_text wherever the SQL gate (pii.sql_mask_gate) says a mask could apply.
 import csv
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cache
 
 import duckdb
@@ -25,7 +26,7 @@ import pyarrow.compute as pc
 
 from dagster_project.defs.extract.specs import VALUE_RANGES, ApiSpec, FileSpec, ListSpec
 from dagster_project.defs.extract.wire import list_column, pii_column
-from dagster_project.lib import paths, pii
+from dagster_project.lib import paths, pii, settings
 from dagster_project.lib.contracts import BOOL, INT, RAW_TABLES, STATUS_CODES, STR, TS, Column, arrow_schema, columns_of
 from dagster_project.lib.pii import sql_literal as lit
 
@@ -120,6 +121,22 @@ def _zone_of(region: str) -> str:
                                region_zones().items()) + " end)"
 
 
+def _implausible(column: Column, window: tuple[datetime, datetime], is_file: bool) -> str:
+    """A timestamp outside the plausibility window (lib/settings.py), shown as the source sent it (an export's local
+    time, an API's ISO text)."""
+    earliest, latest = window
+    shown = f"{raw(column.name)} || {lit(' local' if is_file else '')}"
+    return (f"case when {column.name} < {_timestamp(earliest)} then {lit(column.name + ': ')} || {shown} || "
+            f"{lit(f' is before {earliest:%Y-%m-%d}, the earliest plausible date (CUR_EARLIEST_TIMESTAMP)')} "
+            f"when {column.name} > {_timestamp(latest)} then {lit(column.name + ': ')} || {shown} || "
+            f"{lit(f' is later than {latest:%Y-%m-%d %H:%M} UTC, the load time plus CUR_LATEST_TIMESTAMP_AHEAD_HOURS')}"
+            " end")
+
+
+def _timestamp(moment: datetime) -> str:
+    return f"timestamp '{moment:%Y-%m-%d %H:%M:%S}'"
+
+
 def _unknown_status(column: str) -> str:
     """True for a status that is not a warehouse code, null included (`x not in (…)` alone is null for null)."""
     return f"({column} is null or {column} not in ({STATUS_LIST}))"
@@ -144,13 +161,15 @@ def _record_checks(spec: ApiSpec | FileSpec, columns: set[str], hash_column: str
     return reasons
 
 
-def _list_sql(spec: ListSpec, table: str, source: str) -> str:
+def _list_sql(spec: ListSpec, table: str, source: str, window: tuple[datetime, datetime]) -> str:
     """The elements of a list column with their contract values and their first broken rule (`_reason`)."""
     contract = columns_of(table)
     typed, reasons = [], []
     for column in spec.fields:
         value, reason = _json_value(contract[column])
         typed.append(f"_element.{column} as {raw(column)}")
+        if contract[column].kind == TS:
+            reason = _first([reason, _implausible(contract[column], window, is_file=False)])
         reasons.append(reason)
     if "status" in spec.fields:
         reasons.append(_reason(_unknown_status("status"),
@@ -171,7 +190,7 @@ def _identity_kinds(spec: ApiSpec | FileSpec) -> list[str]:
     return list(spec.identity) if isinstance(spec, ApiSpec) else [spec.headers[h] for h in spec.identity_headers]
 
 
-def _record_sql(spec: ApiSpec | FileSpec, source: str) -> str:
+def _record_sql(spec: ApiSpec | FileSpec, source: str, window: tuple[datetime, datetime]) -> str:
     """The conversion of a batch's records: contract values, `_reason` (rules 1–6), `_gate` (masking needed)."""
     contract = columns_of(spec.name)
     is_api = isinstance(spec, ApiSpec)
@@ -188,6 +207,8 @@ def _record_sql(spec: ApiSpec | FileSpec, source: str) -> str:
         if column == "status" and not is_api:
             value = "(case " + " ".join(f"when lower({raw('status')}) = {lit(w)} then {lit(code)}"
                                         for w, code in spec.status_map.items()) + " end)"
+        if contract[column].kind == TS:
+            reason = _first([reason, _implausible(contract[column], window, is_file=not is_api)])
         typed.append(f"{value} as {column}")
         reasons.append(reason)
     if not is_api and spec.region_from_file_name:
@@ -218,7 +239,8 @@ class Converter:
     """One in-memory DuckDB for a load: each source's statements are prepared once over the batch's Arrow tables
     (registered per batch), and the HMAC key lives only in this connection's memory."""
 
-    def __init__(self, key: bytes):
+    def __init__(self, key: bytes, window: tuple[datetime, datetime] | None = None):
+        self.window = window or settings.timestamp_window()  # plausible timestamps, from this load's start
         self.con = duckdb.connect()
         self.con.execute("set TimeZone = 'UTC'")
         pads = pii.hmac_pads(key)
@@ -256,13 +278,14 @@ class Converter:
             extended = extended.append_column("_known", pii.known_patterns_array(list(personal.values())))
         source = f"wire_{spec.name}"
         variant = re.sub(r"\W", "_", getattr(spec, "mapping", None) or "contract")  # a mapping file's own statement
-        checked = self._query(f"conformed_{spec.name}_{variant}", _record_sql(spec, source), source, extended)
+        checked = self._query(f"conformed_{spec.name}_{variant}", _record_sql(spec, source, self.window), source,
+                              extended)
         return _assemble(spec, lists, checked, elements, personal)
 
     def _elements(self, wire: pa.Table, spec: ListSpec, table: str) -> tuple[pa.Table, pa.Array]:
         """The list's elements (with `_record`, in record and list order) and each record's first broken element."""
         source = f"lists_{spec.list_field}"
-        sql = _list_sql(spec, table, source)
+        sql = _list_sql(spec, table, source, self.window)
         lists = pa.table({"_list": wire[list_column(spec)], "_record": pa.array(np.arange(wire.num_rows))})
         found = self._query(f"elements_{spec.list_field}", sql, source, lists)
         broken = found.filter(pc.is_valid(found["_reason"]))
@@ -320,8 +343,28 @@ def _mask(table: pa.Table, columns: tuple[str, ...], personal: list[pa.Array]) -
     return table
 
 
+# A text a spreadsheet would run as a formula (=HYPERLINK(…), +cmd|…, -2+3, @SUM(…), a leading tab or CR) when an
+# analyst exports it to Excel (Superset CSV/XLSX, the reports): neutralised at landing by a leading apostrophe
+# (OWASP «CSV injection»), so the lake, the warehouse and every export carry the safe text (docs/sources.md).
+FORMULA_START = r"^[=+\-@\t\r]"
+FORMULA_PREFIX = "'"
+
+
+def formula_safe(table: pa.Table) -> pa.Table:
+    """Every landed text column with a leading apostrophe before a formula's first character."""
+    for index, field in enumerate(table.schema):
+        if not pa.types.is_string(field.type) or field.name.startswith("_"):
+            continue
+        column = table.column(index)
+        risky = pc.fill_null(pc.match_substring_regex(column, FORMULA_START), False)
+        if pc.any(risky).as_py():
+            safe = pc.if_else(risky, pc.binary_join_element_wise(FORMULA_PREFIX, column, ""), column)
+            table = table.set_column(index, field, safe)
+    return table
+
+
 def _to_contract(table: pa.Table, name: str) -> pa.Table:
     """The landed columns of a table (contract + `_extra`), nothing else: personal data and gates stay behind."""
     schema = arrow_schema(name)
     names = [f.name for f in schema if f.name in table.column_names]
-    return table.select(names).cast(pa.schema([schema.field(n) for n in names]))
+    return formula_safe(table.select(names).cast(pa.schema([schema.field(n) for n in names])))

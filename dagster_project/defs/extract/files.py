@@ -10,6 +10,8 @@ a sensor's run config) is only ever matched against the inbox listing and saniti
 import logging
 import os
 import re
+import stat
+import time
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -28,6 +30,7 @@ log = logging.getLogger(__name__)
 
 CONFORM_ROWS = 200_000  # rows per conversion batch of a file (the whole file is read; its rows land in one part)
 IN_PROGRESS_SUFFIXES = (".tmp", ".part", ".partial", ".crdownload")
+HIDDEN_MIN_AGE_S = 600  # a younger hidden file may be a copy in progress (rsync writes `.name.XXXXXX`)
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,71 @@ def pending_files(inbox: Path) -> list[Path]:
             if entry.is_file(follow_symlinks=False):
                 found.append(Path(entry.path))
     return sorted(found, key=lambda p: p.name)
+
+
+def odd_entries(inbox: Path) -> list[tuple[Path, str]]:
+    """Inbox entries that are not exports to read, each with the reason it is moved to rejected/: symbolic links
+    (never followed), anything but a regular file, hidden files (once HIDDEN_MIN_AGE_S old: rsync copies into hidden
+    temporary names) and files this process cannot read."""
+    if not inbox.is_dir():
+        return []
+    found = []
+    with os.scandir(inbox) as entries:
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                continue
+            info = entry.stat(follow_symlinks=False)
+            if entry.is_symlink():
+                reason = (f"a symbolic link (to {os.readlink(entry.path)!r}): links are never followed; put the "
+                          "export itself into the inbox")
+            elif not stat.S_ISREG(info.st_mode):
+                reason = f"not a regular file ({_file_kind(info.st_mode)}): not an export"
+            elif entry.name.endswith(IN_PROGRESS_SUFFIXES):
+                continue  # still being copied
+            elif entry.name.startswith("."):
+                if time.time() - info.st_mtime < HIDDEN_MIN_AGE_S:
+                    continue
+                reason = "a hidden file (its name starts with a dot): not an export"
+            elif problem := _unreadable(entry.path, info):
+                reason = problem
+            else:
+                continue
+            found.append((Path(entry.path), reason))
+    return sorted(found)
+
+
+def _file_kind(mode: int) -> str:
+    kinds = {stat.S_ISFIFO: "a named pipe", stat.S_ISSOCK: "a socket", stat.S_ISCHR: "a character device",
+             stat.S_ISBLK: "a block device"}
+    return next((name for test, name in kinds.items() if test(mode)), "not a file")
+
+
+def _unreadable(path: str, info: os.stat_result) -> str | None:
+    """Why this process cannot open the file for reading, None when it can."""
+    try:
+        os.close(os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK))
+    except OSError as exc:
+        return (f"cannot be read: {exc.strerror} (mode {stat.filemode(info.st_mode)}, owner uid {info.st_uid}); "
+                "give the platform's user read access and drop it again")
+    return None
+
+
+def reject_odd_entries(inbox: Path, result: LoadResult, source: str) -> None:
+    """Moves every odd inbox entry (odd_entries) to rejected/ with its reason: none stays in the inbox unnoticed."""
+    for path, reason in odd_entries(inbox):
+        target_dir = inbox / "rejected"
+        target_dir.mkdir(exist_ok=True)
+        target = target_dir / safe_name(path.name)
+        if target.exists() or target.is_symlink():
+            target = target.with_name(f"{target.name}.{time.time_ns()}")
+        os.replace(path, target)  # a link is moved as a link; its target is never touched
+        if target.is_symlink():
+            os.utime(target, follow_symlinks=False)
+        else:
+            retention.archive(target)
+        target.with_name(target.name + ".reason.txt").write_text(reason + "\n", encoding="utf-8")
+        result.files_rejected += 1
+        log.warning("%s: rejected %s: %s", source, safe_name(path.name), reason)
 
 
 def find_pending_file(inbox: Path, file_name: str) -> Path:
@@ -129,6 +197,8 @@ def _land_file(
         return [], "content already landed by an earlier run; not landed again"
     shown = safe_name(inbox_file.name)
     batch = read_file(spec, inbox_file.path, shown)
+    for warning in batch.warnings:
+        log.warning("%s: %s: %s", spec.name, shown, warning)
 
     writer = None if landed_before else landing.PartWriter(
         spec.name, f"{run_id}{name_suffix}", run_id, source_file=f"{inbox_file.content_hash}:{shown}")
@@ -152,7 +222,8 @@ def _land_file(
     result.landed += fetched - len(quarantine)
     result.quarantined += len(quarantine)
     result.duplicates_skipped += batch.table.num_rows - fetched
-    return quarantine, "landed by an interrupted run; its quarantine re-derived" if landed_before else None
+    notes = [*batch.warnings, *(["landed by an interrupted run; its quarantine re-derived"] if landed_before else [])]
+    return quarantine, "; ".join(notes) or None
 
 
 def _quarantined(spec: FileSpec, batch: wire.WireBatch, records: pa.Table, original: int, position: int,
@@ -175,8 +246,12 @@ def process_file(
     """Processes one inbox file exactly once: lands it (or finds it landed) or rejects it, then moves it. `specs`: the
     source's contract first, then its mapping files."""
     spec = specs[0]
-    inbox_file = InboxFile(path, path.name, file_sha256(path))
-    shown = safe_name(inbox_file.name)
+    shown = safe_name(path.name)
+    try:
+        inbox_file = InboxFile(path, path.name, file_sha256(path))
+    except OSError as exc:  # gone or unreadable since it was listed: the next listing explains it
+        log.warning("%s: %s could not be read (%s); left for the next run", spec.name, shown, exc.strerror)
+        return
     done = warehouse.processed_outcome(con, inbox_file.content_hash, spec.name, inbox_file.name)
     if done is not None:  # the same delivery again, or a run stopped after recording, before moving the file
         _move(inbox_file, done)
@@ -185,8 +260,13 @@ def process_file(
     processed_before = warehouse.content_processed(con, inbox_file.content_hash, spec.name)
     try:
         quarantine, note = _land_file(specs, inbox_file, run_id, result, converter, processed_before)
-    except RejectedFile as exc:
-        reason = str(exc)
+    except Exception as exc:  # noqa: BLE001 — any failure to read or convert this file is this file's problem
+        if isinstance(exc, mapping.MappingError) or (
+                isinstance(exc, OSError) and exc.filename and Path(exc.filename) != path):
+            raise  # a configuration or a lake/warehouse problem, not the file's
+        reason = str(exc) if isinstance(exc, RejectedFile) else unexpected_failure(exc)
+        if not isinstance(exc, RejectedFile):
+            log.exception("%s: %s could not be read or converted", spec.name, shown)
         warehouse.record_processed_file(con, **record, outcome="rejected", reason=reason)
         _move(inbox_file, "rejected", reason)
         result.files_rejected += 1
@@ -200,6 +280,13 @@ def process_file(
     if day:
         result.cursor_from = min(filter(None, [result.cursor_from, day.isoformat()]))
         result.cursor_to = max(filter(None, [result.cursor_to, day.isoformat()]))
+
+
+def unexpected_failure(exc: BaseException) -> str:
+    """The rejection reason of a file whose reading or conversion failed in a way no check foresaw."""
+    message = (str(exc).splitlines() or [""])[0][:300]
+    return (f"could not be read or converted ({type(exc).__name__}: {message}): a damaged file, or a kind of breakage "
+            "the checks do not name yet; the rest of the batch went on")
 
 
 def export_date(specs: FileSpec | list[FileSpec], name: str) -> date | None:
@@ -241,6 +328,7 @@ def extract_files(
             raise ValueError(f"{safe_name(file_name)} is not an export of the run's days {export_days[0]} … "
                              f"{export_days[1]}")
         files = in_window
+    reject_odd_entries(inbox, result, spec.name)
     if not files:
         return
     # One connection for the step: opening DuckDB costs ~0.1 s, too much per file of a daily batch.

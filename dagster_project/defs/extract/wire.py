@@ -17,7 +17,7 @@ import csv
 import io
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import cache
 from pathlib import Path
@@ -48,6 +48,7 @@ class WireBatch:
     table: pa.Table
     payload: Callable[[int], Any]  # the record at a position as the source sent it (for quarantine)
     next_cursor: str | None = None
+    warnings: list[str] = field(default_factory=list)  # about the file as a whole (e.g. probably truncated)
 
 
 def _normalized(table: pa.Table, trim_all: bool, trimmed: set[str] = frozenset()) -> pa.Table:
@@ -280,6 +281,10 @@ def _list_elements(item: dict, spec: ListSpec, contract: dict[str, Column], erro
 # Encodings and delimiters tried only to explain why a file does not match its contract.
 DIAGNOSTIC_ENCODINGS = ("utf-8-sig", "cp1251", "koi8_r", "utf-16")
 DIAGNOSTIC_DELIMITERS = (";", ",", "\t", "|")
+MAX_BLOCK_BYTES = 1 << 30  # Arrow's CSV block is an int32
+# The most characters an Excel cell holds: a longer value is not a text somebody wrote but the trace of a stray quote
+# that swallowed the following lines (or a broken export); the row is quarantined, the rest of the file lands.
+MAX_CELL_CHARS = 32_767
 
 
 class RejectedFile(Exception):
@@ -299,56 +304,111 @@ def header_problem(spec: FileSpec, header: list[str]) -> str | None:
 
 
 def _first_line(raw: bytes, encoding: str) -> str | None:
+    """The first line of `raw` in `encoding`, None when that line does not decode (a bad byte further down is the
+    whole-file check's business: it names the byte and the line)."""
     try:
         text = codecs.getincrementaldecoder(encoding)(errors="strict").decode(raw, final=False)
+    except UnicodeDecodeError as exc:
+        try:
+            text = codecs.getincrementaldecoder(encoding)(errors="strict").decode(raw[: exc.start], final=False)
+        except UnicodeError:
+            return None
+        if "\n" not in text:
+            return None
     except UnicodeError:  # includes UTF-16 without a byte-order mark
         return None
     return text.splitlines()[0] if text else ""
 
 
+def _unique(*groups) -> list:
+    return list(dict.fromkeys(item for group in groups for item in group))
+
+
 def detect_csv_encoding(spec: FileSpec, path: Path) -> str:
-    """The allowed encoding whose header matches the contract, else RejectedFile saying what is wrong."""
+    """The allowed encoding whose header matches the contract, else RejectedFile naming the real problem: the
+    encoding, the delimiter or the columns (as read in the encoding and with the delimiter that fit the header best),
+    or a file that cannot be text at all."""
     with path.open("rb") as f:
         head = f.read(64 * 1024)
+    if not head:
+        raise RejectedFile("empty file (0 bytes): nothing was exported, or the copy failed")
     if not head.strip():
-        raise RejectedFile("empty file")
-    for encoding in spec.encodings:
-        line = _first_line(head, encoding)
-        if line is not None and header_problem(spec, next(csv.reader([line], delimiter=spec.delimiter))) is None:
-            _check_whole_file_decodes(path, encoding)
-            return encoding
-    for encoding in DIAGNOSTIC_ENCODINGS:
+        raise RejectedFile("empty file: only blank lines, no header")
+    candidates = []  # (contract headers found, allowed encoding, expected delimiter, order) → the reading's problem
+    for order, encoding in enumerate(_unique(spec.encodings, DIAGNOSTIC_ENCODINGS)):
         line = _first_line(head, encoding)
         if line is None:
             continue
-        for delimiter in DIAGNOSTIC_DELIMITERS:
-            if header_problem(spec, next(csv.reader([line], delimiter=delimiter))) is None:
-                problems = []
-                if encoding not in spec.encodings:
-                    problems.append(f"encoding {encoding}, expected {' or '.join(spec.encodings)}")
-                if delimiter != spec.delimiter:
-                    problems.append(f"delimiter {delimiter!r}, expected {spec.delimiter!r}")
-                raise RejectedFile("wrong " + " and ".join(problems))
-    line = _first_line(head, spec.encodings[0])
-    if line is None:
-        raise RejectedFile(f"wrong encoding: the file is not {' or '.join(spec.encodings)}")
-    raise RejectedFile(header_problem(spec, next(csv.reader([line], delimiter=spec.delimiter))) or "bad header")
+        for delimiter in _unique(spec.delimiter, DIAGNOSTIC_DELIMITERS):
+            names = [n.strip() for n in next(csv.reader([line], delimiter=delimiter), [])]
+            problem = header_problem(spec, names)
+            allowed = encoding in spec.encodings
+            if problem is None and allowed and delimiter == spec.delimiter:
+                _check_whole_file_decodes(path, encoding)
+                return encoding
+            found = sum(1 for h in spec.headers if h in names)
+            candidates.append(((found, allowed, delimiter == spec.delimiter, -order), encoding, delimiter, problem))
+    best = max(candidates, key=lambda c: c[0], default=None)
+    if best is None or best[0][0] == 0:
+        decodable = [e for e in spec.encodings if _decodes(head, e)]
+        if decodable:  # text, but no header of the contract in any reading
+            raise RejectedFile(f"{header_problem(spec, [])}: no contract header in the first line (read as "
+                               f"{decodable[0]}): not an export of this source, or the header row is missing")
+        raise RejectedFile(f"wrong encoding: the file is not {' or '.join(spec.encodings)} text "
+                           f"({_decode_error(head, spec.encodings[0])}); binary data or another encoding")
+
+    _, encoding, delimiter, problem = best
+    problems = []
+    if encoding not in spec.encodings:
+        problems.append(f"wrong encoding {encoding}, expected {' or '.join(spec.encodings)}")
+    if delimiter != spec.delimiter:
+        problems.append(f"wrong delimiter {delimiter!r}, expected {spec.delimiter!r}")
+    if problem:
+        problems.append(f"{problem} (header read as {encoding} with {delimiter!r})")
+    raise RejectedFile(" and ".join(problems))
+
+
+def _decode_error(data: bytes, encoding: str) -> str:
+    """Where `data` stops being text in `encoding`."""
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        return f"not valid {encoding} at byte {exc.start}"
+    control = next((i for i, c in enumerate(text) if ord(c) < 32 and c not in "\t\r\n"), None)
+    return f"a control character at character {control}" if control is not None else f"valid {encoding}"
+
+
+def _decodes(data: bytes, encoding: str) -> bool:
+    """The whole of `data` is text in `encoding` (an unfinished last character allowed) without control characters."""
+    try:
+        text = codecs.getincrementaldecoder(encoding)(errors="strict").decode(data, final=False)
+    except UnicodeError:
+        return False
+    return not any(ord(c) < 32 and c not in "\t\r\n" for c in text)
 
 
 def _check_whole_file_decodes(path: Path, encoding: str) -> None:
+    """The whole file decodes; else RejectedFile saying where (byte and line) and whether the file was cut off."""
     decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
-    offset = 0
+    offset, newlines = 0, 0
     with path.open("rb") as f:
-        try:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            try:
                 decoder.decode(chunk)
-                offset += len(chunk)
-            decoder.decode(b"", final=True)
-        except UnicodeError as exc:
-            position = offset + getattr(exc, "start", 0)
-            raise RejectedFile(f"wrong encoding: not valid {encoding} near byte {position}") from None
-
-
+            except UnicodeError as exc:
+                # the utf-8-sig decoder counts after the byte-order mark it has taken off
+                start = exc.start + (3 if offset == 0 and encoding == "utf-8-sig" and chunk.startswith(codecs.BOM_UTF8)
+                                     else 0)
+                line = newlines + chunk[:start].count(b"\n") + 1
+                raise RejectedFile(f"wrong encoding: not valid {encoding} at byte {offset + start} (line {line}); "
+                                   "the file mixes encodings or is damaged there") from None
+            offset += len(chunk)
+            newlines += chunk.count(b"\n")
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeError:  # only the bytes of an unfinished character are left: the end is missing
+        raise RejectedFile(f"truncated file: it ends in the middle of a character (at byte {offset}, line "
+                           f"{newlines + 1}); the export or its copy was cut off: deliver it again") from None
 
 
 @cache
@@ -363,42 +423,85 @@ def file_wire_schema(spec: FileSpec) -> pa.Schema:
 def csv_rows(spec: FileSpec, path: Path, encoding: str, display_name: str) -> WireBatch:
     """A CSV export (header already checked) → its wire table. Rows with a wrong number of fields are kept as
     records with a `_decode_error` (their cells could be shifted: only the shape and the first cell are shown);
-    blank rows are dropped."""
+    blank rows are dropped. A file Arrow cannot parse, or whose quotes do not pair up, is a RejectedFile saying
+    where the quoting goes wrong."""
     data = path.read_bytes()
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     arrow_encoding = "utf-8" if encoding.startswith("utf-8") else encoding
-    broken: list[tuple[int, int, str | None]] = []  # (1-based record number, fields, first field)
+    broken: list[tuple[int, int, str | None, bool]] = []  # (1-based record number, fields, first field, multi-line)
 
     def broken_row(row: pa_csv.InvalidRow) -> str:
-        first = next(csv.reader([row.text], delimiter=spec.delimiter), [None])
-        broken.append((row.number, row.actual_columns, first[0] if first else None))
+        first = next(csv.reader([row.text[:1000]], delimiter=spec.delimiter), [None])  # the first cell is enough
+        broken.append((row.number, row.actual_columns, first[0] if first else None, "\n" in row.text))
         return "skip"
 
     header = next(csv.reader([data.split(b"\n", 1)[0].decode(arrow_encoding).rstrip("\r")], delimiter=spec.delimiter))
-    cells = pa_csv.read_csv(
-        io.BytesIO(data),
-        read_options=pa_csv.ReadOptions(encoding=arrow_encoding, use_threads=False),
-        parse_options=pa_csv.ParseOptions(delimiter=spec.delimiter, newlines_in_values=True,
-                                          invalid_row_handler=broken_row),
-        convert_options=pa_csv.ConvertOptions(column_types={name: pa.string() for name in header},
-                                              strings_can_be_null=False, quoted_strings_can_be_null=False),
-    )
+    try:
+        cells = pa_csv.read_csv(
+            io.BytesIO(data),
+            # one block for the whole file: a long quoted value cannot straddle two blocks
+            read_options=pa_csv.ReadOptions(encoding=arrow_encoding, use_threads=False,
+                                            block_size=min(max(len(data) + 1, 1 << 20), MAX_BLOCK_BYTES)),
+            parse_options=pa_csv.ParseOptions(delimiter=spec.delimiter, newlines_in_values=True,
+                                              invalid_row_handler=broken_row),
+            convert_options=pa_csv.ConvertOptions(column_types={name: pa.string() for name in header},
+                                                  strings_can_be_null=False, quoted_strings_can_be_null=False),
+        )
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowCapacityError) as exc:
+        message = str(exc).splitlines()[0][:300]
+        raise RejectedFile(f"the CSV cannot be parsed ({message}); {_quote_diagnosis(data)}") from None
     cells = cells.rename_columns([name.strip() for name in cells.column_names])
     lines = _record_lines(data)  # lines[0] is the header's
-    skipped = {number - 1 for number, _, _ in broken}
+    # Quotes that do not pair up, or a malformed record running over several lines, mean the reader has swallowed
+    # following rows into one value: the file cannot be trusted row by row.
+    if data.count(b'"') % 2 or len(lines) != cells.num_rows + len(broken) + 1 or any(
+            spans for _, _, _, spans in broken):
+        raise RejectedFile(f"unbalanced quotes: {_quote_diagnosis(data)}")
+    skipped = {number - 1 for number, _, _, _ in broken}
     kept = [i for i in range(1, len(lines)) if i not in skipped]
     wire = _cells_to_wire(spec, cells.append_column("_line", pa.array(lines[kept], pa.int64())), display_name)
+    warnings, last_line = [], int(lines[-1]) if len(lines) else 1
+    cut = bool(data) and not data.endswith(b"\n")
+    if cut:
+        warnings.append(f"the file does not end with a line break: its last line {last_line} may be cut off "
+                        "(truncated export?)")
     payloads = {}
     if broken:
         rows = []
-        for number, fields, first in broken:
+        for number, fields, first, _ in broken:
             line = int(lines[number - 1])
             payloads[line] = {"line": line, "fields": fields, "first_field": first}
-            rows.append({"_line": line, "_decode_error": f"wrong number of fields: {fields}, the header has a "
-                                                          "different count"})
+            reason = f"wrong number of fields: {fields}, the header has {len(header)}"
+            if cut and line == last_line:
+                reason += "; the file ends in this line without a line break: truncated file"
+            rows.append({"_line": line, "_decode_error": reason})
         wire = pa.concat_tables([wire, pa.Table.from_pylist(rows, schema=wire.schema)]).sort_by("_line")
-    return _file_batch(spec, _translated(spec, _normalized(wire, trim_all=True)), payloads)
+    batch = _file_batch(spec, _translated(spec, _normalized(wire, trim_all=True)), payloads)
+    batch.warnings.extend(warnings)
+    return batch
+
+
+def _quote_diagnosis(data: bytes) -> str:
+    """Where the quoting of a CSV goes wrong: the first quoted value that runs over a line break (the usual trace of a
+    stray or unclosed quote), with its line and byte."""
+    buffer = np.frombuffer(data, dtype=np.uint8)
+    quotes = np.flatnonzero(buffer == ord('"'))
+    newlines = np.flatnonzero(buffer == ord("\n"))
+    if not len(quotes):
+        return "no quote characters in the file"
+    opens = quotes[0::2]
+    closes = np.append(quotes[1::2], len(buffer)) if len(quotes) % 2 else quotes[1::2]
+    lines_from = np.searchsorted(newlines, opens) + 1
+    lines_to = np.searchsorted(newlines, closes) + 1
+    spanning = np.flatnonzero(lines_to > lines_from)
+    odd = f"an odd number of quote characters ({len(quotes)}); " if len(quotes) % 2 else ""
+    if not len(spanning):
+        return odd + "likely a stray quote character"
+    i = spanning[0]
+    end = "never closes" if closes[i] == len(buffer) else f"runs to line {lines_to[i]}"
+    return (f"{odd}the quoted value opened at line {lines_from[i]} (byte {opens[i]}) {end}, {closes[i] - opens[i]:,} "
+            "bytes: likely a stray or unclosed quote there")
 
 
 def _record_lines(data: bytes) -> np.ndarray:
@@ -423,7 +526,9 @@ def xlsx_rows(spec: FileSpec, path: Path, display_name: str) -> WireBatch:
     try:
         rows = CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0).to_python(skip_empty_area=False)
     except (CalamineError, OSError, ValueError, IndexError) as exc:
-        raise RejectedFile(f"not a readable XLSX workbook: {type(exc).__name__}") from None
+        detail = str(exc).splitlines()[0][:200] if str(exc) else ""
+        raise RejectedFile(f"not a readable XLSX workbook ({type(exc).__name__}: {detail}): a damaged or truncated "
+                           "file, or not an XLSX") from None
     header = [str(h).strip() if h is not None else "" for h in (rows[0] if rows else [])]
     problem = header_problem(spec, header)
     if problem:
@@ -494,6 +599,21 @@ def _cells_to_wire(spec: FileSpec, cells: pa.Table, display_name: str) -> pa.Tab
         columns["_extra"] = pa.nulls(cells.num_rows, pa.string())
     columns["_line"] = cells["_line"]
     columns["_decode_error"] = pa.nulls(cells.num_rows, pa.string())
+    for header, f in zip(spec.headers, schema):  # a cell longer than a spreadsheet's: the row is not readable
+        if header in spec.constants:
+            continue
+        values = columns[f.name]
+        values = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+        lengths = pc.utf8_length(values)
+        over = pc.fill_null(pc.greater(lengths, MAX_CELL_CHARS), False)
+        if pc.any(over).as_py():
+            reason = pc.binary_join_element_wise(
+                f"cell «{header}» has ", pc.cast(lengths, pa.string()),
+                f" characters, more than a spreadsheet cell holds ({MAX_CELL_CHARS}): likely a stray quote that "
+                "swallowed the following lines", "")
+            nothing = pa.scalar(None, pa.string())
+            columns["_decode_error"] = pc.coalesce(columns["_decode_error"], pc.if_else(over, reason, nothing))
+            columns[f.name] = pc.if_else(over, nothing, values)  # not carried any further
     return pa.table([columns[f.name] for f in schema], schema=schema)
 
 
