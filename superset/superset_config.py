@@ -56,3 +56,26 @@ FEATURE_FLAGS = {
     "RLS_IN_SQLLAB": True,
 }
 ROW_LIMIT = 50000
+
+# Russian number and date conventions on every chart (d3-format / d3-time-format locales): "299 514", "62,3 %",
+# months and weekdays in Russian; charts name their formats ",d", ".1%", "%d.%m.%Y" (ДД.ММ.ГГГГ) in the bundle.
+D3_FORMAT = {
+    "decimal": ",",
+    "thousands": "\u00a0",
+    "grouping": [3],
+    "currency": ["", "\u00a0₽"],
+    "percent": "\u00a0%",
+    "minus": "\u2212",
+    "nan": "—",
+}
+D3_TIME_FORMAT = {
+    "dateTime": "%A, %e %B %Y г. %X",
+    "date": "%d.%m.%Y",
+    "time": "%H:%M:%S",
+    "periods": ["", ""],
+    "days": ["воскресенье", "понедельник", "вторник", "среда", "четверг", "пятница", "суббота"],
+    "shortDays": ["вс", "пн", "вт", "ср", "чт", "пт", "сб"],
+    "months": ["январь", "февраль", "март", "апрель", "май", "июнь", "июль", "август", "сентябрь", "октябрь",
+               "ноябрь", "декабрь"],
+    "shortMonths": ["янв", "фев", "мар", "апр", "май", "июн", "июл", "авг", "сен", "окт", "ноя", "дек"],
+}

@@ -14,6 +14,7 @@ import duckdb
 from dagster_project.lib import serving
 
 REGIONS = {"65": "Сахалинская область", "37": "Ивановская область"}
+ISO_CODES = {"65": "RU-SAK", "37": "RU-IVA"}
 AGENCIES = [
     ("65-ROIV-fish", "65", "РОИВ", "Министерство по рыболовству Сахалинской области"),
     ("65-ROIV-health", "65", "РОИВ", "Министерство здравоохранения Сахалинской области"),
@@ -29,6 +30,7 @@ MUNICIPALITIES = [
 ]
 SECTORS = {"housing": "ЖКХ", "health": "здравоохранение", "roads": "дороги"}
 MONTHS = [date(2025, 9, 1), date(2025, 10, 1), date(2025, 11, 1)]
+PARTIAL_MONTH = MONTHS[-1]  # the month in progress at the fixture's as-of moment
 
 
 def publish_serving_fixture(root: Path, seed: int = 8) -> Path:
@@ -44,18 +46,23 @@ def publish_marts(warehouse: Path, marts, catalog: Path) -> Path:
 
 
 def build_serving_fixture(path: Path, seed: int = 8) -> Path:
-    """A DuckDB file with every served mart (and dim_region, which is not served) as tables in `main`."""
+    """A DuckDB file with every served mart (the dimensions among them) as tables in `main`."""
     rng = random.Random(seed)
     path.parent.mkdir(parents=True, exist_ok=True)
     with duckdb.connect(str(path)) as con:
-        con.execute("""create table dim_region(region_code varchar, region_name varchar)""")
-        con.executemany("insert into dim_region values (?, ?)", list(REGIONS.items()))
+        con.execute("""create table dim_region(region_code varchar, region_name varchar, iso_3166_2 varchar)""")
+        con.executemany("insert into dim_region values (?, ?, ?)", [(code, name, ISO_CODES[code]) for code, name in REGIONS.items()])
         con.execute("""create table dim_agency(agency_sk varchar, agency_id varchar, region_code varchar, agency_kind varchar,
             agency_name varchar, valid_from date, valid_to date, is_current boolean)""")
         con.executemany(
             "insert into dim_agency values (?, ?, ?, ?, ?, date '2020-01-01', null, true)",
             [(f"{a}#1", a, r, k, n) for a, r, k, n in AGENCIES],
         )
+        con.execute("create table dim_municipality(oktmo varchar, region_code varchar, municipality_name varchar, population bigint)")
+        con.executemany("insert into dim_municipality values (?, ?, ?, ?)", MUNICIPALITIES)
+        con.execute("create table dim_sector(region_code varchar, sector_code varchar, sector_name varchar)")
+        con.executemany("insert into dim_sector values (?, ?, ?)",
+                        [(region, code, name) for region in REGIONS for code, name in SECTORS.items()])
         _rating(con, rng)
         _sector_kpis(con, rng)
         _heat_map(con, rng)
@@ -68,7 +75,22 @@ def build_serving_fixture(path: Path, seed: int = 8) -> Path:
         _governor(con)
         _appeals(con, rng)
         _spikes(con, rng)
+        _names_and_months(con)
     return path
+
+
+def _names_and_months(con) -> None:
+    """What the marts derive from their keys: the region's name, the month as ГГГГ-ММ, whether it is in progress."""
+    for (table,) in con.sql("select table_name from information_schema.columns where column_name = 'region_code' "
+                            "and table_name not like 'dim_%' and table_name != 'governor_monthly_summary'").fetchall():
+        con.execute(f"alter table {table} add column region_name varchar")
+        con.execute(f"update {table} as t set region_name = r.region_name from dim_region as r where r.region_code = t.region_code")
+    for table in ("agency_rating_monthly", "sector_kpis_monthly", "problem_heat_map", "governor_monthly_summary"):
+        con.execute(f"alter table {table} add column report_month varchar")
+        con.execute(f"update {table} set report_month = strftime(month_start, '%Y-%m')")
+    for table in ("agency_rating_monthly", "sector_kpis_monthly", "problem_heat_map"):
+        con.execute(f"alter table {table} add column is_partial_month boolean")
+        con.execute(f"update {table} set is_partial_month = month_start = date '{PARTIAL_MONTH}'")
 
 
 def _rating(con, rng) -> None:
@@ -76,7 +98,7 @@ def _rating(con, rng) -> None:
         agency_id varchar, agency_name varchar, agency_name_in_month varchar, received bigint, answered bigint,
         quantity_score double, speed_score double, quality_score double, completeness_score double,
         median_response_hours double, score double, is_ranked boolean, not_ranked_reason varchar,
-        rating_rank bigint, prev_rating_rank bigint, rank_change bigint)""")
+        rating_rank bigint, prev_rating_rank bigint, rank_change bigint, open_overdue bigint, ranked_agencies bigint)""")
     for month in MONTHS:
         con.executemany(
             """insert into agency_rating_monthly(region_code, month_start, agency_kind, agency_id, agency_name,
@@ -103,13 +125,17 @@ def _rating(con, rng) -> None:
         where ranked.agency_id = r.agency_id and ranked.month_start = r.month_start""")
     con.execute("""update agency_rating_monthly as r set prev_rating_rank = p.rating_rank, rank_change = p.rating_rank - r.rating_rank
         from agency_rating_monthly as p where p.agency_id = r.agency_id and p.month_start = r.month_start - interval 1 month""")
+    con.execute("""update agency_rating_monthly as r set ranked_agencies = g.ranked from (
+            select region_code, month_start, agency_kind, count(*) as ranked from agency_rating_monthly where is_ranked group by all) as g
+        where g.region_code = r.region_code and g.month_start = r.month_start and g.agency_kind = r.agency_kind and r.is_ranked""")
+    con.execute("update agency_rating_monthly set open_overdue = (received - answered) // 3")
 
 
 def _sector_kpis(con, rng) -> None:
     con.execute("""create table sector_kpis_monthly(region_code varchar, sector_code varchar, sector_name varchar,
         month_start date, received bigint, answered bigint, answered_on_time bigint, overdue_open bigint,
-        on_time_share double, median_response_hours double, rated bigint, satisfaction_share double, repeats bigint,
-        repeat_share double, other_category bigint, other_share double)""")
+        on_time_share double, median_response_hours double, rated bigint, rated_4_5 bigint, satisfaction_share double,
+        repeats bigint, repeat_share double, other_category bigint, other_share double)""")
     rows = []
     for region in REGIONS:
         for sector, sector_name in SECTORS.items():
@@ -119,13 +145,14 @@ def _sector_kpis(con, rng) -> None:
                 on_time = rng.randint(answered // 2, answered)
                 overdue = rng.randint(0, received - answered)
                 rated = rng.randint(0, answered // 3)
-                satisfaction = round(rng.uniform(0.4, 0.95), 4) if rated >= 5 else None
+                rated_4_5 = rng.randint(0, rated)
+                satisfaction = round(rated_4_5 / rated, 4) if rated else None
                 repeats = rng.randint(0, received // 10)
                 other = rng.randint(0, received // 5)
                 rows.append((region, sector, sector_name, month, received, answered, on_time, overdue,
-                             round(on_time / (answered + overdue), 4), round(rng.uniform(10, 300), 1), rated, satisfaction,
+                             round(on_time / (answered + overdue), 4), round(rng.uniform(10, 300), 1), rated, rated_4_5, satisfaction,
                              repeats, round(repeats / received, 4), other, round(other / received, 4)))
-    con.executemany(f"insert into sector_kpis_monthly values ({', '.join('?' * 16)})", rows)
+    con.executemany(f"insert into sector_kpis_monthly values ({', '.join('?' * 17)})", rows)
 
 
 def _heat_map(con, rng) -> None:
@@ -147,6 +174,11 @@ def _heat_map(con, rng) -> None:
         from (select region_code, sector_code, month_start, median(appeals_per_10k) as median_per_10k
               from problem_heat_map group by all) as m
         where m.region_code = h.region_code and m.sector_code = h.sector_code and m.month_start = h.month_start""")
+    # a cell under the minimum volume: its index is not compared
+    con.execute("update problem_heat_map set appeals = 3 where oktmo = '64708000' and sector_code = 'roads'")
+    con.execute("alter table problem_heat_map add column has_min_volume boolean")
+    con.execute("alter table problem_heat_map add column is_hot boolean")
+    con.execute("update problem_heat_map set has_min_volume = appeals >= 5, is_hot = appeals >= 5 and intensity_index >= 1.5")
 
 
 def _pareto(con) -> None:
@@ -162,7 +194,8 @@ def _pareto(con) -> None:
             from yearly)
         select region_code, year, oktmo, municipality_name, population, appeals, pareto_rank,
                round(appeals / region_appeals, 4) as share, round(cumulative_appeals / region_appeals, 4) as cumulative_share,
-               cumulative_appeals - appeals < 0.5 * region_appeals as is_pilot_candidate
+               cumulative_appeals - appeals < 0.5 * region_appeals as is_pilot_candidate,
+               year = max(year) over (partition by region_code) as is_latest_year
         from ordered""")
 
 
@@ -180,8 +213,9 @@ def _category_priorities(con, rng) -> None:
     con.execute("""create table category_priorities(region_code varchar, sector_code varchar, sector_name varchar,
         quarter_start date, category_code varchar, category_name varchar, is_other boolean, appeals bigint,
         share_of_sector double, volume_rank bigint, is_priority boolean)""")
-    con.execute("""create table other_category_decomposition(region_code varchar, sector_code varchar, quarter_start date,
-        breakdown_kind varchar, item_rank bigint, item_code varchar, item_name varchar, appeals bigint)""")
+    con.execute("""create table other_category_decomposition(region_code varchar, sector_code varchar, sector_name varchar,
+        quarter_start date, breakdown_kind varchar, breakdown_kind_ru varchar, item_rank bigint, item_code varchar,
+        item_name varchar, appeals bigint)""")
     for region in REGIONS:
         for sector, sector_name in SECTORS.items():
             volumes = sorted(((rng.randint(10, 200), number) for number in (1, 2, 3, 4, 99)), reverse=True)
@@ -195,14 +229,14 @@ def _category_priorities(con, rng) -> None:
                 )
             for rank, word in enumerate(("подъезд", "освещение"), start=1):
                 con.execute(
-                    "insert into other_category_decomposition values (?, ?, date '2025-07-01', 'term', ?, ?, ?, ?)",
-                    [region, sector, rank, word, word, rng.randint(1, 30)],
+                    "insert into other_category_decomposition values (?, ?, ?, date '2025-07-01', 'term', 'слово в тексте', ?, ?, ?, ?)",
+                    [region, sector, sector_name, rank, word, word, rng.randint(1, 30)],
                 )
 
 
 def _indicators(con) -> None:
     con.execute("""create table indicator_tracking(region_code varchar, indicator_code varchar, indicator_kind varchar,
-        function varchar, indicator_name varchar, unit varchar, owner_role varchar, year integer, period_start date,
+        indicator_kind_ru varchar, function varchar, indicator_name varchar, unit varchar, owner_role varchar, year integer, period_start date,
         target_date date, target_date_ru varchar, target_value double, actual_value double, status varchar, status_ru varchar)""")
     statuses = [("achieved", "достигнут"), ("on_track", "в графике"), ("at_risk", "под угрозой"), ("failed", "не достигнут")]
     rows = []
@@ -210,29 +244,33 @@ def _indicators(con) -> None:
         for number in range(1, 7):
             status, status_ru = statuses[(number + region_index) % 4]
             kind = "mandatory" if number <= 4 else "additional"
-            rows.append((region, f"{'M' if kind == 'mandatory' else 'A'}{number:02d}", kind, "обратная связь",
+            rows.append((region, f"{'M' if kind == 'mandatory' else 'A'}{number:02d}", kind,
+                         "обязательный" if kind == "mandatory" else "дополнительный", "обратная связь",
                          f"Показатель {number}", "share", "руководитель ЦУР", 2025, date(2025, 1, 1), date(2025, 12, 31),
                          "31.12.2025", 0.9, round(0.5 + number / 20, 2), status, status_ru))
-    con.executemany(f"insert into indicator_tracking values ({', '.join('?' * 15)})", rows)
+    con.executemany(f"insert into indicator_tracking values ({', '.join('?' * 16)})", rows)
 
 
 def _roadmap(con) -> None:
     con.execute("""create table roadmap_status(region_code varchar, event_code varchar, stage integer, event_name varchar,
         deadline date, deadline_ru varchar, responsible_roles varchar, expected_result varchar, status varchar,
-        status_ru varchar, is_overdue boolean, days_overdue integer)""")
+        status_ru varchar, is_overdue boolean, days_overdue integer, overdue_explanation varchar, as_of_date date)""")
     events = [("1.1", 1, "Создание ЦУР", date(2020, 10, 31), "done", "выполнено", False, None),
               ("2.7", 2, "Пилотные МЦУ", date(2021, 6, 30), "in_progress", "в работе", True, 1600),
               ("3.1", 3, "Тиражирование", date(2026, 12, 31), "not_started", "не начато", False, None)]
     con.executemany(
-        "insert into roadmap_status values ('64', ?, ?, ?, ?, strftime(?, '%d.%m.%Y'), 'руководитель ЦУР', 'результат', ?, ?, ?, ?)",
-        [(code, stage, name, deadline, deadline, status, status_ru, overdue, days) for code, stage, name, deadline, status, status_ru, overdue, days in events],
+        "insert into roadmap_status values ('65', ?, ?, ?, ?, strftime(?, '%d.%m.%Y'), 'руководитель ЦУР', 'результат', ?, ?, ?, ?, ?, "
+        "date '2025-11-28')",
+        [(code, stage, name, deadline, deadline, status, status_ru, overdue, days,
+          f"срок {deadline:%d.%m.%Y} прошёл, мероприятие {status_ru}: просрочка {days} дн. на 28.11.2025" if overdue else None)
+         for code, stage, name, deadline, status, status_ru, overdue, days in events],
     )
 
 
 def _workload(con, rng) -> None:
     con.execute("""create table sector_workload_weekly(region_code varchar, sector_code varchar, sector_name varchar,
         iso_week_start date, appeals bigint, staff_count integer, appeals_per_staff double, threshold_per_staff double,
-        is_above_threshold boolean, consecutive_weeks_above integer, needs_reinforcement boolean)""")
+        is_above_threshold boolean, consecutive_weeks_above integer, needs_reinforcement boolean, is_partial_week boolean)""")
     week0 = date(2025, 9, 1)
     for region in REGIONS:
         for sector, sector_name in SECTORS.items():
@@ -243,9 +281,9 @@ def _workload(con, rng) -> None:
                 above = appeals / staff > 40
                 streak = streak + 1 if above else 0
                 con.execute(
-                    "insert into sector_workload_weekly values (?, ?, ?, ?, ?, ?, ?, 40, ?, ?, ?)",
+                    "insert into sector_workload_weekly values (?, ?, ?, ?, ?, ?, ?, 40, ?, ?, ?, ?)",
                     [region, sector, sector_name, week0 + timedelta(weeks=week), appeals, staff, round(appeals / staff, 2),
-                     above, streak, streak >= 4],
+                     above, streak, streak >= 4, week == 11],
                 )
 
 
@@ -265,8 +303,8 @@ def _governor(con) -> None:
         hottest as (
             select region_code, month_start, municipality_name, sector_name, intensity_index,
                    row_number() over (partition by region_code, month_start order by intensity_index desc, oktmo, sector_code) as hot_rank
-            from problem_heat_map)
-        select h.region_code, r.region_name, h.month_start, h.month_start = date '2025-11-01' as is_partial_month,
+            from problem_heat_map where appeals >= 5)
+        select h.region_code, r.region_name, r.iso_3166_2, h.month_start, h.month_start = date '2025-11-01' as is_partial_month,
                h.received, h.received - p.received as received_change,
                round((h.received - p.received) / p.received, 4) as received_change_share,
                h.answered, round(h.answered / h.received, 4) as answered_share,

@@ -9,12 +9,13 @@ import zipfile
 import pytest
 import yaml
 
-from dagster_project.lib import paths
+from dagster_project.lib import paths, semantic
 from dagster_project.lib.superset_client import (
     BUNDLE_DIR,
     BundleError,
     _rison,
     check_access_columns,
+    check_documented,
     dataset_access,
     load_bundle,
     render_bundle,
@@ -26,6 +27,7 @@ DATASETS = {config["uuid"]: config for name, config in BUNDLE.items() if name.st
 CHARTS = {config["uuid"]: config for name, config in BUNDLE.items() if name.startswith("charts/")}
 DASHBOARDS = {config["slug"]: config for name, config in BUNDLE.items() if name.startswith("dashboards/")}
 FILTER_NAMES = {"Регион", "Период", "Отрасль", "Вид органа"}
+MONTH_FILTER = "Месяц отчёта"
 
 
 def _mart_columns() -> dict[str, set[str]]:
@@ -40,16 +42,31 @@ def _mart_columns() -> dict[str, set[str]]:
     return columns
 
 
+def _saved_metrics(chart: dict) -> dict[str, str]:
+    """The saved metrics of the chart's dataset (generated from the dbt YAML): name → SQL expression."""
+    table = DATASETS[chart["dataset_uuid"]]["table_name"]
+    return {metric["metric_name"]: metric["expression"] for metric in semantic.dataset_metrics(table)}
+
+
+def _expression(item, saved: dict[str, str]) -> str:
+    """SQL of a column, metric or order item: an adhoc one's own SQL, a saved metric's definition, or the column name."""
+    if isinstance(item, dict):
+        return item["sqlExpression"]
+    return saved.get(item, item)
+
+
 def _chart_columns(chart: dict) -> set[str]:
-    """Plain column names a chart reads: selected, grouped, ordered, filtered, on the x axis, inside SQL metrics."""
+    """Plain column names a chart reads: selected, grouped, ordered, filtered, on the x axis, inside SQL metrics
+    (saved metrics by their definition)."""
     query = chart["query_context"]["queries"][0]
-    names = {column if isinstance(column, str) else column["sqlExpression"] for column in query["columns"]}
-    names |= {order[0] for order in query["orderby"] if isinstance(order[0], str)}
-    names |= {flt["col"] for flt in query["filters"]}
-    expressions = [metric["sqlExpression"] for metric in query.get("metrics", [])]
-    expressions += [order[0]["sqlExpression"] for order in query["orderby"] if isinstance(order[0], dict)]
+    saved = _saved_metrics(chart)
+    names = {flt["col"] for flt in query["filters"]}
+    expressions = [_expression(item, saved) for item in query["columns"] + query.get("metrics", [])]
+    expressions += [_expression(order[0], saved) for order in query["orderby"]]
     expressions.append(query["extras"]["where"])
-    sql_words = {"SUM", "AVG", "COUNT", "NULLIF", "CASE", "WHEN", "THEN", "END", "IS", "NOT", "NULL", "AND", "OR"}
+    sql_words = {"SUM", "AVG", "COUNT", "NULLIF", "CASE", "WHEN", "THEN", "ELSE", "END", "IS", "NOT", "NULL", "AND", "OR",
+                 "COALESCE", "CAST", "AS", "VARCHAR",
+                 "IN", "MAX"}
     for expression in expressions:
         names |= {word for word in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", expression) if word.upper() not in sql_words}
     return names
@@ -62,6 +79,14 @@ def test_every_chart_reads_existing_mart_columns():
         assert table in marts, f"{table} is not documented in dbt/models/marts"
         missing = _chart_columns(chart) - marts[table]
         assert not missing, f"{chart['slice_name']}: {sorted(missing)} not in {table}"
+
+
+def test_every_metric_a_chart_names_is_a_saved_metric_of_its_dataset():
+    for chart in CHARTS.values():
+        query = chart["query_context"]["queries"][0]
+        named = [item for item in query.get("metrics", []) + [order[0] for order in query["orderby"]] if isinstance(item, str)]
+        named = [item for item in named if item not in {c if isinstance(c, str) else c["label"] for c in query["columns"]}]
+        assert set(named) <= set(_saved_metrics(chart)), chart["slice_name"]
 
 
 def test_bundle_references_resolve():
@@ -87,10 +112,42 @@ def test_dashboards_titles_and_native_filters():
     }
     for dashboard in DASHBOARDS.values():
         filters = dashboard["metadata"]["native_filter_configuration"]
-        assert {native["name"] for native in filters} == FILTER_NAMES
+        assert {native["name"] for native in filters} - {MONTH_FILTER} == FILTER_NAMES
         for native in filters:
             for target in native["targets"]:
                 assert not target or target["datasetUuid"] in DATASETS
+        [region] = [native for native in filters if native["name"] == "Регион"]
+        assert region["targets"][0]["column"]["name"] == "region_name"  # names, not codes
+
+
+def test_month_filter_defaults_to_the_last_complete_month():
+    """Dashboards of monthly marts get «Месяц отчёта»: the latest month first, the month in progress not offered,
+    the KPI tiles and trends (which show months themselves) outside its scope."""
+    with_month = {"cur-rating", "cur-sectors", "cur-heat-map", "cur-governor"}
+    for slug, dashboard in DASHBOARDS.items():
+        filters = {native["name"]: native for native in dashboard["metadata"]["native_filter_configuration"]}
+        assert (MONTH_FILTER in filters) == (slug in with_month), slug
+        if slug not in with_month:
+            continue
+        month = filters[MONTH_FILTER]
+        assert month["targets"][0]["column"]["name"] == "report_month"
+        wanted = {"defaultToFirstItem": True, "sortAscending": False, "multiSelect": False}
+        assert {key: month["controlValues"][key] for key in wanted} == wanted
+        assert [f["sqlExpression"] for f in month["adhoc_filters"]] == ["NOT is_partial_month"]
+        chart_ids = {node["meta"]["chartId"]: node["meta"]["uuid"] for node in dashboard["position"].values()
+                     if isinstance(node, dict) and node.get("type") == "CHART"}
+        assert len(chart_ids) == len(set(chart_ids.values())), "chartIds in a layout are unique (filter scopes refer to them)"
+        for chart_id in month["scope"]["excluded"]:
+            chart = CHARTS[chart_ids[chart_id]]
+            assert chart["viz_type"] in ("big_number", "echarts_timeseries_line", "echarts_timeseries_bar"), chart["slice_name"]
+
+
+def test_monthly_charts_leave_out_the_month_in_progress():
+    """A chart over a monthly mart that draws months (KPI tiles, trends) filters the month in progress out."""
+    for chart in CHARTS.values():
+        table = DATASETS[chart["dataset_uuid"]]["table_name"]
+        if "is_partial_month" in semantic.mart_columns(table) and chart["params"].get("x_axis") == "month_start":
+            assert "NOT is_partial_month" in chart["query_context"]["queries"][0]["extras"]["where"], chart["slice_name"]
 
 
 def test_every_chart_has_a_query_context_and_a_period_column():
@@ -115,6 +172,9 @@ def test_render_bundle_fills_the_serving_uri_and_schema():
             if name.startswith("cur_bundle/datasets/"):
                 assert config["schema"] == "serving"
                 assert "access" not in config  # the platform's declaration, not Superset's
+                # the semantic layer from the dbt YAML: every documented column labelled and described
+                assert [c["column_name"] for c in config["columns"]] == semantic.mart_columns(config["table_name"])
+                assert all(c["verbose_name"] and c["description"] for c in config["columns"]), config["table_name"]
             if name.startswith("cur_bundle/charts/"):
                 assert json.loads(config["query_context"])["queries"]
 
@@ -168,3 +228,55 @@ def test_rison_encoding():
     assert _rison({"page": 0, "filters": [{"col": "name", "opr": "eq", "value": "it's!"}], "flag": True}) == (
         "(page:0,filters:!((col:'name',opr:'eq',value:'it!'s!!')),flag:!t)"
     )
+
+
+def test_labels_and_descriptions_come_from_the_dbt_yaml():
+    docs = semantic.mart_docs()
+    assert docs["sector_kpis_monthly"]["columns"]["on_time_share"] == {
+        "label": "Доля ответов в срок",
+        "description": "Доля ответов в срок = answered_on_time / (answered + overdue_open)",
+    }
+    # an explicit label in `config.meta.label` wins over the description's head
+    assert semantic.column_doc("indicator_tracking", "status")["label"] == "Статус (код)"
+    # the numbered columns of the summary take their `_1` column's documentation
+    assert semantic.column_doc("governor_monthly_summary", "lowest_agency_3_score") == {
+        "label": "Балл рейтинга органа № 3", "description": "Балл рейтинга органа (№ 3)"}
+    assert semantic.column_label("Медианное время ответа, часов (для справки)") == "Медианное время ответа, часов"
+    assert semantic.column_label("индекс: от 1,5 — очаг") == "Индекс"
+
+
+def test_every_served_column_is_labelled_and_described():
+    for config in DATASETS.values():
+        table = config["table_name"]
+        assert not semantic.undocumented(table, semantic.mart_columns(table)), table
+    check_documented({"sector_kpis_monthly": {"region_name", "on_time_share"}})
+    with pytest.raises(BundleError, match="sector_kpis_monthly.secret_column"):
+        check_documented({"sector_kpis_monthly": {"region_name", "secret_column"}})
+
+
+def test_saved_metrics_one_definition_each():
+    """Every weighted share and score of a dataset is one saved metric; a chart never re-types its formula."""
+    for config in DATASETS.values():
+        metrics = semantic.dataset_metrics(config["table_name"])
+        assert metrics or config["table_name"].startswith("dim_"), f"{config['table_name']} has no saved metrics"
+        names = [metric["metric_name"] for metric in metrics]
+        assert len(names) == len(set(names))
+        assert all(metric["verbose_name"] and metric["description"] and metric["d3format"] for metric in metrics)
+        assert not set(names) & set(semantic.mart_columns(config["table_name"])), "a metric shadows a column"
+    kpis = {metric["metric_name"]: metric["expression"] for metric in semantic.dataset_metrics("sector_kpis_monthly")}
+    assert kpis["share_on_time"] == "SUM(answered_on_time) * 1.0 / NULLIF(SUM(answered) + SUM(overdue_open), 0)"
+    for chart in CHARTS.values():
+        query = chart["query_context"]["queries"][0]
+        adhoc = [metric["sqlExpression"] for metric in query.get("metrics", []) if isinstance(metric, dict)]
+        assert not adhoc, f"{chart['slice_name']}: ad-hoc metric {adhoc} instead of a saved one"
+
+
+def test_dbt_exposures_list_every_dashboard_and_its_marts():
+    exposures = yaml.safe_load((paths.DBT_PROJECT_DIR / "models" / "marts" / "_bi__exposures.yml").read_text(encoding="utf-8"))
+    by_slug = {exposure["name"].replace("_", "-"): exposure for exposure in exposures["exposures"]}
+    assert set(by_slug) == set(DASHBOARDS)
+    for slug, dashboard in DASHBOARDS.items():
+        uuids = {node["meta"]["uuid"] for node in dashboard["position"].values() if isinstance(node, dict) and node.get("type") == "CHART"}
+        tables = {DATASETS[CHARTS[uuid]["dataset_uuid"]]["table_name"] for uuid in uuids}
+        assert sorted(by_slug[slug]["depends_on"]) == sorted(f"ref('{table}')" for table in tables), slug
+        assert by_slug[slug]["label"] == dashboard["dashboard_title"] and by_slug[slug]["type"] == "dashboard"

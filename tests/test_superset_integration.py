@@ -8,8 +8,11 @@ from the same serving catalog Superset reads.
 
 import importlib.util
 import math
+import os
+import re
 import socket
 import subprocess
+import sys
 from datetime import date, datetime, timezone
 from pathlib import Path
 
@@ -23,6 +26,7 @@ from dagster_project.lib import paths
 from dagster_project.lib.serving import agencies_in_snapshot
 from dagster_project.lib.superset_client import (
     ANALYST_ROLE,
+    PUBLIC,
     READER_ROLE,
     WIDE_DATA_PERMISSIONS,
     SupersetClient,
@@ -42,50 +46,60 @@ manage = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(manage)
 
 # What every chart must show, computed independently from the serving file (same column order as the chart).
+ON_TIME = "sum(answered_on_time) * 1.0 / nullif(sum(answered) + sum(overdue_open), 0)"
 EXPECTED_SQL = {
-    "rating_table": """select month_start, region_code, agency_kind, agency_id, agency_name, rating_rank, rank_change, score,
-        quantity_score, speed_score, quality_score, completeness_score, median_response_hours, received, not_ranked_reason
-        from agency_rating_monthly""",
-    "rating_trend": "select month_start, agency_kind, avg(score) from agency_rating_monthly group by all",
-    "rating_lowest": "select agency_kind, agency_name, avg(score), sum(received) from agency_rating_monthly where is_ranked group by all",
-    "sector_received_total": "select sum(received) from sector_kpis_monthly",
-    "sector_kpi_table": """select sector_name, sum(received), sum(answered),
-        sum(answered_on_time) / (sum(answered) + sum(overdue_open)),
-        sum(satisfaction_share * rated) / sum(rated) filter (where satisfaction_share is not null),
-        sum(repeats) / sum(received), sum(overdue_open), sum(other_category) / sum(received)
-        from sector_kpis_monthly group by all""",
-    "sector_on_time_trend": """select month_start, sector_name, sum(answered_on_time) / (sum(answered) + sum(overdue_open))
-        from sector_kpis_monthly group by all""",
-    "category_priorities": """select quarter_start, region_code, sector_name, volume_rank, category_name, appeals,
-        share_of_sector, is_other from category_priorities where is_priority""",
-    "other_decomposition": """select quarter_start, region_code, sector_code, breakdown_kind, item_rank, item_name, appeals
+    "rating_score_kpi": "select month_start, avg(score) from agency_rating_monthly where is_ranked and not is_partial_month group by all",
+    "rating_table": """select report_month, region_name, agency_kind, agency_name, rating_rank,
+        coalesce(case when rank_change > 0 then '+' || rank_change else cast(rank_change as varchar) end, '—'), score,
+        quantity_score, speed_score, quality_score, completeness_score, received, coalesce(not_ranked_reason, '—')
+        from agency_rating_monthly where not is_partial_month""",
+    "rating_trend": """select month_start, agency_kind, avg(score) from agency_rating_monthly where is_ranked and not is_partial_month
+        group by all""",
+    "rating_lowest": """select agency_name, avg(score) from agency_rating_monthly where is_ranked and not is_partial_month
+        group by all order by 2 limit 10""",
+    "sector_received_total": "select month_start, sum(received) from sector_kpis_monthly where not is_partial_month group by all",
+    "sector_on_time_kpi": f"select month_start, {ON_TIME} from sector_kpis_monthly where not is_partial_month group by all",
+    "sector_satisfaction_kpi": """select month_start, sum(rated_4_5) * 1.0 / nullif(sum(rated), 0) from sector_kpis_monthly
+        where not is_partial_month group by all""",
+    "sector_kpi_table": f"""select sector_name, sum(received), sum(answered), {ON_TIME}, sum(rated_4_5) * 1.0 / nullif(sum(rated), 0),
+        sum(repeats) * 1.0 / sum(received), sum(overdue_open), sum(other_category) * 1.0 / sum(received)
+        from sector_kpis_monthly where not is_partial_month group by all""",
+    "sector_on_time_trend": f"select month_start, sector_name, {ON_TIME} from sector_kpis_monthly where not is_partial_month group by all",
+    "category_priorities": """select quarter_start, region_name, sector_name, volume_rank, category_name, appeals, share_of_sector
+        from category_priorities where is_priority""",
+    "other_decomposition": """select quarter_start, region_name, sector_name, breakdown_kind_ru, item_rank, item_name, appeals
         from other_category_decomposition""",
-    "heat_map": "select municipality_name, sector_name, avg(intensity_index) from problem_heat_map group by all",
-    "heat_hotspots": """select month_start, region_code, municipality_name, sector_name, appeals, appeals_per_10k, intensity_index,
-        overdue_share from problem_heat_map where intensity_index >= 1.5""",
-    "pareto": """select year, region_code, pareto_rank, municipality_name, appeals, share, cumulative_share, is_pilot_candidate
-        from municipality_pareto""",
-    "root_causes": """select window_start, region_code, municipality_name, address, category_name, appeals, distinct_citizens,
-        hotspot_windows, is_root_cause_candidate, is_fast_track_candidate from repeat_hotspots""",
+    "heat_map": "select municipality_name, sector_name, avg(intensity_index) from problem_heat_map where has_min_volume group by all",
+    "heat_hotspots": """select report_month, region_name, municipality_name, sector_name, appeals, appeals_per_10k, intensity_index,
+        overdue_share from problem_heat_map where is_hot and not is_partial_month""",
+    "pareto": """select municipality_name, sum(appeals), max(cumulative_share) from municipality_pareto where is_latest_year
+        group by all""",
+    "root_causes": """select window_start, region_name, municipality_name, address, category_name, appeals, distinct_citizens,
+        hotspot_windows, case when is_root_cause_candidate then 'да' else 'нет' end,
+        case when is_fast_track_candidate then 'да' else 'нет' end from repeat_hotspots""",
     "indicator_status": "select status_ru, count(*) from indicator_tracking group by all",
-    "indicator_table": """select region_code, year, indicator_kind, function, indicator_code, indicator_name, owner_role,
+    "indicator_table": """select region_name, year, indicator_kind_ru, function, indicator_code, indicator_name, owner_role,
         target_value, actual_value, target_date_ru, status_ru from indicator_tracking""",
-    "roadmap_table": """select region_code, event_code, event_name, deadline_ru, responsible_roles, status_ru, is_overdue,
-        days_overdue from roadmap_status""",
+    "roadmap_table": """select region_name, event_code, event_name, deadline_ru, responsible_roles, status_ru, days_overdue,
+        overdue_explanation from roadmap_status""",
     "spikes_open": """select detected_at, region_code, municipality_name, problem_name, onset_at, peak_appeals,
         peak_expected_appeals, peak_ratio, appeals, appeals_unanswered, agencies, sample_texts from problem_spikes where is_open""",
     "spikes_trend": """select date_trunc('week', detected_at), sector_name, count(*) from problem_spikes
         where category_code is not null group by all""",
     "spikes_table": """select detected_at, region_code, municipality_name, problem_name, series_kind, spike_status, onset_at,
         peak_at, peak_appeals, peak_expected_appeals, peak_ratio, appeals, citizens, agencies from problem_spikes""",
-    "workload_trend": "select iso_week_start, sector_name, sum(appeals) / sum(staff_count) from sector_workload_weekly group by all",
-    "workload_reinforcement": """select iso_week_start, region_code, sector_name, appeals, staff_count, appeals_per_staff,
+    "workload_trend": """select iso_week_start, sector_name, sum(appeals) * 1.0 / sum(staff_count) from sector_workload_weekly
+        where not is_partial_week group by all""",
+    "workload_reinforcement": """select iso_week_start, region_name, sector_name, appeals, staff_count, appeals_per_staff,
         consecutive_weeks_above from sector_workload_weekly where needs_reinforcement""",
-    "summary_received": "select sum(received) from governor_monthly_summary",
-    "summary_trend": "select month_start, region_name, sum(received) from governor_monthly_summary group by all",
-    "summary_table": """select month_start, region_name, received, received_change, answered_share, on_time_share,
+    "summary_received": "select month_start, sum(received) from governor_monthly_summary where not is_partial_month group by all",
+    "summary_trend": """select month_start, region_name, sum(received) from governor_monthly_summary where not is_partial_month
+        group by all""",
+    "summary_table": """select report_month, region_name, received, received_change, answered_share, on_time_share,
         satisfaction_share, overdue_open, top_problem_1, top_problem_2, top_problem_3, lowest_agency_1, lowest_agency_2,
-        lowest_agency_3 from governor_monthly_summary""",
+        lowest_agency_3 from governor_monthly_summary where not is_partial_month""",
+    "region_map": """select iso_3166_2, avg(on_time_share) from governor_monthly_summary where not is_partial_month
+        group by all""",
 }
 RESTRICTED_AGENCY = "65-ROIV-fish"
 RESTRICTED_REGION = "37"
@@ -151,7 +165,7 @@ def _chart_ids(result) -> dict[str, int]:
 
 def test_deploy_and_redeploy_through_the_dagster_asset(deployed):
     first, admin = deployed["result"], deployed["admin"]
-    assert len(first.dashboards) == 6 and len(first.charts) == len(EXPECTED_SQL) and len(first.datasets) == 12
+    assert len(first.dashboards) == 6 and len(first.charts) == len(EXPECTED_SQL) and len(first.datasets) == len(dataset_access(load_bundle()))
     assert deployed["run"].success
     [event] = [event for event in deployed["run"].get_asset_materialization_events() if event.asset_key == superset_dashboards.key]
     metadata = {key: value.value for key, value in event.materialization.metadata.items()}
@@ -239,7 +253,9 @@ def test_rls_matrix_every_dataset_for_every_role(deployed):
     # the matrix is not trivial: each restricted role sees some rows and is refused or filtered somewhere
     by_role = {role: [(seen, expected) for _, r, seen, expected in matrix if r == role] for role in clients}
     assert any(seen not in ("—", 0) for seen, _ in by_role["agency"]) and any(seen == "—" for seen, _ in by_role["agency"])
-    assert all(seen == "—" for seen, _ in by_role["reader"])
+    # a plain reader sees the public reference datasets whole and nothing else
+    public = {table for table, declared in access.items() if declared == PUBLIC}
+    assert public and all((seen == "—") == (table not in public) for table, r, seen, _ in matrix if r == "reader")
     admin_rows = {table: seen for table, r, seen, _ in matrix if r == "admin"}
     region_rows = [(seen, admin_rows[table]) for table, r, seen, _ in matrix if r == "region"]
     assert all(seen != "—" and seen <= everything for seen, everything in region_rows)
@@ -304,3 +320,72 @@ def test_every_dashboard_renders_in_a_headless_browser(deployed):
         assert report["inkShare"] > 0.05 and report["colors"] > 50, report
         assert len(report["chartInk"]) == expected_charts and min(report["chartInk"]) > 0.015, report
         assert Path(report["png"]).stat().st_size > 20_000
+    by_slug = {report["slug"]: report for report in reports}
+    check_russian_presentation(by_slug, last_complete="2025-10", in_progress="2025-11")
+
+
+RUSSIAN_NUMBER = re.compile(r"^−?\d{1,3}(\u00a0\d{3})*(,\d+)?(\u00a0%)?$")
+
+
+def check_russian_presentation(by_slug: dict, last_complete: str, in_progress: str) -> None:
+    """What a reader sees: Russian number formats on the KPI tiles and in the tables, no true/false or N/A, the last
+    complete month chosen by «Месяц отчёта» and the month in progress nowhere."""
+    tiles = [number for report in by_slug.values() for number in report["bigNumbers"]]
+    assert len(tiles) == 5, tiles  # one KPI tile on the rating and the summary, three on the sectors
+    assert all(RUSSIAN_NUMBER.match(number) for number in tiles), tiles
+    assert any(number.endswith("\u00a0%") and "," in number for number in tiles), tiles  # e.g. "62,3 %"
+    for slug, report in by_slug.items():
+        words = set(re.findall(r"\w+", report["text"]))
+        assert not {"true", "false", "N/A", "NaN", "null"} & words, slug
+        assert not re.search(r"\d,\d{3}(?!\d)", report["text"]), slug  # no US thousands separator
+        assert in_progress not in report["text"], slug  # the month in progress is never the report month
+    for slug in ("cur-rating", "cur-sectors", "cur-heat-map", "cur-governor"):
+        assert last_complete in by_slug[slug]["text"], slug  # «Месяц отчёта» starts on the last complete month
+    # names, not codes: the regions by name in the tables
+    assert "Сахалинская область" in by_slug["cur-governor"]["text"]
+
+
+PIPELINE_SCALE = 3000
+
+
+@pytest.fixture(scope="module")
+def pipeline_serving(tmp_path_factory):
+    """The serving catalog of a real pipeline run (`dagster_project.cli run`, small scale) on a temporary data root."""
+    data = tmp_path_factory.mktemp("pipeline")
+    env = {k: v for k, v in os.environ.items() if k not in ("POS_BASE_URL", "INCIDENT_BASE_URL", "CUR_INBOX_DIR", "SERVING_PATH",
+                                                           "SERVING_POSTGRES_URL", "SUPERSET_URL")}
+    env |= {"CUR_DATA_DIR": str(data), "WAREHOUSE_PATH": str(data / "warehouse.duckdb"), "DAGSTER_HOME": str(data / "dagster_home")}
+    run = subprocess.run([sys.executable, "-m", "dagster_project.cli", "run", "--scale", str(PIPELINE_SCALE)], env=env,
+                         cwd=paths.REPO_ROOT, capture_output=True, text=True, timeout=1500)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    return data / "serving" / "marts.duckdb"
+
+
+# Last in the module: it points the deployed Superset at the pipeline's marts.
+def test_deploy_on_marts_built_by_the_pipeline(deployed, pipeline_serving):
+    """The bundle on what the real pipeline builds: every chart answers, every dataset column Superset has is labelled
+    and described in Russian, regions come by name, the month filter's months are complete ones, and the KPI tiles
+    and monthly tables leave the month in progress out."""
+    admin = deployed["admin"]
+    # roles for a few agencies only: the access matrix is checked above; ~200 roles would only cost minutes here
+    result = deploy(admin, serving_duckdb_uri(pipeline_serving), agencies_in_snapshot(pipeline_serving)[:3])
+    assert len(result.charts) == len(EXPECTED_SQL)  # deploy() requested every chart's data: none failed
+    for table, dataset_id in result.datasets.items():
+        dataset = admin.dataset(dataset_id)
+        unlabelled = [c["column_name"] for c in dataset["columns"] if not (c["verbose_name"] and c["description"])]
+        assert not unlabelled, (table, unlabelled)
+        assert all(m["verbose_name"] and m["description"] for m in dataset["metrics"]), table
+    charts = _chart_ids(result)
+    with duckdb.connect(str(pipeline_serving), read_only=True) as con:
+        [(partial,)] = con.sql("select max(month_start) from governor_monthly_summary where is_partial_month").fetchall()
+        [(last_complete,)] = con.sql("select max(report_month) from governor_monthly_summary where not is_partial_month").fetchall()
+        region_names = {name for (name,) in con.sql("select region_name from dim_region").fetchall()}
+    assert partial is not None and last_complete < f"{partial:%Y-%m}"
+    summary = admin.chart_data(charts["summary_table"])
+    assert {row["region_name"] for row in summary} == region_names  # names, not codes
+    assert max(row["report_month"] for row in summary) == last_complete  # the month in progress is left out
+    tile = admin.chart_data(charts["summary_received"])
+    partial_ms = _normalized(partial)
+    assert tile and all(row["month_start"] != partial_ms for row in tile)
+    for row in admin.chart_data(charts["rating_table"]):
+        assert row["report_month"] <= last_complete and row["Почему не ранжирован"]  # «—», never null / N/A

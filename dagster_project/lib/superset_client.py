@@ -34,7 +34,7 @@ from pathlib import Path
 import httpx
 import yaml
 
-from dagster_project.lib import paths
+from dagster_project.lib import paths, semantic
 
 BUNDLE_DIR = paths.REPO_ROOT / "superset" / "bundle"
 BUNDLE_FOLDERS = ("databases", "datasets", "charts", "dashboards")
@@ -130,10 +130,22 @@ def render_bundle(serving_uri: str, serving_schema: str = "main", bundle_dir: Pa
             if name.startswith("datasets/"):
                 config["schema"] = config["schema"].replace("{{ serving_schema }}", serving_schema)
                 del config["access"]
+                # the semantic layer: labels, descriptions and saved metrics generated from the marts' dbt YAML
+                config["columns"] = semantic.dataset_columns(config["table_name"], semantic.mart_columns(config["table_name"]))
+                config["metrics"] = semantic.dataset_metrics(config["table_name"])
             if name.startswith("charts/") and isinstance(config.get("query_context"), dict):
                 config["query_context"] = json.dumps(config["query_context"], ensure_ascii=False)
             bundle.writestr(f"cur_bundle/{name}", yaml.safe_dump(config, allow_unicode=True, sort_keys=False))
     return buffer.getvalue()
+
+
+def check_documented(columns: dict[str, set[str]]) -> None:
+    """Every column a dataset serves has a Russian label and a description in the marts' dbt YAML: an analyst never
+    meets a bare column name."""
+    problems = [f"{table}.{column}" for table, names in sorted(columns.items())
+                for column in semantic.undocumented(table, sorted(names))]
+    if problems:
+        raise BundleError("columns without a label or description in the marts' dbt YAML: " + ", ".join(problems))
 
 
 @dataclass(frozen=True)
@@ -369,6 +381,7 @@ def deploy(
     datasets = {row["table_name"]: row["id"] for uuid, row in client.by_uuid("dataset", ["table_name"]).items() if uuid in uuids["datasets"]}
     columns = {name: client.refresh_dataset(dataset_id) for name, dataset_id in sorted(datasets.items())}
     check_access_columns(access, columns)
+    check_documented(columns)
     grant_dataset_access(client, access, datasets, agencies)
     applied = client.ensure_rls_rules(rls_rules(access, agencies), datasets)
     charts = {uuid: row["id"] for uuid, row in client.by_uuid("chart", ["slice_name"]).items() if uuid in uuids["charts"]}

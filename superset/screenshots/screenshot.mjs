@@ -3,7 +3,8 @@
 //   SUPERSET_ADMIN_PASSWORD=… node screenshot.mjs --url http://127.0.0.1:8088 --user admin --out data/screenshots slug …
 //
 // The password comes from the environment, never from the command line (other users can read a process's argv).
-// Prints one JSON line per dashboard: {slug, png, charts, rendered, errors, empty, inkShare, colors, chartInk}.
+// Prints one JSON line per dashboard: {slug, png, charts, rendered, errors, empty, bigNumbers, text, inkShare, colors,
+// chartInk}; `bigNumbers` are the KPI tiles' numbers as shown, `text` the page's visible text.
 // `rendered` counts charts that drew something (canvas, svg or table rows), `errors` the error boxes,
 // `empty` the "no results" placeholders; `inkShare` is the share of non-background pixels of the PNG,
 // `colors` the number of distinct colours in it and `chartInk` the non-background share inside each chart's
@@ -77,7 +78,10 @@ async function chartsSettled(page) {
 
 async function capture(page, slug) {
   await page.setViewportSize(VIEWPORT);
-  await page.goto(`${options.url}/superset/dashboard/${slug}/?standalone=1`, { timeout });
+  await page.goto(`${options.url}/superset/dashboard/${slug}/?standalone=1`, { timeout, waitUntil: 'networkidle' });
+  await chartsSettled(page);
+  // a filter that starts on its first value («Месяц отчёта») re-queries the charts once its options have loaded
+  await page.waitForLoadState('networkidle', { timeout });
   await chartsSettled(page);
   // Grow the window to the whole dashboard: one viewport screenshot then holds every chart. (A full-page
   // screenshot resizes the page while capturing, and Superset redraws its charts right then.)
@@ -97,6 +101,9 @@ async function capture(page, slug) {
       errors: document.querySelectorAll(errorSelector).length,
       empty: document.querySelectorAll('[data-test="empty-state"], .ant-empty').length,
       errorTexts: [...document.querySelectorAll(errorSelector)].map((e) => e.textContent.trim().slice(0, 300)),
+      // what a reader sees, for the checks of formats and names: the KPI tiles' numbers and the page's text
+      bigNumbers: [...document.querySelectorAll('.header-line')].map((e) => e.textContent.trim()),
+      text: document.body.innerText.slice(0, 100000),
       boxes: charts.map((chart) => {
         const { x, y, width, height } = chart.getBoundingClientRect();
         return { x: Math.round(x), y: Math.round(y), width: Math.round(width), height: Math.round(height) };

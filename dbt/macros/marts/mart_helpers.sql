@@ -96,3 +96,16 @@
         regexp_replace({{ expr }}, '[0-9]', '#', 'g'),
         '([^.!?…\s]\s+)[А-ЯЁA-Z][А-ЯЁA-Zа-яёa-z-]*', '\1…', 'g')
 {%- endmacro %}
+
+{#- A roadmap text of the regulation with the region's own name put in place of {region_genitive} / {region_prepositional}
+    (seeds/roadmap_events.csv); `region` is the alias of a dim_region row. -#}
+{% macro region_wording(expr, region) -%}
+    replace(replace({{ expr }}, '{region_genitive}', {{ region }}.region_name_genitive),
+            '{region_prepositional}', {{ region }}.region_name_prepositional)
+{%- endmacro %}
+
+{#- The month as text 'ГГГГ-ММ' (sorts in time order): the dashboards' «Месяц отчёта» filter selects on it. -#}
+{% macro mart_month_label(expr) -%}
+    (cast(extract(year from {{ expr }}) as {{ dbt.type_string() }}) || '-'
+     || lpad(cast(extract(month from {{ expr }}) as {{ dbt.type_string() }}), 2, '0'))
+{%- endmacro %}

@@ -6,6 +6,7 @@ select
     o.appeal_key,
     o.channel_code,
     o.region_code,
+    reg.region_name,
     o.oktmo,
     m.municipality_name,
     o.agency_id,
@@ -34,3 +35,4 @@ left join {{ ref('dim_sector') }} as s
     on s.region_code = o.region_code and s.sector_code = o.sector_code
 left join {{ ref('dim_category') }} as c
     on c.category_code = o.category_code
+left join {{ ref('dim_region') }} as reg on reg.region_code = o.region_code

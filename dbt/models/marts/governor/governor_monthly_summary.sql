@@ -83,7 +83,8 @@ hottest as (
                 partition by h.region_code, h.month_start order by h.intensity_index desc, h.oktmo, h.sector_code
             ) as heat_rank
         from {{ ref('problem_heat_map') }} as h
-        where h.intensity_index is not null
+        -- only cells with enough appeals to mean something (var heat_min_appeals)
+        where h.intensity_index is not null and h.appeals >= {{ var('heat_min_appeals') }}
         {%- if is_incremental() %}
           and h.month_start in (select month_start from rebuilt_months)
         {%- endif %}
@@ -109,7 +110,9 @@ lowest as (
 select
     h.region_code,
     r.region_name,
+    r.iso_3166_2,
     h.month_start,
+    {{ mart_month_label('h.month_start') }} as report_month,
     h.month_start = as_of.as_of_month as is_partial_month,
     h.received,
     h.received - prev.received as received_change,

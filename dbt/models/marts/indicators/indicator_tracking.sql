@@ -125,9 +125,11 @@ statuses as (
 )
 
 select
-    region_code,
+    statuses.region_code,
+    reg.region_name,
     indicator_code,
     indicator_kind,
+    case indicator_kind when 'mandatory' then 'обязательный' when 'additional' then 'дополнительный' end as indicator_kind_ru,
     function,
     indicator_name,
     unit,
@@ -156,3 +158,4 @@ select
     end as status_ru,
     as_of_date
 from statuses
+left join {{ ref('dim_region') }} as reg on reg.region_code = statuses.region_code

@@ -1,5 +1,7 @@
 -- Исполнение дорожной карты (000, приложение 3) by every region's ЦУР: each event with its stage, deadline,
 -- responsible roles and expected result, its latest status from the status log, and the overdue flags.
+-- The plan's texts are the regulation's (Saratov's) with the region's name as placeholders ({region_genitive},
+-- {region_prepositional}, seeds/roadmap_events.csv): every region reads its own name, never Saratov's.
 with as_of as (
     select as_of_date from {{ ref('reporting_as_of') }}
 ),
@@ -29,12 +31,13 @@ completed as (
 events as (
     select
         r.region_code,
+        r.region_name,
         e.event_code,
         e.stage,
-        e.event_name,
+        {{ region_wording('e.event_name', 'r') }} as event_name,
         e.deadline,
         e.responsible_roles,
-        e.expected_result,
+        {{ region_wording('e.expected_result', 'r') }} as expected_result,
         coalesce(l.status, 'not_started') as status,
         l.status_date,
         l.comment as status_comment,
@@ -47,6 +50,7 @@ events as (
 
 select
     e.region_code,
+    e.region_name,
     e.event_code,
     e.stage,
     e.event_name,
@@ -70,6 +74,14 @@ select
         when e.status not in ('done', 'cancelled') and e.deadline < as_of.as_of_date
             then {{ dbt.datediff('e.deadline', 'as_of.as_of_date', 'day') }}
     end as days_overdue,
+    -- what the overdue days count, in words (a reader of «1553 дня» should not have to guess)
+    case
+        when e.status not in ('done', 'cancelled') and e.deadline < as_of.as_of_date
+            then 'срок ' || {{ mart_date_ru('e.deadline') }} || ' прошёл, мероприятие '
+                || case e.status when 'in_progress' then 'в работе' else 'не начато' end
+                || ': просрочка ' || cast({{ dbt.datediff('e.deadline', 'as_of.as_of_date', 'day') }} as {{ dbt.type_string() }})
+                || ' дн. на ' || {{ mart_date_ru('as_of.as_of_date') }}
+    end as overdue_explanation,
     -- выполнено с нарушением срока
     (e.status = 'done' and e.done_date > e.deadline) as is_done_late,
     as_of.as_of_date

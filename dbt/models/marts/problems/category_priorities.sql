@@ -32,6 +32,7 @@ ranked as (
 
 select
     r.region_code,
+    reg.region_name,
     r.sector_code,
     coalesce(s.sector_name, 'не определено') as sector_name,
     r.quarter_start,
@@ -47,6 +48,7 @@ select
 from ranked as r
 left join {{ ref('dim_category') }} as c on c.category_code = r.category_code
 left join {{ ref('dim_sector') }} as s on s.region_code = r.region_code and s.sector_code = r.sector_code
+left join {{ ref('dim_region') }} as reg on reg.region_code = r.region_code
 {%- if is_incremental() %}
 
 union all

@@ -23,6 +23,7 @@ ordered as (
 
 select
     o.region_code,
+    reg.region_name,
     cast(extract(year from o.year_start) as {{ dbt.type_int() }}) as year,
     o.oktmo,
     m.municipality_name,
@@ -32,6 +33,9 @@ select
     {{ mart_round(mart_ratio('o.appeals', 'o.region_appeals')) }} as share,
     {{ mart_round(mart_ratio('o.cumulative_appeals', 'o.region_appeals')) }} as cumulative_share,
     -- in the minimal set while the municipalities before it cover less than the cut (compared in exact numbers)
-    (o.cumulative_appeals - o.appeals) < {{ var('pareto_share') }} * o.region_appeals as is_pilot_candidate
+    (o.cumulative_appeals - o.appeals) < {{ var('pareto_share') }} * o.region_appeals as is_pilot_candidate,
+    -- the dashboard's Pareto chart shows one year per region: the latest
+    o.year_start = max(o.year_start) over (partition by o.region_code) as is_latest_year
 from ordered as o
 inner join {{ ref('dim_municipality') }} as m on m.oktmo = o.oktmo
+left join {{ ref('dim_region') }} as reg on reg.region_code = o.region_code

@@ -99,11 +99,16 @@ ranked_items as (
 )
 
 select
-    region_code, sector_code, quarter_start, breakdown_kind, item_rank, item_code, item_name, appeals,
+    i.region_code, reg.region_name, i.sector_code, coalesce(s.sector_name, 'не определено') as sector_name, i.quarter_start,
+    i.breakdown_kind,
+    case i.breakdown_kind when 'subcategory' then 'подкатегория' when 'term' then 'слово в тексте' end as breakdown_kind_ru,
+    i.item_rank, i.item_code, i.item_name, i.appeals,
     {{ processed_at() }} as processed_at
     {{- change_column("'replace'") }}
-from ranked_items
-where item_rank <= {{ var('decomposition_top_n') }}
+from ranked_items as i
+left join {{ ref('dim_sector') }} as s on s.region_code = i.region_code and s.sector_code = i.sector_code
+left join {{ ref('dim_region') }} as reg on reg.region_code = i.region_code
+where i.item_rank <= {{ var('decomposition_top_n') }}
 {%- if is_incremental() %}
 
 union all

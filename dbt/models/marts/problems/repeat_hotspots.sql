@@ -126,6 +126,7 @@ hotspots as (
             || '|' || cast(r.window_index as {{ dbt.type_string() }}) as hotspot_key,
         r.hotspot_kind,
         r.region_code,
+        reg.region_name,
         r.oktmo,
         m.municipality_name,
         r.address,
@@ -148,6 +149,7 @@ hotspots as (
     cross join as_of
     left join {{ ref('dim_municipality') }} as m on m.oktmo = r.oktmo
     left join {{ ref('dim_category') }} as c on c.category_code = r.category_code
+    left join {{ ref('dim_region') }} as reg on reg.region_code = r.region_code
 )
 
 select hotspots.*, {{ processed_at() }} as processed_at{{ change_column("'replace'") }}

@@ -134,7 +134,9 @@ name_in_month as (
 
 select
     r.region_code,
+    region.region_name,
     r.month_start,
+    {{ mart_month_label('r.month_start') }} as report_month,
     r.agency_kind,
     r.agency_id,
     current_name.agency_name as agency_name,
@@ -169,6 +171,7 @@ left join with_rank as prev
    and prev.month_start = cast({{ dbt.dateadd('month', -1, 'r.month_start') }} as date)
 left join names as current_name
     on current_name.agency_id = r.agency_id and current_name.is_current
+left join {{ ref('dim_region') }} as region on region.region_code = r.region_code
 left join name_in_month
     on name_in_month.agency_id = r.agency_id and name_in_month.month_start = r.month_start
 {%- if is_incremental() %}

@@ -25,9 +25,11 @@ monthly as (
 
 select
     m.region_code,
+    r.region_name,
     m.sector_code,
     coalesce(s.sector_name, 'не определено') as sector_name,
     m.month_start,
+    {{ mart_month_label('m.month_start') }} as report_month,
     m.received,
     m.answered,
     m.answered_on_time,
@@ -35,14 +37,18 @@ select
     {{ mart_round(mart_ratio('m.answered_on_time', 'm.answered + m.open_overdue')) }} as on_time_share,
     {{ mart_round('m.median_response_hours', 1) }} as median_response_hours,
     m.rated,
+    m.rated_4_5,
     {{ mart_round(mart_ratio('m.rated_4_5', 'm.rated')) }} as satisfaction_share,
     m.repeats,
     {{ mart_round(mart_ratio('m.repeats', 'm.received')) }} as repeat_share,
     m.other_category,
     {{ mart_round(mart_ratio('m.other_category', 'm.received')) }} as other_share,
+    m.month_start = as_of.as_of_month as is_partial_month,
     {{ processed_at() }} as processed_at
     {{- change_column("'replace'") }}
 from monthly as m
+cross join {{ ref('reporting_as_of') }} as as_of
+left join {{ ref('dim_region') }} as r on r.region_code = m.region_code
 left join {{ ref('dim_sector') }} as s
     on s.region_code = m.region_code and s.sector_code = m.sector_code
 {%- if is_incremental() %}

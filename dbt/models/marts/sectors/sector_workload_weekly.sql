@@ -79,6 +79,7 @@ counted as (
 
 select
     c.region_code,
+    reg.region_name,
     c.sector_code,
     coalesce(s.sector_name, c.sector_code) as sector_name,
     c.iso_week_start,
@@ -94,3 +95,4 @@ from counted as c
 cross join as_of
 left join {{ ref('dim_sector') }} as s
     on s.region_code = c.region_code and s.sector_code = c.sector_code
+left join {{ ref('dim_region') }} as reg on reg.region_code = c.region_code
