@@ -218,7 +218,7 @@ def deploy_serving_snapshot(url: str, admin: tuple[str, str], serving_path: Path
     from dagster_project.lib.serving import agencies_in_snapshot
 
     with SupersetClient(url, *admin) as client:
-        result = deploy(client, serving_duckdb_uri(serving_path), agencies_in_snapshot(serving_path))
+        result = deploy(client, serving_duckdb_uri(serving_path), agencies_in_snapshot(serving_path), serving_catalog=serving_path)
     log(f"deployed {len(result.dashboards)} dashboards, {len(result.charts)} charts (data checked), "
         f"{len(result.datasets)} datasets, {result.rls_rules} RLS rules in {result.duration_s} s")
 

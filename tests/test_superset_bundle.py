@@ -9,6 +9,8 @@ import zipfile
 import pytest
 import yaml
 
+from bi_serving_fixture import publish_serving_fixture
+
 from dagster_project.lib import paths, semantic
 from dagster_project.lib.superset_client import (
     BUNDLE_DIR,
@@ -17,6 +19,7 @@ from dagster_project.lib.superset_client import (
     check_access_columns,
     check_documented,
     dataset_access,
+    first_values,
     load_bundle,
     render_bundle,
     rls_rules,
@@ -113,6 +116,7 @@ def test_dashboards_titles_and_native_filters():
     for dashboard in DASHBOARDS.values():
         filters = dashboard["metadata"]["native_filter_configuration"]
         assert {native["name"] for native in filters} - {MONTH_FILTER} == FILTER_NAMES
+        assert len({native["name"] for native in filters}) == len({native["id"] for native in filters}) == len(filters)
         for native in filters:
             for target in native["targets"]:
                 assert not target or target["datasetUuid"] in DATASETS
@@ -280,3 +284,20 @@ def test_dbt_exposures_list_every_dashboard_and_its_marts():
         tables = {DATASETS[CHARTS[uuid]["dataset_uuid"]]["table_name"] for uuid in uuids}
         assert sorted(by_slug[slug]["depends_on"]) == sorted(f"ref('{table}')" for table in tables), slug
         assert by_slug[slug]["label"] == dashboard["dashboard_title"] and by_slug[slug]["type"] == "dashboard"
+
+
+def test_filters_that_start_on_their_first_item_get_it_as_their_default(tmp_path):
+    """«Месяц отчёта» opens on the last complete month of the data (the fixture's November is in progress), the heat
+    map's «Регион» on the first region by name — written as the filters' defaults, which Superset applies on load."""
+    catalog = publish_serving_fixture(tmp_path)
+    values = first_values(BUNDLE, catalog)
+    months = {filter_id: value for filter_id, value in values.items() if filter_id.startswith("NATIVE_FILTER-month-")}
+    assert sorted(months) == sorted(f"NATIVE_FILTER-month-{stem}" for stem in ("rating", "sectors", "heat-map", "governor"))
+    assert set(months.values()) == {"2025-10"}
+    assert set(values.values()) - {"2025-10"} == {"Ивановская область"}
+    with zipfile.ZipFile(io.BytesIO(render_bundle("duckdb:///x", filter_defaults=values))) as bundle:
+        governor = yaml.safe_load(bundle.read("cur_bundle/dashboards/governor.yaml"))
+    [month] = [f for f in governor["metadata"]["native_filter_configuration"] if f["name"] == MONTH_FILTER]
+    assert month["defaultDataMask"]["filterState"]["value"] == ["2025-10"]
+    assert month["defaultDataMask"]["extraFormData"]["filters"] == [{"col": "report_month", "op": "IN", "val": ["2025-10"]}]
+    assert month["controlValues"]["defaultToFirstItem"] is False

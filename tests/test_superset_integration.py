@@ -7,6 +7,7 @@ from the same serving catalog Superset reads.
 """
 
 import importlib.util
+import json
 import math
 import os
 import re
@@ -146,7 +147,7 @@ def deployed(tmp_path_factory):
     serving = publish_serving_fixture(root)
     with manage.running_superset(root / "home", _free_port()) as url:
         with SupersetClient(url, *manage.admin_login()) as admin:
-            result = deploy(admin, serving_duckdb_uri(serving), agencies_in_snapshot(serving))
+            result = deploy(admin, serving_duckdb_uri(serving), agencies_in_snapshot(serving), serving_catalog=serving)
             # Deploy again, this time through the Dagster asset: it must change nothing (same ids, same rules).
             with pytest.MonkeyPatch.context() as env:
                 env.setenv("SUPERSET_URL", url)
@@ -341,6 +342,8 @@ def check_russian_presentation(by_slug: dict, last_complete: str, in_progress: s
         assert in_progress not in report["text"], slug  # the month in progress is never the report month
     for slug in ("cur-rating", "cur-sectors", "cur-heat-map", "cur-governor"):
         assert last_complete in by_slug[slug]["text"], slug  # «Месяц отчёта» starts on the last complete month
+    # … and is applied when the dashboard opens: the monthly tables show that month only
+    assert "2025-09" not in by_slug["cur-governor"]["text"] and "2025-09" not in by_slug["cur-rating"]["text"]
     # names, not codes: the regions by name in the tables
     assert "Сахалинская область" in by_slug["cur-governor"]["text"]
 
@@ -368,7 +371,8 @@ def test_deploy_on_marts_built_by_the_pipeline(deployed, pipeline_serving):
     and monthly tables leave the month in progress out."""
     admin = deployed["admin"]
     # roles for a few agencies only: the access matrix is checked above; ~200 roles would only cost minutes here
-    result = deploy(admin, serving_duckdb_uri(pipeline_serving), agencies_in_snapshot(pipeline_serving)[:3])
+    result = deploy(admin, serving_duckdb_uri(pipeline_serving), agencies_in_snapshot(pipeline_serving)[:3],
+                    serving_catalog=pipeline_serving)
     assert len(result.charts) == len(EXPECTED_SQL)  # deploy() requested every chart's data: none failed
     for table, dataset_id in result.datasets.items():
         dataset = admin.dataset(dataset_id)
@@ -384,6 +388,10 @@ def test_deploy_on_marts_built_by_the_pipeline(deployed, pipeline_serving):
     summary = admin.chart_data(charts["summary_table"])
     assert {row["region_name"] for row in summary} == region_names  # names, not codes
     assert max(row["report_month"] for row in summary) == last_complete  # the month in progress is left out
+    dashboards = {row["slug"]: row["id"] for row in admin.by_uuid("dashboard", ["slug"]).values()}
+    governor = json.loads(admin._call("GET", f"/api/v1/dashboard/{dashboards['cur-governor']}")["result"]["json_metadata"])
+    [month] = [f for f in governor["native_filter_configuration"] if f["name"] == "Месяц отчёта"]
+    assert month["defaultDataMask"]["filterState"]["value"] == [last_complete]  # the dashboard opens on it
     tile = admin.chart_data(charts["summary_received"])
     partial_ms = _normalized(partial)
     assert tile and all(row["month_start"] != partial_ms for row in tile)

@@ -31,6 +31,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import duckdb
 import httpx
 import yaml
 
@@ -115,9 +116,38 @@ def check_access_columns(access: dict[str, tuple[str, ...] | str], columns: dict
         raise BundleError("dataset access declarations do not match the data: " + "; ".join(problems))
 
 
-def render_bundle(serving_uri: str, serving_schema: str = "main", bundle_dir: Path = BUNDLE_DIR) -> bytes:
+def first_values(bundle: dict[str, dict], catalog: Path) -> dict[str, str]:
+    """Native filter id → the value a filter that starts on its first item («Месяц отчёта»: the last complete month;
+    the heat map's «Регион») starts on, read from the serving catalog the way Superset orders the filter's options.
+
+    Superset's own «select first filter value by default» only pre-selects the value in the filter bar and leaves it
+    unapplied until the user clicks «Применить»; the deploy writes the value as the filter's default instead, so the
+    dashboards open on it. Every deploy (after every publish) moves it on with the data."""
+    tables = {config["uuid"]: config["table_name"] for name, config in bundle.items() if name.startswith("datasets/")}
+    values = {}
+    with duckdb.connect(str(catalog), read_only=True) as con:
+        for name, config in bundle.items():
+            if not name.startswith("dashboards/"):
+                continue
+            for native in config["metadata"]["native_filter_configuration"]:
+                if not native["controlValues"].get("defaultToFirstItem"):
+                    continue
+                [target] = native["targets"]
+                column, table = target["column"]["name"], tables[target["datasetUuid"]]
+                where = " and ".join(f"({f['sqlExpression']})" for f in native.get("adhoc_filters", [])) or "true"
+                order = "asc" if native["controlValues"].get("sortAscending", True) else "desc"
+                row = con.execute(f"select distinct {column} from main.{table} where {where} and {column} is not null "
+                                  f"order by 1 {order} limit 1").fetchone()
+                if row:
+                    values[native["id"]] = row[0]
+    return values
+
+
+def render_bundle(serving_uri: str, serving_schema: str = "main", bundle_dir: Path = BUNDLE_DIR,
+                  filter_defaults: dict[str, str] | None = None) -> bytes:
     """The import ZIP: the serving URI and schema filled in, chart query contexts as JSON, access declarations checked
-    and left out (they are this platform's, not Superset's)."""
+    and left out (they are this platform's, not Superset's), the semantic layer generated, and the filters that start
+    on their first item given that value as their default (`first_values`)."""
     buffer = io.BytesIO()
     bundle_configs = load_bundle(bundle_dir)
     dataset_access(bundle_configs)
@@ -133,6 +163,14 @@ def render_bundle(serving_uri: str, serving_schema: str = "main", bundle_dir: Pa
                 # the semantic layer: labels, descriptions and saved metrics generated from the marts' dbt YAML
                 config["columns"] = semantic.dataset_columns(config["table_name"], semantic.mart_columns(config["table_name"]))
                 config["metrics"] = semantic.dataset_metrics(config["table_name"])
+            if name.startswith("dashboards/"):
+                for native in config["metadata"]["native_filter_configuration"]:
+                    if native["id"] in (filter_defaults or {}):
+                        value = filter_defaults[native["id"]]
+                        native["controlValues"]["defaultToFirstItem"] = False
+                        native["defaultDataMask"] = {
+                            "extraFormData": {"filters": [{"col": native["targets"][0]["column"]["name"], "op": "IN", "val": [value]}]},
+                            "filterState": {"value": [value], "label": value}, "ownState": {}}
             if name.startswith("charts/") and isinstance(config.get("query_context"), dict):
                 config["query_context"] = json.dumps(config["query_context"], ensure_ascii=False)
             bundle.writestr(f"cur_bundle/{name}", yaml.safe_dump(config, allow_unicode=True, sort_keys=False))
@@ -366,17 +404,20 @@ def deploy(
     agencies: list[tuple[str, str]],
     serving_schema: str = "main",
     bundle_dir: Path = BUNDLE_DIR,
+    serving_catalog: Path | None = None,
 ) -> DeployResult:
     """Import the bundle, sync dataset columns, give the roles their datasets and row-level security, check every chart.
 
-    `agencies`: (agency_id, region_code) pairs to create roles for, read from the serving data by the caller. Stops
+    `agencies`: (agency_id, region_code) pairs to create roles for, read from the serving data by the caller;
+    `serving_catalog`: the serving DuckDB catalog the filters' starting values are read from (`first_values`). Stops
     with BundleError before anything is imported when a dataset has no access declaration, and before any role is given
     a dataset when a declaration does not match the dataset's columns.
     """
     started = time.monotonic()
     bundle = load_bundle(bundle_dir)
     access = dataset_access(bundle)
-    client.import_bundle(render_bundle(serving_uri, serving_schema, bundle_dir))
+    defaults = first_values(bundle, serving_catalog) if serving_catalog else None
+    client.import_bundle(render_bundle(serving_uri, serving_schema, bundle_dir, defaults))
     uuids = {folder: {config["uuid"] for name, config in bundle.items() if name.startswith(f"{folder}/")} for folder in BUNDLE_FOLDERS}
     datasets = {row["table_name"]: row["id"] for uuid, row in client.by_uuid("dataset", ["table_name"]).items() if uuid in uuids["datasets"]}
     columns = {name: client.refresh_dataset(dataset_id) for name, dataset_id in sorted(datasets.items())}

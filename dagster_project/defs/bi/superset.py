@@ -31,7 +31,7 @@ def superset_dashboards(context: AssetExecutionContext):
     # The DuckDB catalog keeps the marts in `main`; lib.serving.load_postgres loads them into `serving`.
     serving_schema = "main" if serving_uri.startswith("duckdb") else "serving"
     with SupersetClient(url, *settings.superset_admin()) as client:
-        result = deploy(client, serving_uri, agencies_in_snapshot(serving), serving_schema)
+        result = deploy(client, serving_uri, agencies_in_snapshot(serving), serving_schema, serving_catalog=serving)
     yield MaterializeResult(
         metadata={
             "superset_url": url,
