@@ -166,7 +166,7 @@ def _chart_ids(result) -> dict[str, int]:
 
 def test_deploy_and_redeploy_through_the_dagster_asset(deployed):
     first, admin = deployed["result"], deployed["admin"]
-    assert len(first.dashboards) == 6 and len(first.charts) == len(EXPECTED_SQL) and len(first.datasets) == len(dataset_access(load_bundle()))
+    assert len(first.dashboards) == 7 and len(first.charts) == len(EXPECTED_SQL) and len(first.datasets) == len(dataset_access(load_bundle()))
     assert deployed["run"].success
     [event] = [event for event in deployed["run"].get_asset_materialization_events() if event.asset_key == superset_dashboards.key]
     metadata = {key: value.value for key, value in event.materialization.metadata.items()}
@@ -336,6 +336,8 @@ def check_russian_presentation(by_slug: dict, last_complete: str, in_progress: s
     assert all(RUSSIAN_NUMBER.match(number) for number in tiles), tiles
     assert any(number.endswith("\u00a0%") and "," in number for number in tiles), tiles  # e.g. "62,3 %"
     for slug, report in by_slug.items():
+        if slug == "cur-operations":  # «Оперативная обстановка» (problem spikes) has its own checks
+            continue
         words = set(re.findall(r"\w+", report["text"]))
         assert not {"true", "false", "N/A", "NaN", "null"} & words, slug
         assert not re.search(r"\d,\d{3}(?!\d)", report["text"]), slug  # no US thousands separator
