@@ -11,7 +11,7 @@ from pathlib import Path
 
 import duckdb
 
-from dagster_project.lib import serving
+from dagster_project.lib import semantic, serving
 
 REGIONS = {"65": "Сахалинская область", "37": "Ивановская область"}
 ISO_CODES = {"65": "RU-SAK", "37": "RU-IVA"}
@@ -83,6 +83,8 @@ def _names_and_months(con) -> None:
     """What the marts derive from their keys: the region's name, the month as ГГГГ-ММ, whether it is in progress."""
     for (table,) in con.sql("select table_name from information_schema.columns where column_name = 'region_code' "
                             "and table_name not like 'dim_%' and table_name != 'governor_monthly_summary'").fetchall():
+        if "region_name" not in semantic.mart_columns(table):
+            continue
         con.execute(f"alter table {table} add column region_name varchar")
         con.execute(f"update {table} as t set region_name = r.region_name from dim_region as r where r.region_code = t.region_code")
     for table in ("agency_rating_monthly", "sector_kpis_monthly", "problem_heat_map", "governor_monthly_summary"):
