@@ -138,7 +138,9 @@ def test_serving_files_hold_nothing_but_the_served_marts(pipeline):
     content (texts, citizen hashes, lake part paths), no apartment; what a served mart holds is found, so the grep can
     fail."""
     data, _, _ = pipeline
-    contents = b"".join(path.read_bytes() for path in (data / "serving").rglob("*") if path.is_file())
+    files = [path for path in (data / "serving").rglob("*") if path.is_file()]
+    contents = b"".join(path.read_bytes() for path in files)
+    contents_without_spike_samples = b"".join(path.read_bytes() for path in files if "problem_spikes" not in path.parts)
     with duckdb.connect(str(data / "warehouse.duckdb"), read_only=True) as con:
         agencies = [name for (name,) in con.sql("select agency_name from main.dim_agency using sample 20 rows").fetchall()]
         forbidden = {
@@ -152,7 +154,9 @@ def test_serving_files_hold_nothing_but_the_served_marts(pipeline):
     assert all(name.encode() in contents for name in agencies)
     for what, values in forbidden.items():
         assert values, what
-        found = [value for value in values if value.encode() in contents]
+        # problem_spikes serves a few generalised sample texts by design (docs/privacy.md); no other mart holds text
+        searched = contents_without_spike_samples if what == "staging text" else contents
+        found = [value for value in values if value.encode() in searched]
         assert not found, (what, found[:3])
     # an apartment, room, entrance or floor with its number («кв. 12», «подъезд 2»); words such as «многоквартирных»
     # in category names are not addresses. The raw exports the pipeline read had them.
