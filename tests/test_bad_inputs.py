@@ -10,23 +10,16 @@ processed file is accounted for exactly once, and a rejected file lands nothing.
 import csv
 import io
 import os
-import zipfile
 from dataclasses import dataclass, field
 
 import duckdb
 import openpyxl
 import pyarrow.parquet as pq
 import pytest
-from dagster import AssetKey, materialize
 
-from dagster_project.defs.extract.assets import FILE_ASSETS
 from dagster_project.defs.extract.files import HIDDEN_MIN_AGE_S, safe_name
-from dagster_project.defs.extract.resources import InboxResource, PiiResource
-from dagster_project.defs.quality.checks import quality_checks
-from dagster_project.defs.transform.assets import cur_dbt_models
-from dagster_project.lib import contracts, held_loads, landing, paths
-from dagster_project.lib.dbt import dbt_resource
-from dagster_project.sandbox.manual_inputs import write_manual_inputs
+from dagster_project.lib import held_loads, paths
+from file_pipeline import file_sources_run
 
 pytestmark = pytest.mark.integration
 
@@ -275,23 +268,7 @@ def corpus(tmp_path_factory):
     root = tmp_path_factory.mktemp("bad_inputs")
     data, inbox = root / "data", root / "inbox"
     written = make_inbox(inbox)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("DO_NOT_TRACK", "1")
-        mp.setenv("CUR_DATA_DIR", str(data))
-        mp.setenv("CUR_INBOX_DIR", str(inbox))
-        mp.setenv("CUR_SOURCE_MAPPINGS_DIR", str(root / "mappings"))
-        mp.setenv("WAREHOUSE_PATH", str(data / "warehouse.duckdb"))
-        mp.setenv("PII_HASH_KEY", "test-pii-key-bad-inputs-0123456789abcdef")
-        mp.delenv("DBT_TARGET", raising=False)
-        write_manual_inputs(data, seed=7)
-        for table in contracts.RAW_TABLES:
-            landing.ensure_table(table)
-        result = materialize(
-            [*FILE_ASSETS.values(), cur_dbt_models,
-             quality_checks(AssetKey(["raw", "portal_appeals"])), quality_checks(AssetKey(["raw", "sed_appeals"]))],
-            resources={"inbox": InboxResource(), "pii": PiiResource(), "dbt": dbt_resource()},
-            raise_on_error=False,
-        )
+    with file_sources_run(data, inbox, root / "mappings", "test-pii-key-bad-inputs-0123456789abcdef") as result:
         with duckdb.connect(str(data / "warehouse.duckdb"), read_only=True) as con:
             state = {
                 "files": {name: (outcome, reason) for name, outcome, reason in con.execute(

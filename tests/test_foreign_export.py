@@ -24,16 +24,10 @@ from zoneinfo import ZoneInfo
 import duckdb
 import pandas as pd
 import pytest
-from dagster import AssetKey, materialize
 from test_dbt_history import ZONES, expected_deadline
 
-from dagster_project.defs.extract.assets import FILE_ASSETS
-from dagster_project.defs.extract.resources import InboxResource, PiiResource
-from dagster_project.defs.quality.checks import quality_checks
-from dagster_project.defs.transform.assets import cur_dbt_models
-from dagster_project.lib import contracts, held_loads, landing, paths
-from dagster_project.lib.dbt import dbt_resource
-from dagster_project.sandbox.manual_inputs import write_manual_inputs
+from dagster_project.lib import held_loads, paths
+from file_pipeline import file_sources_run
 
 pytestmark = pytest.mark.integration
 
@@ -219,23 +213,7 @@ def pipeline(tmp_path_factory):
         path.write_bytes(content)
     mappings.mkdir()
     shutil.copy(EXAMPLE, mappings / EXAMPLE.name)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("DO_NOT_TRACK", "1")
-        mp.setenv("CUR_DATA_DIR", str(data))
-        mp.setenv("CUR_INBOX_DIR", str(inbox))
-        mp.setenv("CUR_SOURCE_MAPPINGS_DIR", str(mappings))
-        mp.setenv("WAREHOUSE_PATH", str(data / "warehouse.duckdb"))
-        mp.setenv("PII_HASH_KEY", "test-pii-key-foreign-export-0123456789")
-        mp.delenv("DBT_TARGET", raising=False)
-        write_manual_inputs(data, seed=7)
-        for table in contracts.RAW_TABLES:  # the API sources have landed nothing: dbt reads their empty parts
-            landing.ensure_table(table)
-        result = materialize(
-            [*FILE_ASSETS.values(), cur_dbt_models,
-             quality_checks(AssetKey(["raw", "portal_appeals"])), quality_checks(AssetKey(["raw", "sed_appeals"]))],
-            resources={"inbox": InboxResource(), "pii": PiiResource(), "dbt": dbt_resource()},
-            raise_on_error=False,
-        )
+    with file_sources_run(data, inbox, mappings, "test-pii-key-foreign-export-0123456789") as result:
         warehouse = data / "warehouse.duckdb"
         with duckdb.connect(str(warehouse), read_only=True) as con:
             state = {

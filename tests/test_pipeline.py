@@ -138,9 +138,9 @@ def test_serving_files_hold_nothing_but_the_served_marts(pipeline):
     content (texts, citizen hashes, lake part paths), no apartment; what a served mart holds is found, so the grep can
     fail."""
     data, _, _ = pipeline
-    files = [path for path in (data / "serving").rglob("*") if path.is_file()]
-    contents = b"".join(path.read_bytes() for path in files)
-    contents_without_spike_samples = b"".join(path.read_bytes() for path in files if "problem_spikes" not in path.parts)
+    files = {path: path.read_bytes() for path in (data / "serving").rglob("*") if path.is_file()}
+    contents = b"".join(files.values())
+    contents_without_spike_samples = b"".join(read for path, read in files.items() if "problem_spikes" not in path.parts)
     with duckdb.connect(str(data / "warehouse.duckdb"), read_only=True) as con:
         agencies = [name for (name,) in con.sql("select agency_name from main.dim_agency using sample 20 rows").fetchall()]
         forbidden = {

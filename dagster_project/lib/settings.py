@@ -129,14 +129,7 @@ def superset_secret_key() -> str:
 
 def raw_export_retention_days() -> int:
     """Days a processed or rejected raw export stays in inbox/*/processed|rejected/ (CUR_RAW_EXPORT_RETENTION_DAYS)."""
-    value = env("CUR_RAW_EXPORT_RETENTION_DAYS", str(DEFAULT_RAW_EXPORT_RETENTION_DAYS))
-    try:
-        days = int(value)
-    except ValueError:
-        raise ValueError(f"CUR_RAW_EXPORT_RETENTION_DAYS must be a whole number of days, got {value!r}") from None
-    if days < 1:
-        raise ValueError(f"CUR_RAW_EXPORT_RETENTION_DAYS must be at least 1, got {days}")
-    return days
+    return _whole_number("CUR_RAW_EXPORT_RETENTION_DAYS", DEFAULT_RAW_EXPORT_RETENTION_DAYS)
 
 
 # --- Alerts (lib/alerts.py): where the platform tells people that something needs them ---
