@@ -6,7 +6,6 @@ that day, in their state at the end of that (local) day. Headers, encodings and 
 of docs/sources.md.
 """
 
-import hashlib
 import io
 import json
 import shutil
@@ -19,6 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from dagster_project.lib.landing import file_sha256
 from dagster_project.sandbox.arrow_utils import digits as _digits
 from dagster_project.sandbox.arrow_utils import flat
 from dagster_project.sandbox.arrow_utils import join as _join
@@ -57,14 +57,6 @@ BAD_FILE_KINDS = ("wrong_encoding", "extra_column", "missing_column", "wrong_del
 BAD_DATES = ("31.02.2024 10:00", "2024-13-45", "вчера", "00.00.0000 00:00", "12/31/2024 25:61")
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def remove_previous_exports(inbox_dir: Path, manifest: Path) -> int:
     """Deletes the export files an earlier generation wrote (listed in `manifest` with their SHA-256) that are still in
     the inbox unchanged; a file the generator did not write, or one changed since, is never touched."""
@@ -73,7 +65,7 @@ def remove_previous_exports(inbox_dir: Path, manifest: Path) -> int:
     removed = 0
     for name, digest in json.loads(manifest.read_text()).items():
         path = Path(inbox_dir) / name
-        if path.is_file() and not path.is_symlink() and _sha256(path) == digest:
+        if path.is_file() and not path.is_symlink() and file_sha256(path) == digest:
             path.unlink()
             removed += 1
     manifest.unlink()
@@ -161,7 +153,7 @@ class Exporter:
                     bad_files[writer.path.name] = faults[key]
         self.manifest.parent.mkdir(parents=True, exist_ok=True)
         self.manifest.write_text(json.dumps(
-            {str(path.relative_to(self.inbox_dir)): _sha256(path) for path in self.written}, indent=0))
+            {str(path.relative_to(self.inbox_dir)): file_sha256(path) for path in self.written}, indent=0))
         return {
             "sed_appeals": self.rows["sed"], "portal_appeals": self.rows["portal"],
             "sed_files": files["sed"], "portal_files": files["portal"],
