@@ -20,7 +20,7 @@ $(BIN)/dagster: pyproject.toml
 venv: $(BIN)/dagster
 
 run: venv
-	$(BIN)/python -m dagster_project.cli run --scale $(SCALE)
+	$(BIN)/python -m sandbox run --scale $(SCALE)
 
 test: venv
 	$(BIN)/python -m pytest
@@ -30,7 +30,7 @@ test-fast: venv
 	$(BIN)/python -m pytest -m "not integration and not superset and not spark"
 
 ui: venv
-	$(BIN)/python -m dagster_project.cli ui --port 3000
+	$(BIN)/python -m sandbox ui --port 3000
 
 # The deployment (docs/data_engineer.md): code server, dagster-daemon and webserver as long-running processes,
 # pid files in data/run/, logs in data/logs/; PostgreSQL instance storage when CUR_DAGSTER_PG_URL is set.
@@ -44,11 +44,11 @@ status:
 	$(BIN)/python -m dagster_project.deploy status
 
 sandbox: venv
-	$(BIN)/python -m dagster_project.sandbox serve
+	$(BIN)/python -m sandbox serve
 
 # The benchmark (docs/performance.md): `make bench` runs 1M appeals, `make bench SCALE=N` any other scale.
 bench: venv
-	$(BIN)/python -m dagster_project.bench --scale $(if $(filter command line environment,$(origin SCALE)),$(SCALE),$(BENCH_SCALE))
+	$(BIN)/python -m bench.pipeline --scale $(if $(filter command line environment,$(origin SCALE)),$(SCALE),$(BENCH_SCALE))
 
 include superset/Makefile.inc
 

@@ -1,29 +1,24 @@
-"""`python -m dagster_project.cli run`: the whole pipeline, through the same Definitions as the UI;
-`check-file`: a dry run of one export file (nothing lands).
+"""`python -m dagster_project.cli run`: the whole pipeline against the configured sources, through the same
+Definitions as the UI; `ui`: the Dagster UI; `check-file`: a dry run of one export file (nothing lands).
 
-Two modes, chosen by the environment:
-- sandbox (no real source configured: none of CUR_INBOX_DIR, POS_BASE_URL, INCIDENT_BASE_URL is set): generate the
-  sandbox sources (once per scale and seed), serve its APIs, materialize every asset, print a summary;
-- real sources (any of them set): materialize every asset against the configured sources; nothing is generated,
-  served or deleted, and every source must be configured.
+`run` needs every real source (CUR_INBOX_DIR, POS_BASE_URL, INCIDENT_BASE_URL); it generates, serves and deletes
+nothing. The sandbox's `make run` (`python -m sandbox run`) generates and serves the sandbox sources and then calls
+`run_pipeline()` here.
 """
 
 import argparse
-import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
 import time
-from contextlib import ExitStack
 from pathlib import Path
 
 from dagster_project.deploy import restore_default_signals
 from dagster_project.lib import paths
 
-SANDBOX_HOST_ENV = ("POS_BASE_URL", "INCIDENT_BASE_URL")
-REAL_SOURCE_ENV = ("CUR_INBOX_DIR", *SANDBOX_HOST_ENV)
+REAL_SOURCE_ENV = ("CUR_INBOX_DIR", "POS_BASE_URL", "INCIDENT_BASE_URL")
 INSTANCE_TEMPLATE = Path(__file__).with_name("instance") / "dagster.yaml"
 
 
@@ -37,25 +32,6 @@ def prepare_environment() -> None:
     home.mkdir(parents=True, exist_ok=True)
     if not (home / "dagster.yaml").exists():
         shutil.copy(INSTANCE_TEMPLATE, home / "dagster.yaml")
-
-
-def ensure_sandbox(scale: int, seed: int) -> dict:
-    """Generate the sandbox once per (scale, seed); a later run with the same knobs reuses it."""
-    from dagster_project.sandbox import generate
-    from dagster_project.sandbox.manual_inputs import write_manual_inputs
-
-    marker = paths.sandbox_dir() / "generated.json"
-    wanted = {"scale": scale, "seed": seed}
-    if marker.exists() and json.loads(marker.read_text()).get("params") == wanted:
-        print(f"sandbox: reusing {paths.sandbox_dir()} (scale={scale}, seed={seed})", flush=True)
-        return json.loads(marker.read_text())["summary"]
-    print(f"sandbox: generating {scale} appeals (seed={seed}) …", flush=True)
-    started = time.monotonic()
-    summary = generate(paths.sandbox_dir(), paths.inbox_dir(""), scale, seed=seed)
-    write_manual_inputs(paths.data_dir(), seed=seed)
-    marker.write_text(json.dumps({"params": wanted, "summary": summary}, default=str, ensure_ascii=False))
-    print(f"sandbox: generated in {time.monotonic() - started:.1f} s: {summary}", flush=True)
-    return summary
 
 
 def materialize_all(asset_selection=None):
@@ -119,55 +95,46 @@ def real_sources() -> dict[str, str]:
     return {name: value for name in REAL_SOURCE_ENV if (value := settings.env(name))}
 
 
-def run(scale: int, seed: int) -> int:
-    from dagster_project.sandbox.server import running_server
-
-    prepare_environment()
-    configured = real_sources()
-    if configured:
-        missing = [name for name in REAL_SOURCE_ENV if name not in configured]
-        if missing:
-            print(f"real-source mode ({', '.join(configured)} set) needs every source: set {', '.join(missing)} too; "
-                  "no sandbox is started for a real installation", file=sys.stderr)
-            return 2
-        print("real-source mode: " + ", ".join(f"{k}={v}" for k, v in configured.items())
-              + " (no sandbox generated or served)", flush=True)
-    else:
-        ensure_sandbox(scale, seed)
-    with ExitStack() as stack:
-        if not configured:
-            base_url = stack.enter_context(running_server(paths.sandbox_dir()))
-            os.environ["POS_BASE_URL"] = f"{base_url}/pos/v1"
-            os.environ["INCIDENT_BASE_URL"] = f"{base_url}/im/v1"
-            print(f"sandbox: serving ПОС and Инцидент Менеджмент at {base_url}", flush=True)
-        started = time.monotonic()
-        result = materialize_all()
+def run_pipeline() -> int:
+    """Materialize every asset in this process, print the summary; 0 when the run succeeded."""
+    started = time.monotonic()
+    result = materialize_all()
     print_summary(result)
     print(f"pipeline wall time: {time.monotonic() - started:.1f} s")
     return 0 if result.success else 1
 
 
-def ui(port: int) -> int:
-    """`dagster dev` on 127.0.0.1 with the same environment as `run`; the sandbox serves the API sources."""
-    from dagster_project.sandbox.server import running_server
-
+def run() -> int:
+    """The pipeline against the real sources, every one of them configured."""
     prepare_environment()
-    with ExitStack() as stack:
-        if not real_sources() and (paths.sandbox_dir() / "api").exists():
-            base_url = stack.enter_context(running_server(paths.sandbox_dir()))
-            os.environ["POS_BASE_URL"] = f"{base_url}/pos/v1"
-            os.environ["INCIDENT_BASE_URL"] = f"{base_url}/im/v1"
-        dagster = str(Path(sys.executable).parent / "dagster")
-        child = subprocess.Popen([dagster, "dev", "-m", "dagster_project.definitions", "-h", "127.0.0.1", "-p", str(port)],
-                                 preexec_fn=restore_default_signals)
-        # SIGTERM or SIGINT here (make forwards SIGTERM) → SIGINT to `dagster dev`, which then stops its webserver
-        # and daemon; the sandbox is stopped when this function returns.
-        def stop(signum, frame):
-            child.send_signal(signal.SIGINT)
+    configured = real_sources()
+    missing = [name for name in REAL_SOURCE_ENV if name not in configured]
+    if not configured:
+        print(f"no source configured: set {', '.join(missing)} (or run the sandbox: `make run`)", file=sys.stderr)
+        return 2
+    if missing:
+        print(f"real-source mode ({', '.join(configured)} set) needs every source: set {', '.join(missing)} too; "
+              "no sandbox is started for a real installation", file=sys.stderr)
+        return 2
+    print("real-source mode: " + ", ".join(f"{k}={v}" for k, v in configured.items()), flush=True)
+    return run_pipeline()
 
-        signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)
-        return child.wait()
+
+def ui(port: int, env: dict[str, str] | None = None) -> int:
+    """`dagster dev` on 127.0.0.1 with the same environment as `run` (plus `env`, e.g. the sandbox's API URLs)."""
+    prepare_environment()
+    dagster = str(Path(sys.executable).parent / "dagster")
+    child = subprocess.Popen([dagster, "dev", "-m", "dagster_project.definitions", "-h", "127.0.0.1", "-p", str(port)],
+                             env=None if env is None else {**os.environ, **env}, preexec_fn=restore_default_signals)
+
+    # SIGTERM or SIGINT here (make forwards SIGTERM) → SIGINT to `dagster dev`, which then stops its webserver
+    # and daemon.
+    def stop(signum, frame):
+        child.send_signal(signal.SIGINT)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    return child.wait()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -177,10 +144,8 @@ def main(argv: list[str] | None = None) -> int:
     retention.restrict_new_files()
     parser = argparse.ArgumentParser(prog="python -m dagster_project.cli", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    run_parser = commands.add_parser("run", help="generate the sandbox, materialize every asset, print a summary")
-    run_parser.add_argument("--scale", type=int, default=30_000, help="number of sandbox appeals (default 30000)")
-    run_parser.add_argument("--seed", type=int, default=42)
-    ui_parser = commands.add_parser("ui", help="the Dagster UI (dagster dev) with the sandbox serving the APIs")
+    commands.add_parser("run", help="materialize every asset from the configured real sources, print a summary")
+    ui_parser = commands.add_parser("ui", help="the Dagster UI (dagster dev)")
     ui_parser.add_argument("--port", type=int, default=3000)
     check_parser = commands.add_parser(
         "check-file", help="dry run of one export: what would land, be quarantined (why, which line) or rejected, "
@@ -196,9 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         from dagster_project.defs.extract.check_file import check_file
 
         return check_file(args.path, args.mapping, args.limit)
-    if args.scale <= 0:
-        parser.error("--scale must be a positive number of appeals")
-    return run(args.scale, args.seed)
+    return run()
 
 
 if __name__ == "__main__":

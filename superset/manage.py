@@ -256,7 +256,7 @@ def command_up(args) -> int:
     serving = paths.serving_path()
     if not serving.exists():
         log(f"{serving} (the serving catalog) is missing: running the pipeline")
-        subprocess.run([sys.executable, "-m", "dagster_project.cli", "run", "--scale", str(args.scale)], cwd=REPO_ROOT, check=True)
+        subprocess.run([sys.executable, "-m", "sandbox", "run", "--scale", str(args.scale)], cwd=REPO_ROOT, check=True)
     deploy_serving_snapshot(url, admin, serving)
     password = admin[1] if admin[1] == settings.DEV_DEFAULTS["SUPERSET_ADMIN_PASSWORD"] else "(SUPERSET_ADMIN_PASSWORD)"
     print(f"\nSuperset: {url}/dashboard/list/  login: {admin[0]} / {password}\n")

@@ -4,8 +4,8 @@ from datetime import date
 
 import pytest
 
-from dagster_project.sandbox import generate
-from dagster_project.sandbox.server import running_server
+from sandbox import generate
+from sandbox.server import running_server
 
 SANDBOX_SCALE = 20_000
 SANDBOX_SEED = 7

@@ -13,7 +13,7 @@ from dagster_project.defs.quality.checks import quality_checks
 from dagster_project.defs.transform.assets import cur_dbt_models
 from dagster_project.lib import contracts, landing
 from dagster_project.lib.dbt import dbt_resource
-from dagster_project.sandbox.manual_inputs import write_manual_inputs
+from sandbox.manual_inputs import write_manual_inputs
 
 
 @contextmanager

@@ -1,4 +1,4 @@
-"""The benchmark harness (issue 9): the hand-written floor (bench_floor.sql) equals the dbt marts on the shared
+"""The benchmark harness (issue 9): the hand-written floor (bench/floor.sql) equals the dbt marts on the shared
 sandbox, the comparison notices a difference, and the report and the held-back inbox files behave."""
 
 import json
@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sandbox_landing import land_sandbox
 
-from dagster_project import bench
+from bench import pipeline as bench
 from dagster_project.lib import paths
 
 pytestmark = pytest.mark.integration

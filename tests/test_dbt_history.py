@@ -31,7 +31,7 @@ import pytest
 from test_dbt_warehouse import RUN_COLUMNS, differences, model_relations
 
 from dagster_project.lib import contracts, held_loads, paths
-from dagster_project.sandbox.manual_inputs import write_manual_inputs
+from sandbox.manual_inputs import write_manual_inputs
 import scans
 
 pytestmark = pytest.mark.integration

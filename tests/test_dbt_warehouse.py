@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from dagster_project.lib import paths
-from dagster_project.sandbox.manual_inputs import write_manual_inputs
+from sandbox.manual_inputs import write_manual_inputs
 import scans
 
 pytestmark = pytest.mark.integration

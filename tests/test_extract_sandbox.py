@@ -23,8 +23,8 @@ from dagster import materialize
 from dagster_project.defs.extract.assets import API_ASSETS, FILE_ASSETS
 from dagster_project.defs.extract.resources import InboxResource, PiiResource, SourceApiResource
 from dagster_project.lib import paths, pii
-from dagster_project.sandbox import generate
-from dagster_project.sandbox.server import running_server
+from sandbox import generate
+from sandbox.server import running_server
 import scans
 
 pytestmark = pytest.mark.integration

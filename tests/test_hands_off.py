@@ -22,9 +22,9 @@ import pytest
 from sandbox_landing import land_sandbox
 
 from dagster_project import deploy
-from dagster_project.sandbox import generate
-from dagster_project.sandbox.manual_inputs import write_manual_inputs
-from dagster_project.sandbox.server import parse_ts, running_server
+from sandbox import generate
+from sandbox.manual_inputs import write_manual_inputs
+from sandbox.server import parse_ts, running_server
 
 pytestmark = pytest.mark.integration
 

@@ -22,7 +22,7 @@ from dagster import DagsterInstance, DagsterRunStatus
 from test_dbt_warehouse import BATCH_1, BATCH_2, differences, land, model_relations
 
 from dagster_project.lib import paths
-from dagster_project.sandbox.manual_inputs import write_manual_inputs
+from sandbox.manual_inputs import write_manual_inputs
 
 pytestmark = pytest.mark.integration
 

@@ -15,9 +15,9 @@ import pytest
 from sandbox_landing import land_sandbox
 
 from dagster_project.lib import paths
-from dagster_project.sandbox import slow_agency_ids
-from dagster_project.sandbox.manual_inputs import write_manual_inputs
-from dagster_project.sandbox.reference import load_reference
+from sandbox import slow_agency_ids
+from sandbox.manual_inputs import write_manual_inputs
+from sandbox.reference import load_reference
 
 pytestmark = pytest.mark.integration
 

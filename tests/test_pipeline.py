@@ -1,4 +1,4 @@
-"""The walking skeleton end to end: `python -m dagster_project.cli run` on a temporary data root.
+"""The walking skeleton end to end: `python -m sandbox run` (`make run`) on a temporary data root.
 
 The mart numbers are checked against numbers this test computes itself straight from the landed Parquet
 (DuckDB over the files, none of the dbt SQL), and a second run must leave the same mart row counts.
@@ -34,7 +34,7 @@ RAW_APPEALS = {
 
 def run_cli(env: dict) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "dagster_project.cli", "run", "--scale", str(SCALE)],
+        [sys.executable, "-m", "sandbox", "run", "--scale", str(SCALE)],
         env=env, cwd=paths.REPO_ROOT, capture_output=True, text=True, timeout=1200,
     )
 

@@ -14,7 +14,7 @@ from dagster_project.defs.extract.files import extract_files
 from dagster_project.defs.extract.load_result import LoadResult
 from dagster_project.defs.extract.specs import SED_APPEALS
 from dagster_project.lib import paths, pii
-from dagster_project.sandbox import texts
+from sandbox import texts
 
 # (as sent, as landed): hand-written, not derived from the rules under test.
 FORMS = [

@@ -129,10 +129,13 @@ def test_the_code_location_refuses_to_load_and_sets_private_modes(production):
 def test_the_cli_and_the_report_refuse_to_start(production, tmp_path):
     from dagster_project.cli import main as cli_main
     from dagster_project.reports.__main__ import main as report_main
+    from sandbox.__main__ import main as sandbox_main
 
     production.setenv("PII_HASH_KEY", "too-short")
     with pytest.raises(ProductionConfigError, match="too short"):
-        cli_main(["run", "--scale", "10"])
+        cli_main(["run"])
+    with pytest.raises(ProductionConfigError, match="too short"):
+        sandbox_main(["run", "--scale", "10"])
     with pytest.raises(ProductionConfigError, match="too short"):
         report_main(["--region", "65", "--month", "2025-11", "--out", str(tmp_path), "--no-pdf"])
     assert not list(tmp_path.iterdir())

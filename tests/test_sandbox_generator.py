@@ -8,10 +8,10 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
-from dagster_project.sandbox import generate
-from dagster_project.sandbox.__main__ import main
-from dagster_project.sandbox.model import SEASON_PATTERNS, UNKNOWN_CATEGORY_CODES
-from dagster_project.sandbox.reference import load_reference
+from sandbox import generate
+from sandbox.__main__ import main
+from sandbox.model import SEASON_PATTERNS, UNKNOWN_CATEGORY_CODES
+from sandbox.reference import load_reference
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from dagster_project.lib import paths
-from dagster_project.sandbox.server import running_server
-from dagster_project.sandbox.snapshot import INCIDENT_FIELDS, MESSAGE_FIELDS, EventSourced, json_string
+from sandbox.server import running_server
+from sandbox.snapshot import INCIDENT_FIELDS, MESSAGE_FIELDS, EventSourced, json_string
 
 AUTH = {"Authorization": "Bearer sandbox-token"}
 ENDPOINTS = {"/pos/v1/messages": "pos_message", "/pos/v1/polls": "pos_poll", "/im/v1/incidents": "incident"}

@@ -22,7 +22,8 @@ from dagster_project.defs.extract.files import extract_files
 from dagster_project.defs.extract.load_result import LoadResult
 from dagster_project.defs.extract.specs import PORTAL_APPEALS, POS_MESSAGES
 from dagster_project.lib import paths
-from dagster_project.sandbox import generate
+from sandbox import generate
+from sandbox import pipeline as sandbox_pipeline
 
 KEY = b"test-key"
 EXAMPLE = paths.REPO_ROOT / "docs" / "examples" / "mapping_portal_elektronnaya_priemnaya.yaml"
@@ -258,7 +259,7 @@ def test_real_source_mode_generates_nothing_and_needs_every_source(tmp_path, mon
     real = write_foreign(inbox / "portal" / "portal_37_20250101.csv", [foreign_row("E-1")])
     monkeypatch.setenv("CUR_INBOX_DIR", str(inbox))
     assert cli.real_sources() == {"CUR_INBOX_DIR": str(inbox)}
-    assert cli.run(scale=100, seed=1) == 2
+    assert sandbox_pipeline.run(scale=100, seed=1) == 2  # `make run` with a real source: the product's `run`
     assert "set POS_BASE_URL, INCIDENT_BASE_URL too" in capsys.readouterr().err
     assert not paths.sandbox_dir().exists() and sorted(p.name for p in inbox.rglob("*") if p.is_file()) == [real.name]
 

@@ -355,12 +355,12 @@ PIPELINE_SCALE = 3000
 
 @pytest.fixture(scope="module")
 def pipeline_serving(tmp_path_factory):
-    """The serving catalog of a real pipeline run (`dagster_project.cli run`, small scale) on a temporary data root."""
+    """The serving catalog of a real pipeline run (`python -m sandbox run`, small scale) on a temporary data root."""
     data = tmp_path_factory.mktemp("pipeline")
     env = {k: v for k, v in os.environ.items() if k not in ("POS_BASE_URL", "INCIDENT_BASE_URL", "CUR_INBOX_DIR", "SERVING_PATH",
                                                            "SERVING_POSTGRES_URL", "SUPERSET_URL")}
     env |= {"CUR_DATA_DIR": str(data), "WAREHOUSE_PATH": str(data / "warehouse.duckdb"), "DAGSTER_HOME": str(data / "dagster_home")}
-    run = subprocess.run([sys.executable, "-m", "dagster_project.cli", "run", "--scale", str(PIPELINE_SCALE)], env=env,
+    run = subprocess.run([sys.executable, "-m", "sandbox", "run", "--scale", str(PIPELINE_SCALE)], env=env,
                          cwd=paths.REPO_ROOT, capture_output=True, text=True, timeout=1500)
     catalog = data / "serving" / "marts.duckdb"
     # The marts must be built and published; the run's exit status is not asserted here: on this base the

@@ -20,7 +20,7 @@ from test_dbt_warehouse import BATCH_1, history, land, pos_message
 
 from dagster_project.defs.bi import assets as bi_assets
 from dagster_project.lib import paths, serving
-from dagster_project.sandbox.manual_inputs import write_manual_inputs
+from sandbox.manual_inputs import write_manual_inputs
 
 pytestmark = pytest.mark.integration
 

@@ -11,8 +11,8 @@ from datetime import date
 import holidays
 import numpy as np
 
-from dagster_project.sandbox import texts
-from dagster_project.sandbox.reference import Reference
+from sandbox import texts
+from sandbox.reference import Reference
 
 CHANNELS = ("pos", "incident", "sed", "portal")
 CHANNEL_SHARES = (0.55, 0.20, 0.12, 0.13)

@@ -3,7 +3,7 @@
 `generate(...)` writes the data; `server.running_server(...)` serves the two HTTP APIs; see docs/sources.md.
 """
 
-from dagster_project.sandbox.generator import generate
-from dagster_project.sandbox.model import slow_agency_ids
+from sandbox.generator import generate
+from sandbox.model import slow_agency_ids
 
 __all__ = ["generate", "slow_agency_ids"]

@@ -15,19 +15,19 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from dagster_project.sandbox import exports, texts
-from dagster_project.sandbox.arrow_utils import digits as _digits
-from dagster_project.sandbox.arrow_utils import join as _join
-from dagster_project.sandbox.arrow_utils import take as _take
-from dagster_project.sandbox.arrow_utils import ts_array
-from dagster_project.sandbox.model import (
+from sandbox import exports, texts
+from sandbox.arrow_utils import digits as _digits
+from sandbox.arrow_utils import join as _join
+from sandbox.arrow_utils import take as _take
+from sandbox.arrow_utils import ts_array
+from sandbox.model import (
     ANS1, ANS2, ANS3, CHANNEL_SHARES, CHANNELS, CLOSE1, CLOSE2, EXT, EXTEND_P, FZ59_DEADLINE_DAYS,
     FZ59_EXTENSION_DAYS, HOURS_MESSAGES, HOURS_SOCIAL, INCIDENT_REACTION_HOURS, INWORK, POS_59FZ_SHARE, RATING_P,
     REDIR, REDIRECT_P, REG, REOPEN, REOPEN_P, RET, REWORK_P, SLOT_STATUS, UNANSWERED_P, UNKNOWN_CATEGORY_CODES,
     UNKNOWN_CATEGORY_SHARE,
     Model, build_model, burst_ground_truth, category_month_weights, category_texts, default_bursts, sample_bursts,
 )
-from dagster_project.sandbox.reference import Reference, load_reference
+from sandbox.reference import Reference, load_reference
 
 CHUNK_SIZE = 250_000
 DAY = 86_400

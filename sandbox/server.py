@@ -27,8 +27,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from dagster_project.sandbox.openapi import openapi_document
-from dagster_project.sandbox.snapshot import ISO, Snapshot, load_resources
+from sandbox.openapi import openapi_document
+from sandbox.snapshot import ISO, Snapshot, load_resources
 
 DEFAULT_LIMIT = 500
 MAX_LIMIT = 5000
@@ -269,7 +269,7 @@ def serve(data_dir: Path, host: str, port: int, token: str, faults: dict | None 
 def running_server(data_dir, port: int = 0, token: str = "sandbox-token", faults: dict | None = None,
                    now: datetime | None = None, startup_timeout_s: float = 120.0):
     """Start the sandbox server as a real subprocess, wait for /health, yield its base URL, stop it."""
-    command = [sys.executable, "-m", "dagster_project.sandbox", "serve", "--data", str(data_dir),
+    command = [sys.executable, "-m", "sandbox", "serve", "--data", str(data_dir),
                "--host", "127.0.0.1", "--port", str(port), "--token", token]
     if faults:
         command += ["--faults", json.dumps(faults)]

@@ -19,12 +19,12 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from dagster_project.lib.landing import file_sha256
-from dagster_project.sandbox.arrow_utils import digits as _digits
-from dagster_project.sandbox.arrow_utils import flat
-from dagster_project.sandbox.arrow_utils import join as _join
-from dagster_project.sandbox.arrow_utils import take as _take
-from dagster_project.sandbox.arrow_utils import ts_array
-from dagster_project.sandbox.model import (
+from sandbox.arrow_utils import digits as _digits
+from sandbox.arrow_utils import flat
+from sandbox.arrow_utils import join as _join
+from sandbox.arrow_utils import take as _take
+from sandbox.arrow_utils import ts_array
+from sandbox.model import (
     ANSWER_SLOTS, CHANNELS, EXT, REDIR, RET, SLOT_STATUS, Model,
 )
 

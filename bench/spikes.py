@@ -1,4 +1,4 @@
-"""`python -m dagster_project.bench_spikes --scale N`: quality of the spike detector (problem_spikes) on the sandbox.
+"""`python -m bench.spikes --scale N`: quality of the spike detector (problem_spikes) on the sandbox.
 
 Not a timed test. Builds two sandboxes of N ordinary appeals with the same seed — one with the labelled bursts
 (default: 60 per million appeals, their ground truth in api/meta.json) and one without any — lands each through the
@@ -37,12 +37,12 @@ def use_data_dir(data_dir: Path) -> None:
 
 def build_variant(data_dir: Path, scale: int, seed: int, bursts: int | None) -> None:
     """Generate, land and build one sandbox (the warehouse up to fct_appeals and the dimensions)."""
-    from dagster_project import bench
-    from dagster_project.sandbox import generate
-    from dagster_project.sandbox.manual_inputs import write_manual_inputs
-    from dagster_project.sandbox.server import running_server
+    from bench import pipeline
+    from sandbox import generate
+    from sandbox.manual_inputs import write_manual_inputs
+    from sandbox.server import running_server
 
-    bench.prepare(data_dir)
+    pipeline.prepare(data_dir)
     summary = generate(paths.sandbox_dir(), paths.inbox_dir(""), scale, seed=seed, bursts=bursts)
     write_manual_inputs(paths.data_dir(), seed=seed)
     print(f"bench_spikes: {data_dir.name}: generated {summary['bursts']} bursts, "
@@ -50,7 +50,7 @@ def build_variant(data_dir: Path, scale: int, seed: int, bursts: int | None) -> 
     env = dict(os.environ, DO_NOT_TRACK="1")
     with running_server(paths.sandbox_dir(), startup_timeout_s=600) as base_url:
         env |= {"POS_BASE_URL": f"{base_url}/pos/v1", "INCIDENT_BASE_URL": f"{base_url}/im/v1"}
-        subprocess.run(bench.python_stage("extract_sources()"), env=env, cwd=paths.REPO_ROOT, check=True)
+        subprocess.run(pipeline.python_stage("extract_sources()"), env=env, cwd=paths.REPO_ROOT, check=True)
     run_dbt(data_dir, "+problem_spikes", {})
 
 
@@ -117,7 +117,7 @@ def evaluate_bursts(meta: dict) -> dict:
 
 
 def evaluate_false_alarms(meta: dict) -> dict:
-    from dagster_project.sandbox.model import BURST_WARMUP_DAYS
+    from sandbox.model import BURST_WARMUP_DAYS
 
     start, end = date.fromisoformat(meta["start"]), date.fromisoformat(meta["end"])
     weeks = ((end - start).days + 1 - BURST_WARMUP_DAYS) / 7
@@ -138,7 +138,7 @@ def evaluate_false_alarms(meta: dict) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m dagster_project.bench_spikes", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m bench.spikes", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scale", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=42)
@@ -160,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     detection = evaluate_bursts(meta_of(with_bursts))
     run_dbt(without_bursts, "spike_alarm_hours problem_spikes", args.vars)
     false_alarms = evaluate_false_alarms(meta_of(without_bursts))
-    report = {"command": "python -m dagster_project.bench_spikes " + " ".join(argv or sys.argv[1:]),
+    report = {"command": "python -m bench.spikes " + " ".join(argv or sys.argv[1:]),
               "scale": meta_of(with_bursts)["n_appeals"], "seed": meta_of(with_bursts)["seed"], "vars": args.vars,
               "detector_dbt_seconds": round(seconds, 1),
               "minutes": round((datetime.now() - started).seconds / 60, 1),

@@ -6,7 +6,7 @@ remote source systems) and the generator are not part of the pipeline and are no
 
 The full build lands the sources as of 11 days before the end of the period; the incremental run then moves the
 sandbox clock to the end and runs every asset once, as the hourly schedule would (≈1 % new and ≈1 % changed appeals).
-The floor (bench_floor.sql) computes the same marts in one hand-written DuckDB script from the same lake right
+The floor (bench/floor.sql) computes the same marts in one hand-written DuckDB script from the same lake right
 after the full dbt build; its results must equal the marts (a difference is reported and the bench exits 1).
 """
 
@@ -30,7 +30,7 @@ import httpx
 
 from dagster_project.lib import contracts, paths, warehouse
 
-FLOOR_SQL = Path(__file__).with_name("bench_floor.sql")
+FLOOR_SQL = Path(__file__).with_name("floor.sql")
 REPORT = paths.REPO_ROOT / "docs" / "performance.md"
 INCREMENTAL_DAYS = 11  # ≈1 % of the three-year sandbox period arrives in the incremental run
 
@@ -133,7 +133,7 @@ def extract_sources() -> None:
 
 
 def python_stage(call: str) -> list[str]:
-    return [sys.executable, "-c", f"from pathlib import Path; from dagster_project import bench; bench.{call}"]
+    return [sys.executable, "-c", f"from pathlib import Path; from bench import pipeline; pipeline.{call}"]
 
 
 def dbt_full_build(target_dir: Path) -> list[str]:
@@ -251,7 +251,7 @@ def render(scale: int, full: list[StageResult], transform: StageResult, incremen
     lines = [
         f"## {scale:,} appeals".replace(",", " "),
         "",
-        f"`make bench SCALE={scale}` (that is, `python -m dagster_project.bench --scale {scale}`) on "
+        f"`make bench SCALE={scale}` (that is, `python -m bench.pipeline --scale {scale}`) on "
         f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC. Machine: {machine()}.",
         "",
         "| stage | wall, s | CPU, s | peak RSS, MB | rows | rows/s | note |",
@@ -308,9 +308,9 @@ def prepare(data_dir: Path) -> None:
 
 
 def bench(scale: int, seed: int, data_dir: Path) -> int:
-    from dagster_project.sandbox import generate
-    from dagster_project.sandbox.manual_inputs import write_manual_inputs
-    from dagster_project.sandbox.server import running_server
+    from sandbox import generate
+    from sandbox.manual_inputs import write_manual_inputs
+    from sandbox.server import running_server
 
     prepare(data_dir)
     started = time.monotonic()
@@ -344,7 +344,7 @@ def bench(scale: int, seed: int, data_dir: Path) -> int:
         stages.append(transform)
 
         floor_json = data_dir / "floor.json"
-        floor = run_stage("floor: bench_floor.sql (DuckDB)", python_stage(f"run_floor(Path({str(floor_json)!r}))"),
+        floor = run_stage("floor: bench/floor.sql (DuckDB)", python_stage(f"run_floor(Path({str(floor_json)!r}))"),
                           transform.rows, env)
         # A floor that differs from the marts makes the ratio meaningless: the report says so, the bench exits 1.
         differences = compare_with_marts(floor_json)
@@ -381,7 +381,7 @@ def bench(scale: int, seed: int, data_dir: Path) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m dagster_project.bench", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m bench.pipeline", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scale", type=int, default=1_000_000, help="number of sandbox appeals (default 1000000)")
     parser.add_argument("--seed", type=int, default=42)

@@ -19,8 +19,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from dagster_project.sandbox.arrow_utils import flat
-from dagster_project.sandbox.arrow_utils import join as _join
+from sandbox.arrow_utils import flat
+from sandbox.arrow_utils import join as _join
 
 ISO = "%Y-%m-%dT%H:%M:%SZ"
 DAY = 86_400
