@@ -295,7 +295,7 @@ def write_report(scale: int, section: str) -> None:
 
 
 def prepare(data_dir: Path) -> None:
-    from dagster_project.cli import prepare_environment
+    from dagster_project.cli import prepare_instance
 
     shutil.rmtree(data_dir, ignore_errors=True)
     data_dir.mkdir(parents=True)
@@ -304,7 +304,7 @@ def prepare(data_dir: Path) -> None:
     os.environ["DAGSTER_HOME"] = str(data_dir / "dagster_home")
     for name in ("CUR_INBOX_DIR", "SERVING_PATH", "SUPERSET_URL", "SERVING_POSTGRES_URL", "DBT_TARGET"):
         os.environ.pop(name, None)
-    prepare_environment()
+    prepare_instance()
 
 
 def bench(scale: int, seed: int, data_dir: Path) -> int:

@@ -16,28 +16,28 @@ import time
 from pathlib import Path
 
 from dagster_project.deploy import restore_default_signals
-from dagster_project.lib import paths
+from dagster_project.lib import paths, settings
 
 REAL_SOURCE_ENV = ("CUR_INBOX_DIR", "POS_BASE_URL", "INCIDENT_BASE_URL")
 INSTANCE_TEMPLATE = Path(__file__).with_name("instance") / "dagster.yaml"
 
 
-def prepare_environment() -> None:
-    """Make every path absolute and shared by Dagster, dbt and the sandbox for this process and its children."""
-    os.environ.setdefault("DO_NOT_TRACK", "1")
-    os.environ["CUR_DATA_DIR"] = str(paths.data_dir())
-    os.environ["WAREHOUSE_PATH"] = str(paths.warehouse_path())
-    os.environ.setdefault("DAGSTER_HOME", str(paths.data_dir() / "dagster_home"))
-    home = Path(os.environ["DAGSTER_HOME"])
+def prepare_instance() -> Path:
+    """The Dagster instance's folder (paths.dagster_home()), given instance/dagster.yaml when it has no config."""
+    home = paths.dagster_home()
     home.mkdir(parents=True, exist_ok=True)
     if not (home / "dagster.yaml").exists():
         shutil.copy(INSTANCE_TEMPLATE, home / "dagster.yaml")
+    return home
 
 
-def materialize_all(asset_selection=None):
+def materialize_all(asset_selection=None, sources: dict[str, str] | None = None):
     """One in-process run of every asset (or of `asset_selection`, asset keys), tagged with this process so that a
-    later run marks it failed if this process is killed; runs of earlier killed processes are marked failed first."""
+    later run marks it failed if this process is killed; runs of earlier killed processes are marked failed first.
+    `sources` ({POS_BASE_URL: …, INCIDENT_BASE_URL: …}) points the API resources elsewhere for this run only."""
     from dagster import DagsterInstance
+
+    from dagster_project.defs.extract.resources import api_resources_run_config
 
     from dagster_project.definitions import defs
     from dagster_project.defs.reports.assets import GOVERNOR_REPORT_KEY
@@ -51,7 +51,9 @@ def materialize_all(asset_selection=None):
         asset_selection = [key for key in graph.get_all_asset_keys()
                            if graph.get(key).is_materializable and key != GOVERNOR_REPORT_KEY]
     run_config = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
-    with DagsterInstance.get() as instance:
+    if sources:
+        run_config["resources"] = api_resources_run_config(sources)
+    with DagsterInstance.from_config(str(prepare_instance())) as instance:
         for run_id in runs.fail_runs_of_dead_processes(instance):
             print(f"run {run_id}: its process is gone (killed?): marked failed", flush=True)
         return job.execute_in_process(instance=instance, run_config=run_config, raise_on_error=False,
@@ -90,15 +92,14 @@ def print_summary(result) -> None:
 
 def real_sources() -> dict[str, str]:
     """The real sources the environment configures (empty: the sandbox mode)."""
-    from dagster_project.lib import settings
-
     return {name: value for name in REAL_SOURCE_ENV if (value := settings.env(name))}
 
 
-def run_pipeline() -> int:
-    """Materialize every asset in this process, print the summary; 0 when the run succeeded."""
+def run_pipeline(sources: dict[str, str] | None = None) -> int:
+    """Materialize every asset in this process (the API sources at `sources`, see materialize_all), print the
+    summary; 0 when the run succeeded."""
     started = time.monotonic()
-    result = materialize_all()
+    result = materialize_all(sources=sources)
     print_summary(result)
     print(f"pipeline wall time: {time.monotonic() - started:.1f} s")
     return 0 if result.success else 1
@@ -106,7 +107,6 @@ def run_pipeline() -> int:
 
 def run() -> int:
     """The pipeline against the real sources, every one of them configured."""
-    prepare_environment()
     configured = real_sources()
     missing = [name for name in REAL_SOURCE_ENV if name not in configured]
     if not configured:
@@ -121,11 +121,11 @@ def run() -> int:
 
 
 def ui(port: int, env: dict[str, str] | None = None) -> int:
-    """`dagster dev` on 127.0.0.1 with the same environment as `run` (plus `env`, e.g. the sandbox's API URLs)."""
-    prepare_environment()
+    """`dagster dev` on 127.0.0.1 on the instance of `run` (plus `env`, e.g. the sandbox's API URLs)."""
+    env = settings.child_env({"DO_NOT_TRACK": "1", "DAGSTER_HOME": str(prepare_instance()), **(env or {})})
     dagster = str(Path(sys.executable).parent / "dagster")
     child = subprocess.Popen([dagster, "dev", "-m", "dagster_project.definitions", "-h", "127.0.0.1", "-p", str(port)],
-                             env=None if env is None else {**os.environ, **env}, preexec_fn=restore_default_signals)
+                             env=env, preexec_fn=restore_default_signals)
 
     # SIGTERM or SIGINT here (make forwards SIGTERM) → SIGINT to `dagster dev`, which then stops its webserver
     # and daemon.

@@ -44,10 +44,6 @@ def pid_file(name: str) -> Path:
     return run_dir() / f"{name}.pid"
 
 
-def dagster_home() -> Path:
-    return Path(settings.env("DAGSTER_HOME", paths.data_dir() / "dagster_home")).resolve()
-
-
 def write_instance(home: Path) -> dict:
     """DAGSTER_HOME/dagster.yaml for this deployment; returns the environment the processes need for it."""
     config = yaml.safe_load((INSTANCE_DIR / "dagster.yaml").read_text())
@@ -120,9 +116,9 @@ def webserver_healthy() -> bool:
 
 def up() -> int:
     settings.check_production()
-    home = dagster_home()
-    env = {**os.environ, "DAGSTER_HOME": str(home), "DO_NOT_TRACK": "1", "CUR_DATA_DIR": str(paths.data_dir()),
-           "WAREHOUSE_PATH": str(paths.warehouse_path()), **write_instance(home)}
+    home = paths.dagster_home()
+    env = settings.child_env({"DAGSTER_HOME": str(home), "DO_NOT_TRACK": "1", "CUR_DATA_DIR": str(paths.data_dir()),
+                              "WAREHOUSE_PATH": str(paths.warehouse_path()), **write_instance(home)})
     run_dir().mkdir(parents=True, exist_ok=True)
     logs_dir().mkdir(parents=True, exist_ok=True)
     ready = {"code_server": lambda: _port_open(settings.deploy_ports()["code_server"]),
@@ -174,7 +170,7 @@ def status() -> int:
         state = "down" if pid is None else ("running" if checks[name]() else "starting / not answering")
         healthy &= state == "running"
         print(f"{name:<12} {state:<26} pid {pid or '—':<8} log {logs_dir() / (name + '.log')}")
-    print(f"instance     {dagster_home() / 'dagster.yaml'}")
+    print(f"instance     {paths.dagster_home() / 'dagster.yaml'}")
     return 0 if healthy else 1
 
 

@@ -6,7 +6,6 @@ served: `run` is the product's `python -m dagster_project.cli run`, which needs 
 """
 
 import json
-import os
 import time
 from contextlib import contextmanager
 
@@ -44,17 +43,14 @@ def serving_apis():
 def run(scale: int, seed: int) -> int:
     if cli.real_sources():
         return cli.run()
-    cli.prepare_environment()
     ensure_sandbox(scale, seed)
     with serving_apis() as sources:
-        os.environ.update(sources)  # the run executes in this process and reads its sources from the environment
-        return cli.run_pipeline()
+        return cli.run_pipeline(sources)
 
 
 def ui(port: int) -> int:
     """The product's UI; the sandbox serves the APIs when it has been generated and no real source is configured."""
     if cli.real_sources() or not (paths.sandbox_dir() / "api").exists():
         return cli.ui(port)
-    cli.prepare_environment()
     with serving_apis() as sources:
         return cli.ui(port, env=sources)

@@ -59,3 +59,16 @@ def test_publish_depends_on_the_served_marts_only():
 def test_schedules_and_sensors_are_registered():
     assert list(defs.schedules or []), "extraction schedules missing"
     assert list(defs.sensors or []), "file-inbox sensors missing"
+
+
+def test_a_run_points_the_api_resources_at_other_urls():
+    """`make run` serves the sandbox on a free port and passes its URLs as run config, not through os.environ."""
+    from dagster import validate_run_config
+
+    from dagster_project.defs.extract.resources import api_resources_run_config
+
+    urls = {"POS_BASE_URL": "http://127.0.0.1:1/pos/v1", "INCIDENT_BASE_URL": "http://127.0.0.1:1/im/v1"}
+    job = defs.resolve_implicit_global_asset_job_def()
+    config = validate_run_config(job, {"resources": api_resources_run_config(urls)})["resources"]
+    assert config["pos_api"]["config"]["base_url"] == urls["POS_BASE_URL"]
+    assert config["incident_api"]["config"]["base_url"] == urls["INCIDENT_BASE_URL"]

@@ -30,7 +30,6 @@ RUN = """
 from dagster_project import cli
 from dagster_project.defs.transform.assets import cur_dbt_models
 
-cli.prepare_environment()
 result = cli.materialize_all(asset_selection=list(cur_dbt_models.keys))
 print("RUN", result.run_id, "SUCCESS" if result.success else "FAILURE", flush=True)
 """

@@ -218,3 +218,14 @@ def test_superset_gets_no_pipeline_secret_and_the_admin_password_no_command_line
     assert all(password not in " ".join(map(str, command)) for command, _ in calls)
     assert [env.get("SUPERSET_ADMIN_PASSWORD") for command, env in calls if "admin_user.py" in " ".join(command)
             or "screenshot.mjs" in command] == [password, password]
+
+
+@pytest.mark.parametrize("name, reader", [("CUR_DATA_DIR", paths.data_dir), ("WAREHOUSE_PATH", paths.warehouse_path),
+                                          ("DAGSTER_HOME", paths.dagster_home)])
+def test_relative_data_paths_are_refused(monkeypatch, tmp_path, name, reader):
+    """dbt reads CUR_DATA_DIR and WAREHOUSE_PATH from another folder: a relative value would be another file there."""
+    monkeypatch.setenv(name, "data/x")
+    with pytest.raises(ValueError, match=f"{name}='data/x' is a relative path"):
+        reader()
+    monkeypatch.setenv(name, str(tmp_path))
+    assert reader() == tmp_path.resolve()

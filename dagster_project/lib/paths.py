@@ -10,12 +10,26 @@ SEEDS_DIR = REPO_ROOT / "seeds"
 EXPECTATIONS_DIR = REPO_ROOT / "expectations"
 
 
+def _absolute_setting(name: str, default: Path) -> Path:
+    """dbt's profile reads CUR_DATA_DIR and WAREHOUSE_PATH itself, from the dbt project's folder: a relative value
+    would name another file there, so it is refused rather than resolved differently by each process."""
+    value = settings.env(name)
+    if value and not Path(value).is_absolute():
+        raise ValueError(f"{name}={value!r} is a relative path: give an absolute one")
+    return Path(value or default).resolve()
+
+
 def data_dir() -> Path:
-    return Path(settings.env("CUR_DATA_DIR", REPO_ROOT / "data")).resolve()
+    return _absolute_setting("CUR_DATA_DIR", REPO_ROOT / "data")
 
 
 def warehouse_path() -> Path:
-    return Path(settings.env("WAREHOUSE_PATH", data_dir() / "warehouse.duckdb")).resolve()
+    return _absolute_setting("WAREHOUSE_PATH", data_dir() / "warehouse.duckdb")
+
+
+def dagster_home() -> Path:
+    """The Dagster instance's folder: DAGSTER_HOME (`make` sets it to data/dagster_home), else <data>/dagster_home."""
+    return _absolute_setting("DAGSTER_HOME", data_dir() / "dagster_home")
 
 
 def sandbox_dir() -> Path:
@@ -46,4 +60,4 @@ def serving_path() -> Path:
 def alerts_state_path() -> Path:
     """The alerts' de-duplication memory: beside the Dagster instance that sends them (DAGSTER_HOME), else data/."""
     home = settings.env("DAGSTER_HOME")
-    return (Path(home) if home else data_dir()).resolve() / "alerts_sent.sqlite"
+    return (Path(home).resolve() if home else data_dir()) / "alerts_sent.sqlite"

@@ -58,6 +58,12 @@ def env(name: str, default: str | None = None) -> str | None:
     return value if value else default
 
 
+def child_env(overrides: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a child process (dbt, `dagster dev`, the deployment's processes): this process's environment
+    plus `overrides`, settings derived for the child. The platform never writes its own `os.environ`."""
+    return {**os.environ, **(overrides or {})}
+
+
 def secret(name: str) -> str | None:
     """A secret from `<name>` or from the file named by `<name>_FILE` (trailing newline stripped); None when neither."""
     if value := os.environ.get(name):

@@ -3,7 +3,7 @@
 from dagster import Definitions
 
 from dagster_project.defs.extract.assets import API_ASSETS, FILE_ASSETS, JOBS, SCHEDULES, SENSORS
-from dagster_project.defs.extract.resources import InboxResource, PiiResource, SourceApiResource
+from dagster_project.defs.extract.resources import API_DEFAULTS, InboxResource, PiiResource, SourceApiResource
 
 defs = Definitions(
     assets=[*API_ASSETS.values(), *FILE_ASSETS.values()],
@@ -11,8 +11,7 @@ defs = Definitions(
     schedules=SCHEDULES,
     sensors=SENSORS,
     resources={
-        "pos_api": SourceApiResource(api="pos"),
-        "incident_api": SourceApiResource(api="incident"),
+        **{f"{api}_api": SourceApiResource(api=api) for api in API_DEFAULTS},
         "inbox": InboxResource(),
         "pii": PiiResource(),
     },

@@ -47,6 +47,13 @@ class SourceApiResource(ConfigurableResource):
         )
 
 
+def api_resources_run_config(base_urls: dict[str, str]) -> dict:
+    """Run config of the API resources (`<api>_api`) pointing them at `base_urls` ({POS_BASE_URL: …,
+    INCIDENT_BASE_URL: …}) for one run, e.g. the sandbox's server on a free port."""
+    return {f"{api}_api": {"config": {"api": api, "base_url": base_urls[url_env]}}
+            for api, (url_env, _, _) in API_DEFAULTS.items()}
+
+
 class InboxResource(ConfigurableResource):
     """The drop folder of the file exports: <root>/sed/, <root>/portal/."""
 
