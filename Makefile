@@ -14,7 +14,7 @@ $(BIN)/dagster: pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e .
+	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $@
 
 venv: $(BIN)/dagster
@@ -22,11 +22,14 @@ venv: $(BIN)/dagster
 run: venv
 	$(BIN)/python -m sandbox run --scale $(SCALE)
 
+# Both tiers lint first (ruff, config in pyproject.toml): a finding stops before the tests start.
 test: venv
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
 # The unit tier for the inner loop (under 2 minutes): no dbt build, no Dagster run, no Superset, no Spark.
 test-fast: venv
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -m "not integration and not superset and not spark"
 
 ui: venv

@@ -89,8 +89,8 @@ def _run(selection, with_ge_checks: bool) -> bool:
     own), an asset still runs the checks it evaluates itself."""
     from dagster import AssetSelection, DagsterInstance, Definitions, define_asset_job
 
-    from dagster_project.defs import quality
     from dagster_project.definitions import defs
+    from dagster_project.defs import quality
 
     if isinstance(selection, str):
         selection = AssetSelection.all() if selection == "*" else AssetSelection.from_string(selection)

@@ -37,9 +37,8 @@ def materialize_all(asset_selection=None, sources: dict[str, str] | None = None)
     `sources` ({POS_BASE_URL: …, INCIDENT_BASE_URL: …}) points the API resources elsewhere for this run only."""
     from dagster import DagsterInstance
 
-    from dagster_project.defs.extract.resources import api_resources_run_config
-
     from dagster_project.definitions import defs
+    from dagster_project.defs.extract.resources import api_resources_run_config
     from dagster_project.defs.reports.assets import GOVERNOR_REPORT_KEY
     from dagster_project.lib import runs
 
@@ -64,12 +63,16 @@ def mart_row_counts() -> dict[str, int]:
     """Rows of every mart in the warehouse after the run (a mart that failed to build shows as missing)."""
     import duckdb
 
+    from dagster_project.lib import warehouse
     from dagster_project.lib.dbt import mart_models
 
-    from dagster_project.lib import warehouse
-
     with warehouse.lock("run summary"), duckdb.connect(str(paths.warehouse_path()), read_only=True) as con:
-        existing = {row[0] for row in con.sql("select table_name from information_schema.tables where table_schema = 'main'").fetchall()}
+        existing = {
+            row[0]
+            for row in con.sql(
+                "select table_name from information_schema.tables where table_schema = 'main'"
+            ).fetchall()
+        }
         return {
             name: con.execute(f'select count(*) from main."{name}"').fetchone()[0] if name in existing else -1
             for name in mart_models()
@@ -86,7 +89,9 @@ def print_summary(result) -> None:
         print(f"  {name:<40} {rows:>10,}" if rows >= 0 else f"  {name:<40} {'not built':>10}")
     print(f"checks: {len(evaluations) - len(failed)} passed, {len(failed)} failed")
     for evaluation in failed:
-        print(f"  FAILED [{evaluation.severity.value}] {evaluation.asset_key.to_user_string()}: {evaluation.check_name}")
+        print(
+            f"  FAILED [{evaluation.severity.value}] {evaluation.asset_key.to_user_string()}: {evaluation.check_name}"
+        )
     print(f"warehouse: {paths.warehouse_path()}")
 
 

@@ -20,12 +20,17 @@ import pyarrow.csv as pacsv
 
 from dagster_project.lib.landing import file_sha256
 from sandbox.arrow_utils import digits as _digits
-from sandbox.arrow_utils import flat
+from sandbox.arrow_utils import flat, ts_array
 from sandbox.arrow_utils import join as _join
 from sandbox.arrow_utils import take as _take
-from sandbox.arrow_utils import ts_array
 from sandbox.model import (
-    ANSWER_SLOTS, CHANNELS, EXT, REDIR, RET, SLOT_STATUS, Model,
+    ANSWER_SLOTS,
+    CHANNELS,
+    EXT,
+    REDIR,
+    RET,
+    SLOT_STATUS,
+    Model,
 )
 
 DAILY_DAYS = 30
@@ -185,7 +190,6 @@ class Exporter:
         offset = chunk["offset"][rows]
         vis = M & (T <= cutoff[:, None])
         last = vis.shape[1] - 1 - np.argmax(vis[:, ::-1], axis=1)
-        status = np.asarray(SLOT_STATUS)[last]
         last_at = T[np.arange(len(rows)), last]
         answer_vis = vis[:, ANSWER_SLOTS]
         answered_at = np.where(answer_vis, T[:, ANSWER_SLOTS], -1).max(axis=1)

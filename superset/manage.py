@@ -214,11 +214,13 @@ def running_superset(home: Path, port: int):
 
 
 def deploy_serving_snapshot(url: str, admin: tuple[str, str], serving_path: Path) -> None:
-    from dagster_project.lib.superset_client import SupersetClient, deploy, serving_duckdb_uri
     from dagster_project.lib.serving import agencies_in_snapshot
+    from dagster_project.lib.superset_client import SupersetClient, deploy, serving_duckdb_uri
 
     with SupersetClient(url, *admin) as client:
-        result = deploy(client, serving_duckdb_uri(serving_path), agencies_in_snapshot(serving_path), serving_catalog=serving_path)
+        result = deploy(
+            client, serving_duckdb_uri(serving_path), agencies_in_snapshot(serving_path), serving_catalog=serving_path
+        )
     log(f"deployed {len(result.dashboards)} dashboards, {len(result.charts)} charts (data checked), "
         f"{len(result.datasets)} datasets, {result.rls_rules} RLS rules in {result.duration_s} s")
 
@@ -308,7 +310,9 @@ def command_stop(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="superset/manage.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="superset/manage.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("venv", help="create .venv-superset and the screenshot tooling")
     up = commands.add_parser("up", help="start Superset, run the pipeline if needed, deploy the dashboards")

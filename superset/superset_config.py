@@ -13,7 +13,9 @@ import os
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-_spec = importlib.util.spec_from_file_location("cur_platform_settings", REPO_ROOT / "dagster_project" / "lib" / "settings.py")
+_spec = importlib.util.spec_from_file_location(
+    "cur_platform_settings", REPO_ROOT / "dagster_project" / "lib" / "settings.py"
+)
 platform_settings = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(platform_settings)
 

@@ -1,4 +1,5 @@
-"""Alerts reach a real HTTP webhook, a stand-in of the Telegram Bot API and a real SMTP server, once per key and window."""
+"""Alerts reach a real HTTP webhook, a stand-in of the Telegram Bot API and a real SMTP server, once per key and
+window."""
 
 import json
 import socket

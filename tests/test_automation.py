@@ -16,9 +16,9 @@ from dagster import (
     instance_for_test,
 )
 
+from dagster_project.definitions import defs
 from dagster_project.defs.automation.schedules import governor_report_monthly
 from dagster_project.defs.automation.sensors import warehouse_after_load
-from dagster_project.definitions import defs
 
 REGIONS = ["03", "37", "56", "64", "65"]
 

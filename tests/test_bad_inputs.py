@@ -16,10 +16,10 @@ import duckdb
 import openpyxl
 import pyarrow.parquet as pq
 import pytest
+from file_pipeline import file_sources_run
 
 from dagster_project.defs.extract.files import HIDDEN_MIN_AGE_S, safe_name
 from dagster_project.lib import held_loads, paths
-from file_pipeline import file_sources_run
 
 pytestmark = pytest.mark.integration
 
@@ -173,61 +173,170 @@ def truncated_after_delimiter() -> bytes:
 
 
 FILE_CASES = [
-    FileCase("5 MB quoted field", "portal", "portal_64_20250301.csv", five_mb_field(), "processed",
-             landed_ids=["P64-B000", "P64-B002"],
-             quarantined={"portal_64_20250301.csv:3": "cell «Текст» has 2600000 characters, more than a spreadsheet"}),
-    FileCase("stray quote in a 948 KB file", "portal", "portal_64_20250302.csv", stray_quote(), "rejected",
-             "unbalanced quotes: an odd number of quote characters (1); the quoted value opened at line 1501"),
-    FileCase("СЭД in cp1251", "sed", "sed_64_20250301.csv", csv_bytes(good_sed(2, "E"), "cp1251"), "rejected",
-             "wrong encoding cp1251, expected utf-8-sig"),
-    FileCase("cp1251 without ОКТМО", "portal", "portal_37_20250301.csv",
-             csv_bytes(good_portal(2, "O"), "cp1251", header=[h for h in PORTAL if h != "ОКТМО"]), "rejected",
-             "columns do not match the contract: missing ['ОКТМО'], duplicated [] (header read as cp1251"),
-    FileCase("СЭД in cp1251 without ОКТМО", "sed", "sed_64_20250302.csv",
-             csv_bytes(good_sed(2, "W"), "cp1251", header=[h for h in SED if h != "ОКТМО"]), "rejected",
-             "wrong encoding cp1251, expected utf-8-sig and columns do not match the contract: missing ['ОКТМО']"),
-    FileCase("truncated mid-character", "sed", "sed_64_20250303.csv", truncated_mid_character(), "rejected",
-             "truncated file: it ends in the middle of a character"),
-    FileCase("truncated after a delimiter", "sed", "sed_64_20250304.csv", truncated_after_delimiter(), "processed",
-             "the file does not end with a line break: its last line 4 may be cut off",
-             landed_ids=["ОГ-64-D000", "ОГ-64-D001"],
-             quarantined={"sed_64_20250304.csv:4": "the file ends in this line without a line break: truncated"}),
-    FileCase("wrong delimiter", "portal", "portal_64_20250303.csv", csv_bytes(good_portal(2, "L"), delimiter=","),
-             "rejected", "wrong delimiter ','"),
-    FileCase("duplicated column", "sed", "sed_64_20250305.csv",
-             csv_bytes(good_sed(2, "U"), header=[*SED, "Текст обращения"]), "rejected",
-             "duplicated ['Текст обращения']"),
-    FileCase("UTF-16 portal", "portal", "portal_64_20250304.csv", csv_bytes(good_portal(2, "S"), "utf-16"),
-             "rejected", "wrong encoding utf-16"),
-    FileCase("binary garbage", "sed", "sed_64_20250306.csv", bytes(range(256)) * 40, "rejected",
-             "wrong encoding: the file is not utf-8-sig text (not valid utf-8-sig at byte 128)"),
-    FileCase("mixed encodings", "sed", "sed_64_20250307.csv",
-             csv_bytes(good_sed(2, "M")) + "ОГ-64-M9;сломано".encode("cp1251") + b"\n", "rejected",
-             "wrong encoding: not valid utf-8-sig at byte 918 (line 4)"),
-    FileCase("not an export at all", "portal", "portal_64_20250305.csv", "Добрый день!\nВысылаем выгрузку.\n".encode(),
-             "rejected", "no contract header in the first line"),
+    FileCase(
+        "5 MB quoted field",
+        "portal",
+        "portal_64_20250301.csv",
+        five_mb_field(),
+        "processed",
+        landed_ids=["P64-B000", "P64-B002"],
+        quarantined={"portal_64_20250301.csv:3": "cell «Текст» has 2600000 characters, more than a spreadsheet"},
+    ),
+    FileCase(
+        "stray quote in a 948 KB file",
+        "portal",
+        "portal_64_20250302.csv",
+        stray_quote(),
+        "rejected",
+        "unbalanced quotes: an odd number of quote characters (1); the quoted value opened at line 1501",
+    ),
+    FileCase(
+        "СЭД in cp1251",
+        "sed",
+        "sed_64_20250301.csv",
+        csv_bytes(good_sed(2, "E"), "cp1251"),
+        "rejected",
+        "wrong encoding cp1251, expected utf-8-sig",
+    ),
+    FileCase(
+        "cp1251 without ОКТМО",
+        "portal",
+        "portal_37_20250301.csv",
+        csv_bytes(good_portal(2, "O"), "cp1251", header=[h for h in PORTAL if h != "ОКТМО"]),
+        "rejected",
+        "columns do not match the contract: missing ['ОКТМО'], duplicated [] (header read as cp1251",
+    ),
+    FileCase(
+        "СЭД in cp1251 without ОКТМО",
+        "sed",
+        "sed_64_20250302.csv",
+        csv_bytes(good_sed(2, "W"), "cp1251", header=[h for h in SED if h != "ОКТМО"]),
+        "rejected",
+        "wrong encoding cp1251, expected utf-8-sig and columns do not match the contract: missing ['ОКТМО']",
+    ),
+    FileCase(
+        "truncated mid-character",
+        "sed",
+        "sed_64_20250303.csv",
+        truncated_mid_character(),
+        "rejected",
+        "truncated file: it ends in the middle of a character",
+    ),
+    FileCase(
+        "truncated after a delimiter",
+        "sed",
+        "sed_64_20250304.csv",
+        truncated_after_delimiter(),
+        "processed",
+        "the file does not end with a line break: its last line 4 may be cut off",
+        landed_ids=["ОГ-64-D000", "ОГ-64-D001"],
+        quarantined={"sed_64_20250304.csv:4": "the file ends in this line without a line break: truncated"},
+    ),
+    FileCase(
+        "wrong delimiter",
+        "portal",
+        "portal_64_20250303.csv",
+        csv_bytes(good_portal(2, "L"), delimiter=","),
+        "rejected",
+        "wrong delimiter ','",
+    ),
+    FileCase(
+        "duplicated column",
+        "sed",
+        "sed_64_20250305.csv",
+        csv_bytes(good_sed(2, "U"), header=[*SED, "Текст обращения"]),
+        "rejected",
+        "duplicated ['Текст обращения']",
+    ),
+    FileCase(
+        "UTF-16 portal",
+        "portal",
+        "portal_64_20250304.csv",
+        csv_bytes(good_portal(2, "S"), "utf-16"),
+        "rejected",
+        "wrong encoding utf-16",
+    ),
+    FileCase(
+        "binary garbage",
+        "sed",
+        "sed_64_20250306.csv",
+        bytes(range(256)) * 40,
+        "rejected",
+        "wrong encoding: the file is not utf-8-sig text (not valid utf-8-sig at byte 128)",
+    ),
+    FileCase(
+        "mixed encodings",
+        "sed",
+        "sed_64_20250307.csv",
+        csv_bytes(good_sed(2, "M")) + "ОГ-64-M9;сломано".encode("cp1251") + b"\n",
+        "rejected",
+        "wrong encoding: not valid utf-8-sig at byte 918 (line 4)",
+    ),
+    FileCase(
+        "not an export at all",
+        "portal",
+        "portal_64_20250305.csv",
+        "Добрый день!\nВысылаем выгрузку.\n".encode(),
+        "rejected",
+        "no contract header in the first line",
+    ),
     FileCase("empty file", "sed", "sed_64_20250308.csv", b"", "rejected", "empty file (0 bytes)"),
     FileCase("blank lines only", "portal", "portal_64_20250306.csv", b"\n\n  \n", "rejected", "only blank lines"),
-    FileCase("header only", "portal", "portal_64_20250307.csv", csv_bytes([PORTAL])[: csv_bytes([PORTAL]).index(b"\n") + 1],
-             "processed"),
-    FileCase("XLSX that is not a workbook", "portal", "portal_65_20250301.xlsx", b"PK\x03\x04 not really", "rejected",
-             "not a readable XLSX workbook"),
-    FileCase("truncated XLSX", "portal", "portal_65_20250302.xlsx", xlsx_bytes(good_portal(50, "X"))[:2000],
-             "rejected", "not a readable XLSX workbook"),
-    FileCase("unexpected file name", "sed", "sed_64.csv", csv_bytes(good_sed(1, "N")), "rejected",
-             "unexpected file name"),
-    FileCase("unknown region in the name", "portal", "portal_99_20250301.csv", csv_bytes(good_portal(1, "R")),
-             "rejected", "unknown region code '99'"),
-    FileCase("extra column", "portal", "portal_64_20250308.csv",
-             csv_bytes([r | {"Комментарий": "звонил"} for r in good_portal(2, "K")]), "processed",
-             landed_ids=["P64-K000", "P64-K001"]),
-    FileCase("hidden file", "sed", ".sed_64_20250309.csv", csv_bytes(good_sed(1, "H")), "rejected",
-             "a hidden file"),
-    FileCase("symbolic link", "portal", "portal_64_20250309.csv", None, "rejected",
-             "outside.csv'): links are never followed"),
+    FileCase(
+        "header only",
+        "portal",
+        "portal_64_20250307.csv",
+        csv_bytes([PORTAL])[: csv_bytes([PORTAL]).index(b"\n") + 1],
+        "processed",
+    ),
+    FileCase(
+        "XLSX that is not a workbook",
+        "portal",
+        "portal_65_20250301.xlsx",
+        b"PK\x03\x04 not really",
+        "rejected",
+        "not a readable XLSX workbook",
+    ),
+    FileCase(
+        "truncated XLSX",
+        "portal",
+        "portal_65_20250302.xlsx",
+        xlsx_bytes(good_portal(50, "X"))[:2000],
+        "rejected",
+        "not a readable XLSX workbook",
+    ),
+    FileCase(
+        "unexpected file name", "sed", "sed_64.csv", csv_bytes(good_sed(1, "N")), "rejected", "unexpected file name"
+    ),
+    FileCase(
+        "unknown region in the name",
+        "portal",
+        "portal_99_20250301.csv",
+        csv_bytes(good_portal(1, "R")),
+        "rejected",
+        "unknown region code '99'",
+    ),
+    FileCase(
+        "extra column",
+        "portal",
+        "portal_64_20250308.csv",
+        csv_bytes([r | {"Комментарий": "звонил"} for r in good_portal(2, "K")]),
+        "processed",
+        landed_ids=["P64-K000", "P64-K001"],
+    ),
+    FileCase("hidden file", "sed", ".sed_64_20250309.csv", csv_bytes(good_sed(1, "H")), "rejected", "a hidden file"),
+    FileCase(
+        "symbolic link", "portal", "portal_64_20250309.csv", None, "rejected", "outside.csv'): links are never followed"
+    ),
     FileCase("named pipe", "sed", "sed_64_20250310.csv", None, "rejected", "not a regular file (a named pipe)"),
-    FileCase("unreadable file", "portal", "portal_64_20250310.csv", csv_bytes(good_portal(1, "P")), "rejected",
-             "cannot be read: Permission denied"),
+    FileCase(
+        "unreadable file",
+        "portal",
+        "portal_64_20250310.csv",
+        csv_bytes(good_portal(1, "P")),
+        "rejected",
+        "cannot be read: Permission denied",
+    ),
 ]
 
 
@@ -326,9 +435,12 @@ def test_each_broken_row(corpus, case):
     _, state, written, _ = corpus
     table = "sed_appeals" if case.inbox == "sed" else "portal_appeals"
     landed = [row for row in state["lake"][table] if row["appeal_id"] == case.appeal_id and case.appeal_id]
-    reasons = [reason for _, key, reason in state["quarantine"]
-               if key.startswith(f"{case.inbox}_64_20250331.csv:") and (not case.appeal_id or key.endswith(case.appeal_id)
-                                                                         or case.reason in reason)]
+    reasons = [
+        reason
+        for _, key, reason in state["quarantine"]
+        if key.startswith(f"{case.inbox}_64_20250331.csv:")
+        and (not case.appeal_id or key.endswith(case.appeal_id) or case.reason in reason)
+    ]
     if case.outcome == "quarantined":
         assert landed == []
         assert any(case.reason in reason for reason in reasons), reasons

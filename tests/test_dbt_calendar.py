@@ -77,7 +77,9 @@ def test_older_years_of_a_historical_lake():
     """2013 (the year of the issue's real export): 247 working days by the official calendar; 2010's working
     Saturday 27.02 (перенос с 22.02)."""
     rows = calendar.calendar_rows(2010, 2013)
-    working = {year: sum(row["is_working_day"] for row in rows if row["date_day"].year == year) for year in (2010, 2013)}
+    working = {
+        year: sum(row["is_working_day"] for row in rows if row["date_day"].year == year) for year in (2010, 2013)
+    }
     assert working[2013] == 247
     saturday = next(row for row in rows if row["date_day"] == dt.date(2010, 2, 27))
     assert saturday["is_working_day"] and saturday["is_transferred_workday"]

@@ -28,11 +28,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+import scans
 from test_dbt_warehouse import RUN_COLUMNS, differences, model_relations
 
 from dagster_project.lib import contracts, held_loads, paths
 from sandbox.manual_inputs import write_manual_inputs
-import scans
 
 pytestmark = pytest.mark.integration
 

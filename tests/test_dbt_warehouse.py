@@ -21,10 +21,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+import scans
 
 from dagster_project.lib import paths
 from sandbox.manual_inputs import write_manual_inputs
-import scans
 
 pytestmark = pytest.mark.integration
 
@@ -416,8 +416,11 @@ def test_late_and_out_of_order_versions(duckdb_runs):
     assert fact.loc["pos:P1", "status"] == "answered" and fact.loc["portal:R2", "status"] == "answered"
     # a late rating of an old appeal moves its month's mart
     assert fact.loc["pos:P4", "rating"] == 2
-    kpis = read_duckdb(incremental, "select * from main.sector_kpis_monthly "
-                                    "where region_code = '65' and sector_code = 'housing' and month_start = '2024-03-01'")
+    kpis = read_duckdb(
+        incremental,
+        "select * from main.sector_kpis_monthly "
+        "where region_code = '65' and sector_code = 'housing' and month_start = '2024-03-01'",
+    )
     assert kpis.rated.tolist() == [1] and kpis.satisfaction_share.tolist() == [0.0]
     # a new appeal of the same citizen: the earlier one is no longer complete, a late earlier one makes P5 a repeat
     assert not outcomes.loc["pos:P4", "is_complete"] and fact.loc["pos:P4", "has_repeat_after_answer"]

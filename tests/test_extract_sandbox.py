@@ -18,6 +18,7 @@ import httpx
 import openpyxl
 import pyarrow.parquet as pq
 import pytest
+import scans
 from dagster import materialize
 
 from dagster_project.defs.extract.assets import API_ASSETS, FILE_ASSETS
@@ -25,7 +26,6 @@ from dagster_project.defs.extract.resources import InboxResource, PiiResource, S
 from dagster_project.lib import paths, pii
 from sandbox import generate
 from sandbox.server import running_server
-import scans
 
 pytestmark = pytest.mark.integration
 

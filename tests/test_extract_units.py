@@ -11,6 +11,7 @@ import httpx
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+import scans
 from dagster import build_sensor_context, materialize
 
 from dagster_project.defs.extract import conform, wire
@@ -24,7 +25,6 @@ from dagster_project.defs.extract.specs import INCIDENTS, PORTAL_APPEALS, POS_ME
 from dagster_project.lib import paths, pii
 from dagster_project.lib.contracts import RAW_TABLES, arrow_schema
 from dagster_project.lib.http_client import JsonApiClient, SourceUnavailable, json_page
-import scans
 
 KEY = b"test-key"
 
@@ -486,7 +486,16 @@ def _identity_corpus(count: int) -> list[dict]:
     every kind of whitespace, «ё», handles with and without «@», and blanks."""
     rng = random.Random(3)
     spaces = [" ", "  ", "\t", "\u00a0", "\u2003", "\u3000", "\n", ""]
-    phones = ["+7 912 345-67-89", "8 (912) 345 67 89", "79123456789", "9123456789", "12-34", "+7 ٩١٢ ٣٤٥ ٦٧ ٨٩", "", None]
+    phones = [
+        "+7 912 345-67-89",
+        "8 (912) 345 67 89",
+        "79123456789",
+        "9123456789",
+        "12-34",
+        "+7 ٩١٢ ٣٤٥ ٦٧ ٨٩",
+        "",
+        None,
+    ]
     emails = ["Ivan@Mail.RU", " p.sidorov@mail.ru ", "", None, "\u00a0x@y.ru\t"]
     names = ["Сидоров Пётр Ильич", "  ЁЛКИН\tсемён ", "Ян Ли", "", None, "Anna-Maria O'Neil"]
     handles = ["@sakh_ivan88", "Sakh_Ivan88", " @@x ", "", None]
@@ -506,16 +515,38 @@ def test_identity_and_hash_over_columns_equal_citizen_hash():
     assert identity.to_pylist() == [pii.normalize_identity(**c) for c in corpus]
     with duckdb.connect() as con:
         con.register("identities", pa.table({"identity": identity}))
-        con.execute("create table pads as select $hmac_ipad::blob as ipad, $hmac_opad::blob as opad", pii.hmac_pads(KEY))
-        hashes = [row[0] for row in con.execute(f"select {pii.sql_hmac('identity', 'pads')} from identities").fetchall()]
+        con.execute(
+            "create table pads as select $hmac_ipad::blob as ipad, $hmac_opad::blob as opad", pii.hmac_pads(KEY)
+        )
+        hashes = [
+            row[0] for row in con.execute(f"select {pii.sql_hmac('identity', 'pads')} from identities").fetchall()
+        ]
     assert hashes == [pii.citizen_hash(KEY, **c) for c in corpus]
 
 
 def test_the_mask_gate_opens_wherever_mask_text_changes_a_text():
     rng = random.Random(5)
-    pieces = ["Звоните +7 (912) 345-67-89", "тел.89123456789", "٩١٢٣٤٥٦٧٨٩٠", "ivan.petrov@mail.ru", "@ivan_99",
-              "Иванов Иван Иванович", "Петрова\u00a0А.С.", "Смирнова  Анна  Сергеевна", "д. 106, кв. 12", "ОКТМО 63701000",
-              "Яма на дороге.", "Сидоров", "Пётр", "Ли", "\u2003", "\n", "0005.0005.0055.1122", "2025-01-31", "[ФИО]"]
+    pieces = [
+        "Звоните +7 (912) 345-67-89",
+        "тел.89123456789",
+        "٩١٢٣٤٥٦٧٨٩٠",
+        "ivan.petrov@mail.ru",
+        "@ivan_99",
+        "Иванов Иван Иванович",
+        "Петрова\u00a0А.С.",
+        "Смирнова  Анна  Сергеевна",
+        "д. 106, кв. 12",
+        "ОКТМО 63701000",
+        "Яма на дороге.",
+        "Сидоров",
+        "Пётр",
+        "Ли",
+        "\u2003",
+        "\n",
+        "0005.0005.0055.1122",
+        "2025-01-31",
+        "[ФИО]",
+    ]
     identities = _identity_corpus(600)
     texts, known = [], []
     for identity in identities:

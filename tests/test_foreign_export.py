@@ -24,10 +24,10 @@ from zoneinfo import ZoneInfo
 import duckdb
 import pandas as pd
 import pytest
+from file_pipeline import file_sources_run
 from test_dbt_history import ZONES, expected_deadline
 
 from dagster_project.lib import held_loads, paths
-from file_pipeline import file_sources_run
 
 pytestmark = pytest.mark.integration
 
@@ -117,13 +117,27 @@ def contract_appeals() -> dict[str, list[dict]]:
     for i in range(12):  # their latest versions near the СЭД export's day: no source looks silent (freshness)
         registered = dt.datetime(2025, 3, 20, 8, 0) + dt.timedelta(days=i, hours=i)
         answered = registered + dt.timedelta(days=i % 5, hours=5) if i % 4 else None
-        portal.append({
-            "Номер": f"P64-{i:04d}", "Портал": "Наш город — Саратов", "Дата создания": registered.strftime(CONTRACT_FORMAT),
-            "Категория": "roads.01", "Подкатегория": "", "ОКТМО": "63701000", "Исполнитель": "64-ROIV-minstroy",
-            "Заявитель": f"Петров {i}", "Телефон": f"+7 912 000-00-{i:02d}", "Эл. почта": "", "Адрес": "ул. Мира, 1",
-            "Текст": "Яма", "Статус": "ответ дан" if answered else "в работе",
-            "Дата ответа": answered.strftime(CONTRACT_FORMAT) if answered else "", "Возвратов на доработку": "0",
-            "Оценка": "", "Дата изменения": (answered or registered).strftime(CONTRACT_FORMAT)})
+        portal.append(
+            {
+                "Номер": f"P64-{i:04d}",
+                "Портал": "Наш город — Саратов",
+                "Дата создания": registered.strftime(CONTRACT_FORMAT),
+                "Категория": "roads.01",
+                "Подкатегория": "",
+                "ОКТМО": "63701000",
+                "Исполнитель": "64-ROIV-minstroy",
+                "Заявитель": f"Петров {i}",
+                "Телефон": f"+7 912 000-00-{i:02d}",
+                "Эл. почта": "",
+                "Адрес": "ул. Мира, 1",
+                "Текст": "Яма",
+                "Статус": "ответ дан" if answered else "в работе",
+                "Дата ответа": answered.strftime(CONTRACT_FORMAT) if answered else "",
+                "Возвратов на доработку": "0",
+                "Оценка": "",
+                "Дата изменения": (answered or registered).strftime(CONTRACT_FORMAT),
+            }
+        )
     for i in range(8):
         registered = dt.datetime(2025, 2, 25, 10, 0) + dt.timedelta(days=i)
         answered = registered + dt.timedelta(days=10 + 3 * i) if i % 3 else None
@@ -201,9 +215,12 @@ def pipeline(tmp_path_factory):
     foreign = foreign_appeals(rng)
     contract = contract_appeals()
     files = {
-        inbox / "portal" / "priemnaya_37_20141231.csv": foreign_csv([a for a in foreign if a["region"] == "37"], "cp1251"),
-        inbox / "portal" / "priemnaya_65_20141231.csv": foreign_csv([a for a in foreign if a["region"] == "65"],
-                                                                    "utf-8-sig"),
+        inbox / "portal" / "priemnaya_37_20141231.csv": foreign_csv(
+            [a for a in foreign if a["region"] == "37"], "cp1251"
+        ),
+        inbox / "portal" / "priemnaya_65_20141231.csv": foreign_csv(
+            [a for a in foreign if a["region"] == "65"], "utf-8-sig"
+        ),
         inbox / "portal" / "portal_64_20250310.csv": contract_csv(contract["portal"]),
         inbox / "sed" / "sed_56_20250405.csv": contract_csv(contract["sed"]),
         inbox / "portal" / "portal_03_20250310.csv": contract_csv(contract["portal"][:2], "utf-16"),  # rejected
@@ -295,7 +312,11 @@ def test_local_dates_across_the_zone_changes(pipeline):
     _, state, foreign, expected, _ = pipeline
     for region in ("37", "65"):
         months = expected[expected.region_code == region].month_start.value_counts()
-        assert months[dt.date(2014, 2, 1)] >= 1 and months[dt.date(2014, 3, 1)] >= 1 and months[dt.date(2013, 1, 1)] >= 1
-    utc_months = {local_to_utc(a["region"], a["registered"]).date().replace(day=1) != a["registered"].date().replace(day=1)
-                  for a in foreign}
+        assert (
+            months[dt.date(2014, 2, 1)] >= 1 and months[dt.date(2014, 3, 1)] >= 1 and months[dt.date(2013, 1, 1)] >= 1
+        )
+    utc_months = {
+        local_to_utc(a["region"], a["registered"]).date().replace(day=1) != a["registered"].date().replace(day=1)
+        for a in foreign
+    }
     assert utc_months == {True, False}  # some registrations are in another month in UTC than locally

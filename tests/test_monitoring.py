@@ -106,7 +106,8 @@ def _publish_spikes(rows: list[tuple]) -> None:
         con.execute("""create or replace table problem_spikes(spike_id varchar, region_code varchar, oktmo varchar,
             municipality_name varchar, series_kind varchar, sector_code varchar, problem_name varchar,
             onset_at timestamp, detected_at timestamp, peak_appeals bigint, peak_window_hours integer,
-            peak_expected_appeals double, appeals bigint, appeals_unanswered bigint, agencies varchar, is_open boolean)""")
+            peak_expected_appeals double, appeals bigint, appeals_unanswered bigint, agencies varchar,
+            is_open boolean)""")
         con.executemany("insert into problem_spikes values (?, '65', ?, ?, ?, ?, ?, timestamp '2025-12-30 03:00', "
                         "timestamp '2025-12-30 05:00', 14, 24, 1.5, 16, 9, 'Администрация', ?)", rows)
 

@@ -89,7 +89,8 @@ def test_every_address_form_keeps_street_and_house_only(sent, landed):
 
 def test_a_whole_column_at_once_matches_one_by_one():
     column = pa.array([sent for sent, _ in FORMS], pa.string())
-    assert pii.generalize_addresses(pa.chunked_array([column[:10], column[10:]])).to_pylist() == [l for _, l in FORMS]
+    generalized = pii.generalize_addresses(pa.chunked_array([column[:10], column[10:]])).to_pylist()
+    assert generalized == [line for _, line in FORMS]
 
 
 def test_every_sandbox_town_and_street_with_and_without_an_apartment():
@@ -117,7 +118,11 @@ def test_a_file_export_lands_and_quarantines_without_apartments(tmp_path, monkey
     monkeypatch.setenv("WAREHOUSE_PATH", str(tmp_path / "warehouse.duckdb"))
     monkeypatch.delenv("CUR_INBOX_DIR", raising=False)
     row = SED_ROW | {"Адрес": "г. Саратов, ул. Мира, д. 1, кв. 17"}
-    broken = row | {"Рег. номер": "ОГ-64-00000002", "Дата регистрации": "31.02.2024 10:00", "Адрес": "ул. Мира, д. 2, эт. 3, кв. 9"}
+    broken = row | {
+        "Рег. номер": "ОГ-64-00000002",
+        "Дата регистрации": "31.02.2024 10:00",
+        "Адрес": "ул. Мира, д. 2, эт. 3, кв. 9",
+    }
     export = paths.inbox_dir("sed") / "sed_64_20250120.csv"
     export.parent.mkdir(parents=True)
     with export.open("w", encoding="utf-8-sig", newline="") as f:

@@ -7,12 +7,11 @@ from pathlib import Path
 
 import duckdb
 import pytest
+import scans
 from dagster import DagsterInstance, materialize
 
 from dagster_project.defs.bi import assets as bi_assets
 from dagster_project.lib import paths, serving
-
-import scans
 
 SERVED = ("agency_rating_monthly", "appeals_deidentified", "dim_agency")
 # Content of warehouse tables BI must never receive, each unique enough to be found by grep.
@@ -42,14 +41,22 @@ def warehouse(tmp_path, monkeypatch):
         con.execute("""create table main.appeal_outcomes as select appeal_key, region_code, agency_id,
             range % 2 = 0 as is_answered from (select *, row_number() over () as range from main.fct_appeals)""")
         con.execute("create view main.appeals_deidentified as select * from main.appeal_outcomes")
-        con.execute("""create table main.agency_rating_monthly as select '64' as region_code, '64-ROIV-zhkh' as agency_id,
-            'Министерство ЖКХ' as agency_name, range as score from range(5)""")
+        con.execute("""create table main.agency_rating_monthly as
+            select '64' as region_code, '64-ROIV-zhkh' as agency_id, 'Министерство ЖКХ' as agency_name,
+                range as score
+            from range(5)""")
         con.execute("""create table main.dim_agency as select '64-ROIV-zhkh' as agency_id, '64' as region_code,
             'Министерство ЖКХ' as agency_name""")
-        con.execute(f"create schema staging; create table staging.stg_sed as select '{NOT_SERVED['staging text']}' as t")
-        con.execute(f"create schema ops; create table ops.quarantine as select '{NOT_SERVED['quarantine payload']}' as p")
+        con.execute(
+            f"create schema staging; create table staging.stg_sed as select '{NOT_SERVED['staging text']}' as t"
+        )
+        con.execute(
+            f"create schema ops; create table ops.quarantine as select '{NOT_SERVED['quarantine payload']}' as p"
+        )
         con.execute(f"create table ops.processed_files as select '{NOT_SERVED['processed file reason']}' as reason")
-        con.execute(f"create table main.dropped as select '{NOT_SERVED['dropped table']}' || range as x from range(1000)")
+        con.execute(
+            f"create table main.dropped as select '{NOT_SERVED['dropped table']}' || range as x from range(1000)"
+        )
         con.execute("drop table main.dropped")
     return paths.warehouse_path()
 

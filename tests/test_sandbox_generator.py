@@ -196,10 +196,11 @@ def test_bursts_are_labelled_in_meta_and_leave_the_ordinary_appeals_alone(tmp_pa
     assert bursts[0]["appeal_numbers"][0] == 4000  # burst appeals are numbered after the ordinary ones
     with duckdb.connect() as con:
         for name in ("b", "n"):
+            api = tmp_path / name / "api"
             con.execute(f"""CREATE VIEW api_{name} AS
-                SELECT id, oktmo, category_code, created_at FROM read_parquet('{tmp_path / name / "api" / "pos_messages.parquet"}')
+                SELECT id, oktmo, category_code, created_at FROM read_parquet('{api / "pos_messages.parquet"}')
                 UNION ALL
-                SELECT id, oktmo, category_code, detected_at FROM read_parquet('{tmp_path / name / "api" / "incidents.parquet"}')""")
+                SELECT id, oktmo, category_code, detected_at FROM read_parquet('{api / "incidents.parquet"}')""")
         # the ordinary appeals are the same with and without bursts
         assert con.execute("SELECT count(*) FROM (SELECT * FROM api_n EXCEPT SELECT * FROM api_b)").fetchone()[0] == 0
         ordinary = con.execute("SELECT count(*) FROM api_n").fetchone()[0]

@@ -194,7 +194,9 @@ def test_staff_channels_statuses():
     staff = load("sector_staff")
     assert_unique(staff, ["region_code", "sector_code"])
     region_sectors = load("region_sectors")
-    assert set(zip(staff.region_code, staff.sector_code)) == set(zip(region_sectors.region_code, region_sectors.sector_code))
+    assert set(zip(staff.region_code, staff.sector_code)) == set(
+        zip(region_sectors.region_code, region_sectors.sector_code)
+    )
     assert staff.staff_count.astype(int).between(1, 6).all()
 
     channels = load("channels")
@@ -240,7 +242,9 @@ def test_indicators_and_targets():
 
 def test_roadmap_events():
     events = load("roadmap_events")
-    assert events.event_code.tolist() == ["1.1", "1.2", "1.3"] + [f"2.{i}" for i in range(1, 9)] + [f"3.{i}" for i in range(1, 5)]
+    assert events.event_code.tolist() == ["1.1", "1.2", "1.3"] + [f"2.{i}" for i in range(1, 9)] + [
+        f"3.{i}" for i in range(1, 5)
+    ]
     assert set(events.stage) == {"Этап создания", "Этап функционирования", "Этап развития"}
     deadlines = dict(zip(events.event_code, events.deadline.map(date.fromisoformat)))
     assert deadlines["1.1"] == date(2020, 10, 31) and deadlines["1.3"] == date(2020, 11, 30)
@@ -262,8 +266,10 @@ def test_dbt_seed_loads_with_declared_types(tmp_path):
         "seed-paths: ['seeds']\nseeds:\n  seedcheck:\n    +quote_columns: false\n", encoding="utf-8")
     warehouse = tmp_path / "w.duckdb"
     (tmp_path / "profiles.yml").write_text(
-        f"seedcheck:\n  target: d\n  outputs:\n    d:\n      type: duckdb\n      path: '{warehouse}'\n      threads: 1\n",
-        encoding="utf-8")
+        f"seedcheck:\n  target: d\n  outputs:\n    d:\n      type: duckdb\n      path: '{warehouse}'\n"
+        "      threads: 1\n",
+        encoding="utf-8",
+    )
     dbt = Path(sys.executable).parent / "dbt"
     result = subprocess.run([str(dbt), "seed", "--profiles-dir", str(tmp_path), "--project-dir", str(tmp_path)],
                             capture_output=True, text=True, env={"DO_NOT_TRACK": "1", "PATH": "/usr/bin:/bin"},
@@ -271,7 +277,9 @@ def test_dbt_seed_loads_with_declared_types(tmp_path):
     assert result.returncode == 0, result.stdout[-3000:]
     con = duckdb.connect(str(warehouse), read_only=True)
     assert con.execute("select region_name from regions where region_code = '03'").fetchone() == ("Республика Бурятия",)
-    types = dict(con.execute("select table_name || '.' || column_name, data_type from information_schema.columns").fetchall())
+    types = dict(
+        con.execute("select table_name || '.' || column_name, data_type from information_schema.columns").fetchall()
+    )
     assert types["municipalities.oktmo"] == "VARCHAR"
     assert types["agency_names.valid_to"] == "DATE"
     assert types["municipalities.is_capital"] == "BOOLEAN"

@@ -40,7 +40,8 @@ def test_load_copies_every_served_mart_with_its_values(tmp_path, schema, monkeyp
         # Values that CSV transport gets wrong easily: empty string vs NULL, quotes, separators, new lines, lists.
         con.execute("""create table edge_cases as select * from (values
             (1, '', null::varchar, 'a "quoted", text', e'two\\nlines', [1, 2], date '2025-11-01', true),
-            (2, 'x', 'y', ';', '', []::integer[], null::date, null::boolean)) as t(id, empty, missing, quoted, multiline, list, day, flag)""")
+            (2, 'x', 'y', ';', '', []::integer[], null::date, null::boolean))
+            as t(id, empty, missing, quoted, multiline, list, day, flag)""")
         marts = [*serving.served_mart_names(), "edge_cases"]
         expected = {name: con.execute(f"select count(*) from {name}").fetchone()[0] for name in marts}
         score_sum = con.execute("select sum(score) from agency_rating_monthly").fetchone()[0]
@@ -48,14 +49,18 @@ def test_load_copies_every_served_mart_with_its_values(tmp_path, schema, monkeyp
     monkeypatch.setattr(postgres_lib, "COPY_BATCH_ROWS", 7)  # several batches per table
     assert serving.load_postgres(catalog, POSTGRES_URL, schema) == expected
     assert _pg(f"select sum(score) from {schema}.agency_rating_monthly")[0][0] == pytest.approx(score_sum)
-    assert _pg(f"select id, empty, missing, quoted, multiline, list, day, flag from {schema}.edge_cases order by id") == [
+    assert _pg(
+        f"select id, empty, missing, quoted, multiline, list, day, flag from {schema}.edge_cases order by id"
+    ) == [
         (1, "", None, 'a "quoted", text', "two\nlines", "[1, 2]", date(2025, 11, 1), True),
         (2, "x", "y", ";", "", "[]", None, None),
     ]
     assert _pg(f"select data_type from information_schema.columns where table_schema = '{schema}' "
                "and table_name = 'agency_rating_monthly' and column_name = 'month_start'") == [("date",)]
     # exactly the served marts: nothing else of the warehouse reaches PostgreSQL
-    assert {name for (name,) in _pg(f"select table_name from information_schema.tables where table_schema = '{schema}'")} == set(marts)
+    assert {
+        name for (name,) in _pg(f"select table_name from information_schema.tables where table_schema = '{schema}'")
+    } == set(marts)
 
 
 def test_a_reload_copies_only_what_changed_and_drops_what_is_no_longer_served(tmp_path, schema):
@@ -69,6 +74,8 @@ def test_a_reload_copies_only_what_changed_and_drops_what_is_no_longer_served(tm
         con.execute("update roadmap_status set days_overdue = days_overdue + 1 where days_overdue is not null")
     publish_marts(warehouse, [name for name in marts if name != "municipality_pareto"], catalog)
     assert serving.load_postgres(catalog, POSTGRES_URL, schema) == {"roadmap_status": 3}
-    tables = {name for (name,) in _pg(f"select table_name from information_schema.tables where table_schema = '{schema}'")}
+    tables = {
+        name for (name,) in _pg(f"select table_name from information_schema.tables where table_schema = '{schema}'")
+    }
     assert tables == set(marts) - {"municipality_pareto"}
     assert _pg(f"select sum(days_overdue) from {schema}.roadmap_status") == [(1601,)]

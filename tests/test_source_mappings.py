@@ -85,38 +85,57 @@ def test_the_worked_example_is_a_valid_mapping():
     assert spec.headers["Поступило"] == "created_at" and spec.identity_headers == ("ФИО", "Телефон для связи", "E-mail")
     assert spec.constants == {"Портал": "Электронная приёмная", "Подкатегория": None,
                               "Возвратов на доработку": "0"}
-    assert spec.status_map["отвечено"] == "answered" and spec.value_maps["category_code"]["ямы на дорогах"] == "roads.01"
+    assert (
+        spec.status_map["отвечено"] == "answered" and spec.value_maps["category_code"]["ямы на дорогах"] == "roads.01"
+    )
 
 
 def _without(raw: dict, column: str) -> dict:
     return {k: v for k, v in raw["columns"].items() if k != column}
 
 
-@pytest.mark.parametrize("change, problem", [
-    (lambda raw: {"source": "pos_messages"}, "'pos_messages' is not a file source"),
-    (lambda raw: {"statuses": {"Решено": "solved"}}, "'решено' → 'solved' is not a warehouse status"),
-    (lambda raw: {"statuses": {"Решено": "answered", "РЕШЕНО": "closed"}}, "is listed twice (case-insensitively) with different targets"),
-    (lambda raw: {"categories": {"Дороги": "roads.77"}}, "'дороги' → 'roads.77' is not in seeds/categories.csv"),
-    (lambda raw: {"agencies": {"Мэрия": "37-MERIA"}}, "'мэрия' → '37-MERIA' is not in seeds/agencies.csv"),
-    (lambda raw: {"columns": _without(raw, "Поступило")}, "required contract columns neither mapped nor given as "
-                                                          "constants: ['Дата создания']"),
-    (lambda raw: {"columns": _without(raw, "ID обращения") | {"ID обращения": "Номер заявки"}},
-     "'ID обращения' → 'Номер заявки': not a header of the portal_appeals contract"),
-    (lambda raw: {"columns": _without(raw, "Изменено") | {"Изменено": "Дата создания"}},
-     "more than one export column fills 'Дата создания'"),
-    (lambda raw: {"columns": _without(raw, "ФИО"), "constants": raw["constants"] | {"Заявитель": "аноним"}},
-     "'Заявитель' is the applicant's personal data"),
-    (lambda raw: {"columns": {k: v for k, v in raw["columns"].items() if k not in ("ФИО", "Телефон для связи",
-                                                                                   "E-mail")}},
-     "no column is the applicant"),
-    (lambda raw: {"file_name": "priemnaya_(?P<date>\\d{8}).csv"}, "file_name has no `region` group"),
-    (lambda raw: {"file_name": "priemnaya_(.csv"}, "file_name: not a regular expression"),
-    (lambda raw: {"region": "99", "file_name": "p.csv"}, "region: '99' is not a region of seeds/regions.csv"),
-    (lambda raw: {"encodings": ["cp1252x"]}, "'cp1252x' is not an encoding"),
-    (lambda raw: {"date_formats": ["%Y-%m"]}, "does not read back the date"),
-    (lambda raw: {"delimiter": ";;"}, "must be one character"),
-    (lambda raw: {"colums": {}}, "unknown keys ['colums']"),
-])
+@pytest.mark.parametrize(
+    "change, problem",
+    [
+        (lambda raw: {"source": "pos_messages"}, "'pos_messages' is not a file source"),
+        (lambda raw: {"statuses": {"Решено": "solved"}}, "'решено' → 'solved' is not a warehouse status"),
+        (
+            lambda raw: {"statuses": {"Решено": "answered", "РЕШЕНО": "closed"}},
+            "is listed twice (case-insensitively) with different targets",
+        ),
+        (lambda raw: {"categories": {"Дороги": "roads.77"}}, "'дороги' → 'roads.77' is not in seeds/categories.csv"),
+        (lambda raw: {"agencies": {"Мэрия": "37-MERIA"}}, "'мэрия' → '37-MERIA' is not in seeds/agencies.csv"),
+        (
+            lambda raw: {"columns": _without(raw, "Поступило")},
+            "required contract columns neither mapped nor given as constants: ['Дата создания']",
+        ),
+        (
+            lambda raw: {"columns": _without(raw, "ID обращения") | {"ID обращения": "Номер заявки"}},
+            "'ID обращения' → 'Номер заявки': not a header of the portal_appeals contract",
+        ),
+        (
+            lambda raw: {"columns": _without(raw, "Изменено") | {"Изменено": "Дата создания"}},
+            "more than one export column fills 'Дата создания'",
+        ),
+        (
+            lambda raw: {"columns": _without(raw, "ФИО"), "constants": raw["constants"] | {"Заявитель": "аноним"}},
+            "'Заявитель' is the applicant's personal data",
+        ),
+        (
+            lambda raw: {
+                "columns": {k: v for k, v in raw["columns"].items() if k not in ("ФИО", "Телефон для связи", "E-mail")}
+            },
+            "no column is the applicant",
+        ),
+        (lambda raw: {"file_name": "priemnaya_(?P<date>\\d{8}).csv"}, "file_name has no `region` group"),
+        (lambda raw: {"file_name": "priemnaya_(.csv"}, "file_name: not a regular expression"),
+        (lambda raw: {"region": "99", "file_name": "p.csv"}, "region: '99' is not a region of seeds/regions.csv"),
+        (lambda raw: {"encodings": ["cp1252x"]}, "'cp1252x' is not an encoding"),
+        (lambda raw: {"date_formats": ["%Y-%m"]}, "does not read back the date"),
+        (lambda raw: {"delimiter": ";;"}, "must be one character"),
+        (lambda raw: {"colums": {}}, "unknown keys ['colums']"),
+    ],
+)
 def test_an_invalid_mapping_is_refused_with_a_clear_error(tmp_path, change, problem):
     import yaml
 

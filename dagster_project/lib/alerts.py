@@ -4,7 +4,8 @@ Channels (lib/settings.py, all optional, any combination):
 - a generic JSON webhook: POST `{"kind", "key", "title", "text", "sent_at"}` to CUR_ALERT_WEBHOOK_URL;
 - the Telegram Bot API: `sendMessage` to CUR_ALERT_TELEGRAM_CHAT_ID with CUR_ALERT_TELEGRAM_BOT_TOKEN, at
   CUR_ALERT_TELEGRAM_API_URL (default https://api.telegram.org; a local stand-in in tests);
-- e-mail over SMTP: CUR_ALERT_SMTP_HOST/_PORT/_STARTTLS/_USER/_PASSWORD, from CUR_ALERT_EMAIL_FROM to CUR_ALERT_EMAIL_TO.
+- e-mail over SMTP: CUR_ALERT_SMTP_HOST/_PORT/_STARTTLS/_USER/_PASSWORD, from CUR_ALERT_EMAIL_FROM to
+  CUR_ALERT_EMAIL_TO.
 
 De-duplication: a key (e.g. `run_failure:warehouse_build`, `stale_source:sed_appeals`) reaches a channel at most once
 per CUR_ALERT_DEDUP_MINUTES (default 120). The memory is a small SQLite file beside the Dagster instance
@@ -85,7 +86,9 @@ def _memory() -> sqlite3.Connection:
     path = paths.alerts_state_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     con = sqlite3.connect(path, timeout=30)
-    con.execute("create table if not exists alerts_sent (key text, channel text, sent_at text, primary key (key, channel))")
+    con.execute(
+        "create table if not exists alerts_sent (key text, channel text, sent_at text, primary key (key, channel))"
+    )
     return con
 
 

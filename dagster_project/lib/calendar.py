@@ -66,9 +66,13 @@ def lake_first_year(lake_dir: Path) -> int | None:
             ).fetchone()
             earliest.append(from_statistics)
             for file in unread or []:
-                present = {name for (name,) in con.execute("select name from parquet_schema($f)", {"f": file}).fetchall()}
+                present = {
+                    name for (name,) in con.execute("select name from parquet_schema($f)", {"f": file}).fetchall()
+                }
                 mins = [f"min({name})" for name in timestamps if name in present]
-                earliest.append(con.execute(f"select least({', '.join(mins)}) from read_parquet($f)", {"f": file}).fetchone()[0])
+                earliest.append(
+                    con.execute(f"select least({', '.join(mins)}) from read_parquet($f)", {"f": file}).fetchone()[0]
+                )
     years = [moment.year for moment in earliest if moment is not None]
     return min(years) if years else None
 

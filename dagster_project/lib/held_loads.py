@@ -13,12 +13,12 @@ taking it back out would need its rows removed, and an hourly build would no lon
 the checks come before the build (check `load_admitted`), so this happens only when a load is validated again later.
 """
 
-LEDGER = "staging.stg_lake__landed_parts"  # the dbt model that records the lake parts the warehouse has read
-
 from collections.abc import Sequence
 from pathlib import Path
 
 from dagster_project.lib import paths, warehouse
+
+LEDGER = "staging.stg_lake__landed_parts"  # the dbt model that records the lake parts the warehouse has read
 
 
 def part_name(part: str | Path) -> str:

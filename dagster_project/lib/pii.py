@@ -110,7 +110,9 @@ def _replace_whole(text: str, value: str, marker: str) -> str:
     parts, start = [], 0
     while (found := text.find(value, start)) != -1:
         end = found + len(value)
-        whole = (found == 0 or not _is_word_char(text[found - 1])) and (end == len(text) or not _is_word_char(text[end]))
+        whole = (found == 0 or not _is_word_char(text[found - 1])) and (
+            end == len(text) or not _is_word_char(text[end])
+        )
         parts.append(text[start:found] + (marker if whole else value))
         start = end
     parts.append(text[start:])

@@ -44,7 +44,9 @@ def load_lake(data_dir: Path | None = None, schema: str | None = None) -> dict[s
         for table in contracts.RAW_TABLES:
             parts = sorted((data_dir / "lake" / "raw" / table).glob("*/*.parquet"))
             if files := [part for part in parts if (table, held_loads.part_name(part)) not in held]:
-                relations[table] = con.read_parquet([str(f) for f in files], union_by_name=True, hive_partitioning=False)
+                relations[table] = con.read_parquet(
+                    [str(f) for f in files], union_by_name=True, hive_partitioning=False
+                )
         for manual in sorted((data_dir / "manual").glob("*.csv")):
             relations[f"manual_{manual.stem}"] = con.read_csv(str(manual), header=True, all_varchar=True)
         relations["production_calendar"] = con.from_arrow(calendar.calendar_table(data_dir / "lake"))
@@ -60,7 +62,8 @@ def copy_relation(cursor, relation: duckdb.DuckDBPyRelation, schema: str, table:
     reader = relation.to_arrow_reader(COPY_BATCH_ROWS)
     target = sql.Identifier(schema, table)
     columns = sql.SQL(", ").join(
-        sql.SQL("{} {}").format(sql.Identifier(field.name), sql.SQL(_postgres_type(field.type))) for field in reader.schema
+        sql.SQL("{} {}").format(sql.Identifier(field.name), sql.SQL(_postgres_type(field.type)))
+        for field in reader.schema
     )
     cursor.execute(sql.SQL("create table {} ({})").format(target, columns))
     copy = sql.SQL("copy {} from stdin with (format csv, header false)").format(target).as_string(cursor)
@@ -97,7 +100,13 @@ def _postgres_type(arrow_type: pa.DataType) -> str:
 
 def _csv_ready(batch: pa.RecordBatch) -> pa.RecordBatch:
     columns = [
-        pa.array([None if value is None else json.dumps(value, ensure_ascii=False, default=str) for value in column.to_pylist()], pa.string())
+        pa.array(
+            [
+                None if value is None else json.dumps(value, ensure_ascii=False, default=str)
+                for value in column.to_pylist()
+            ],
+            pa.string(),
+        )
         if pa.types.is_nested(column.type)
         else column
         for column in batch.columns

@@ -82,7 +82,10 @@ def column_doc(model: str, column: str) -> dict | None:
     if numbered:
         first = columns.get(f"{numbered['head']}_1{numbered['tail']}")
         if first:
-            return {"label": f"{first['label']} № {numbered['n']}", "description": f"{first['description']} (№ {numbered['n']})"}
+            return {
+                "label": f"{first['label']} № {numbered['n']}",
+                "description": f"{first['description']} (№ {numbered['n']})",
+            }
     return None
 
 

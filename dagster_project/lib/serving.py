@@ -83,7 +83,8 @@ def agencies_in_snapshot(catalog: Path) -> list[tuple[str, str]]:
     The «не определено» member (no region) gets no role."""
     with duckdb.connect(str(catalog), read_only=True) as con:
         return con.sql(
-            f"select distinct agency_id, region_code from main.{ROLE_SOURCE_MART} where region_code is not null order by 1"
+            f"select distinct agency_id, region_code from main.{ROLE_SOURCE_MART}"
+            " where region_code is not null order by 1"
         ).fetchall()
 
 
@@ -98,7 +99,9 @@ def unaudited_models(con: duckdb.DuckDBPyConnection) -> list[dict]:
                        [schema, table]).fetchone()[0]:
         return []
     rows = con.execute(f"select model, unaudited_since, reason from {AUDIT_LEDGER} order by unaudited_since, model")
-    return [{"model": model, "unaudited_since": str(since), "reason": reason} for model, since, reason in rows.fetchall()]
+    return [
+        {"model": model, "unaudited_since": str(since), "reason": reason} for model, since, reason in rows.fetchall()
+    ]
 
 
 def refusal(unaudited: list[dict], catalog: Path) -> str:
@@ -239,7 +242,9 @@ def load_postgres(catalog: Path, postgres_url: str, schema: str = "serving") -> 
                 if loaded.get(name) == mart.fingerprint:
                     continue
                 cursor.execute(sql.SQL("drop table if exists {}").format(sql.Identifier(schema, f"{name}__loading")))
-                rows[name] = copy_relation(cursor, source.sql(f'select * from main."{name}"'), schema, f"{name}__loading")
+                rows[name] = copy_relation(
+                    cursor, source.sql(f'select * from main."{name}"'), schema, f"{name}__loading"
+                )
             for name in rows:
                 cursor.execute(sql.SQL("drop table if exists {}").format(sql.Identifier(schema, name)))
                 cursor.execute(sql.SQL("alter table {} rename to {}").format(

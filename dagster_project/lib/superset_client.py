@@ -76,7 +76,9 @@ def load_bundle(bundle_dir: Path = BUNDLE_DIR) -> dict[str, dict]:
 
 def dataset_tables(bundle_dir: Path = BUNDLE_DIR) -> list[str]:
     """The mart behind every dataset of the bundle: what the serving layer must hold for Superset."""
-    return sorted(config["table_name"] for name, config in load_bundle(bundle_dir).items() if name.startswith("datasets/"))
+    return sorted(
+        config["table_name"] for name, config in load_bundle(bundle_dir).items() if name.startswith("datasets/")
+    )
 
 
 class BundleError(ValueError):
@@ -93,10 +95,16 @@ def dataset_access(bundle: dict[str, dict]) -> dict[str, tuple[str, ...] | str]:
         declared = config.get("access")
         if declared == PUBLIC:
             access[config["table_name"]] = PUBLIC
-        elif isinstance(declared, list) and set(declared) <= set(DIMENSION_COLUMNS) and len(set(declared)) == len(declared):
+        elif (
+            isinstance(declared, list)
+            and set(declared) <= set(DIMENSION_COLUMNS)
+            and len(set(declared)) == len(declared)
+        ):
             access[config["table_name"]] = tuple(sorted(declared))
         else:
-            problems.append(f"{name}: access must be '{PUBLIC}' or a list of {sorted(DIMENSION_COLUMNS)}, got {declared!r}")
+            problems.append(
+                f"{name}: access must be '{PUBLIC}' or a list of {sorted(DIMENSION_COLUMNS)}, got {declared!r}"
+            )
     if problems:
         raise BundleError("datasets without a valid access declaration: " + "; ".join(problems))
     return access
@@ -161,7 +169,9 @@ def render_bundle(serving_uri: str, serving_schema: str = "main", bundle_dir: Pa
                 config["schema"] = config["schema"].replace("{{ serving_schema }}", serving_schema)
                 del config["access"]
                 # the semantic layer: labels, descriptions and saved metrics generated from the marts' dbt YAML
-                config["columns"] = semantic.dataset_columns(config["table_name"], semantic.mart_columns(config["table_name"]))
+                config["columns"] = semantic.dataset_columns(
+                    config["table_name"], semantic.mart_columns(config["table_name"])
+                )
                 config["metrics"] = semantic.dataset_metrics(config["table_name"])
             if name.startswith("dashboards/"):
                 for native in config["metadata"]["native_filter_configuration"]:
@@ -169,8 +179,12 @@ def render_bundle(serving_uri: str, serving_schema: str = "main", bundle_dir: Pa
                         value = filter_defaults[native["id"]]
                         native["controlValues"]["defaultToFirstItem"] = False
                         native["defaultDataMask"] = {
-                            "extraFormData": {"filters": [{"col": native["targets"][0]["column"]["name"], "op": "IN", "val": [value]}]},
-                            "filterState": {"value": [value], "label": value}, "ownState": {}}
+                            "extraFormData": {
+                                "filters": [{"col": native["targets"][0]["column"]["name"], "op": "IN", "val": [value]}]
+                            },
+                            "filterState": {"value": [value], "label": value},
+                            "ownState": {},
+                        }
             if name.startswith("charts/") and isinstance(config.get("query_context"), dict):
                 config["query_context"] = json.dumps(config["query_context"], ensure_ascii=False)
             bundle.writestr(f"cur_bundle/{name}", yaml.safe_dump(config, allow_unicode=True, sort_keys=False))
@@ -418,17 +432,30 @@ def deploy(
     access = dataset_access(bundle)
     defaults = first_values(bundle, serving_catalog) if serving_catalog else None
     client.import_bundle(render_bundle(serving_uri, serving_schema, bundle_dir, defaults))
-    uuids = {folder: {config["uuid"] for name, config in bundle.items() if name.startswith(f"{folder}/")} for folder in BUNDLE_FOLDERS}
-    datasets = {row["table_name"]: row["id"] for uuid, row in client.by_uuid("dataset", ["table_name"]).items() if uuid in uuids["datasets"]}
+    uuids = {
+        folder: {config["uuid"] for name, config in bundle.items() if name.startswith(f"{folder}/")}
+        for folder in BUNDLE_FOLDERS
+    }
+    datasets = {
+        row["table_name"]: row["id"]
+        for uuid, row in client.by_uuid("dataset", ["table_name"]).items()
+        if uuid in uuids["datasets"]
+    }
     columns = {name: client.refresh_dataset(dataset_id) for name, dataset_id in sorted(datasets.items())}
     check_access_columns(access, columns)
     check_documented(columns)
     grant_dataset_access(client, access, datasets, agencies)
     applied = client.ensure_rls_rules(rls_rules(access, agencies), datasets)
-    charts = {uuid: row["id"] for uuid, row in client.by_uuid("chart", ["slice_name"]).items() if uuid in uuids["charts"]}
+    charts = {
+        uuid: row["id"] for uuid, row in client.by_uuid("chart", ["slice_name"]).items() if uuid in uuids["charts"]
+    }
     for chart_id in charts.values():
         client.chart_data(chart_id)
-    dashboards = {row["slug"]: row["id"] for uuid, row in client.by_uuid("dashboard", ["slug"]).items() if uuid in uuids["dashboards"]}
+    dashboards = {
+        row["slug"]: row["id"]
+        for uuid, row in client.by_uuid("dashboard", ["slug"]).items()
+        if uuid in uuids["dashboards"]
+    }
     return DeployResult(datasets, charts, dashboards, applied, round(time.monotonic() - started, 2))
 
 
@@ -442,7 +469,9 @@ def grant_dataset_access(client: SupersetClient, access: dict[str, tuple[str, ..
     index = client.permission_ids()
     names = {permission_id: permission for (permission, _), permission_id in index.items()}
     sql_lab = client.role_permissions(roles["sql_lab"])
-    base = {pid for pid in client.role_permissions(roles["Gamma"]) if names.get(pid) not in WIDE_DATA_PERMISSIONS} - sql_lab
+    base = {
+        pid for pid in client.role_permissions(roles["Gamma"]) if names.get(pid) not in WIDE_DATA_PERMISSIONS
+    } - sql_lab
     grants, databases = {}, set()
     for table, dataset_id in datasets.items():
         database = client.dataset(dataset_id)["database"]

@@ -141,7 +141,9 @@ def lock(purpose: str | None = None, run_id: str | None = None, timeout_s: float
             _held["depth"] += 1
             acquired = None
         else:
-            acquired = _acquire(purpose, run_id, settings.warehouse_lock_timeout_s() if timeout_s is None else timeout_s)
+            acquired = _acquire(
+                purpose, run_id, settings.warehouse_lock_timeout_s() if timeout_s is None else timeout_s
+            )
             _held.update(file=acquired, depth=1)
     try:
         yield

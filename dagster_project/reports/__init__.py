@@ -27,9 +27,34 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from dagster_project.lib import paths
 from dagster_project.reports.svg import bar_chart, line_chart
 
-MONTHS_RU = ("январь", "февраль", "март", "апрель", "май", "июнь", "июль", "август", "сентябрь", "октябрь", "ноябрь", "декабрь")
-MONTHS_RU_PREPOSITIONAL = ("январе", "феврале", "марте", "апреле", "мае", "июне", "июле", "августе", "сентябре", "октябре",
-                           "ноябре", "декабре")
+MONTHS_RU = (
+    "январь",
+    "февраль",
+    "март",
+    "апрель",
+    "май",
+    "июнь",
+    "июль",
+    "август",
+    "сентябрь",
+    "октябрь",
+    "ноябрь",
+    "декабрь",
+)
+MONTHS_RU_PREPOSITIONAL = (
+    "январе",
+    "феврале",
+    "марте",
+    "апреле",
+    "мае",
+    "июне",
+    "июле",
+    "августе",
+    "сентябре",
+    "октябре",
+    "ноябре",
+    "декабре",
+)
 LAGGING_AGENCIES = 5
 TOP_MUNICIPALITIES = 10
 TEMPLATES_DIR = Path(__file__).parent / "templates"
@@ -123,10 +148,14 @@ def load_report_data(serving_path: Path, region_code: str, month: date) -> dict:
             where region_code = ? and month_start = ?""", [region_code, _months_before(month, 12)])] or [None]
         regions = [_with_days(row) for row in _rows(con, """select * from main.governor_monthly_summary
             where month_start = ? order by on_time_share desc nulls last, region_code""", [month])]
-        sectors = _rows(con, """select sector_name, received, answered, overdue_open, on_time_share, satisfaction_share,
+        sectors = _rows(
+            con,
+            """select sector_name, received, answered, overdue_open, on_time_share, satisfaction_share,
                 repeat_share, median_response_hours / 24 as median_response_days
-            from main.sector_kpis_monthly where region_code = ? and month_start = ? order by received desc, sector_name""",
-            [region_code, month])
+            from main.sector_kpis_monthly where region_code = ? and month_start = ?
+            order by received desc, sector_name""",
+            [region_code, month],
+        )
         municipalities = _rows(con, f"""select municipality_name, sum(appeals) as appeals,
                 10000.0 * sum(appeals) / max(population) as per_10k, count(*) filter (where is_hot) as hot_cells,
                 string_agg(case when is_hot then sector_name end, ', ' order by intensity_index desc) as hot_sectors
@@ -136,18 +165,30 @@ def load_report_data(serving_path: Path, region_code: str, month: date) -> dict:
         hot_cells = _rows(con, """select municipality_name, sector_name, appeals, intensity_index
             from main.problem_heat_map where region_code = ? and month_start = ? and is_hot
             order by intensity_index desc, municipality_name, sector_name""", [region_code, month])
-        agencies = _rows(con, f"""select agency_name_in_month as agency_name, agency_kind, score, rating_rank, ranked_agencies,
+        agencies = _rows(
+            con,
+            f"""select agency_name_in_month as agency_name, agency_kind, score, rating_rank, ranked_agencies,
                 received, answered, open_overdue, quantity_score, speed_score, quality_score, completeness_score
             from main.agency_rating_monthly where region_code = ? and month_start = ? and is_ranked
-            order by score, agency_id limit {LAGGING_AGENCIES}""", [region_code, month])
+            order by score, agency_id limit {LAGGING_AGENCIES}""",
+            [region_code, month],
+        )
         ranked = _rows(con, """select count(*) filter (where is_ranked) as ranked, count(*) as agencies
             from main.agency_rating_monthly where region_code = ? and month_start = ?""", [region_code, month])[0]
-        indicators = _rows(con, """select indicator_code, indicator_name, indicator_kind_ru, unit, target_value, actual_value,
+        indicators = _rows(
+            con,
+            """select indicator_code, indicator_name, indicator_kind_ru, unit, target_value, actual_value,
                 target_date_ru, status, status_ru
-            from main.indicator_tracking where region_code = ? and year = ? order by indicator_kind desc, indicator_code""",
-            [region_code, month.year])
-        roadmap_overdue = _rows(con, """select count(*) filter (where is_overdue) as overdue, max(as_of_date) as as_of_date
-            from main.roadmap_status where region_code = ?""", [region_code])[0]
+            from main.indicator_tracking where region_code = ? and year = ?
+            order by indicator_kind desc, indicator_code""",
+            [region_code, month.year],
+        )
+        roadmap_overdue = _rows(
+            con,
+            """select count(*) filter (where is_overdue) as overdue, max(as_of_date) as as_of_date
+            from main.roadmap_status where region_code = ?""",
+            [region_code],
+        )[0]
     current = history[-1]
     others = [row for row in regions if row["region_code"] != region_code]
     return {
@@ -225,8 +266,12 @@ def summary_sentences(data: dict) -> list[str]:
         text = f"В срок дан ответ на {number(current['on_time_share'], 'share')} обращений"
         if previous and previous["on_time_share"] is not None:
             delta = current["on_time_share"] - previous["on_time_share"]
-            text += (f" ({'рост' if delta > 0 else 'снижение'} на {number(abs(delta) * 100, 'decimal')} п.\u00a0п. к предыдущему месяцу)"
-                     if abs(delta) >= NOTABLE_CHANGE_POINTS else " (на уровне предыдущего месяца)")
+            text += (
+                f" ({'рост' if delta > 0 else 'снижение'} на {number(abs(delta) * 100, 'decimal')} п.\u00a0п."
+                " к предыдущему месяцу)"
+                if abs(delta) >= NOTABLE_CHANGE_POINTS
+                else " (на уровне предыдущего месяца)"
+            )
         place = [row["region_code"] for row in data["regions"]].index(current["region_code"]) + 1
         text += f"; это {place}-е место из {len(data['regions'])} регионов ЦУР."
         sentences.append(text)
@@ -242,11 +287,15 @@ def summary_sentences(data: dict) -> list[str]:
         sentences.append(text + ".")
     if data["agencies"]:
         agency = data["agencies"][0]
-        sentences.append(f"Ниже всех в рейтинге — {agency['agency_name']} (балл {number(agency['score'], 'decimal')} из 100): "
-                         f"{agency['reason']}.")
+        sentences.append(
+            f"Ниже всех в рейтинге — {agency['agency_name']} (балл {number(agency['score'], 'decimal')} из 100): "
+            f"{agency['reason']}."
+        )
     risky = [row for row in data["indicators"] if row["status"] in ("at_risk", "failed")]
     if risky:
-        sentences.append(f"Целевые показатели под угрозой или не достигнуты: {len(risky)} из {len(data['indicators'])}.")
+        sentences.append(
+            f"Целевые показатели под угрозой или не достигнуты: {len(risky)} из {len(data['indicators'])}."
+        )
     return sentences
 
 
@@ -275,16 +324,21 @@ def recommendations(data: dict) -> list[str]:
             advice.append(f"{agency['agency_name']}: разобрать ответы, возвращённые на доработку и вызвавшие повторные "
                           f"обращения ({SUB_SCORES[agency['weakest']]} {number(agency[agency['weakest']], 'share')}).")
     for hot in data["hot_cells"][:3]:
-        advice.append(f"{hot['municipality_name']}, отрасль «{hot['sector_name']}»: провести выездной разбор причин "
-                      f"({number(hot['appeals'])} обращений, индекс интенсивности {number(hot['intensity_index'], 'decimal')}).")
+        advice.append(
+            f"{hot['municipality_name']}, отрасль «{hot['sector_name']}»: провести выездной разбор причин "
+            f"({number(hot['appeals'])} обращений, индекс интенсивности {number(hot['intensity_index'], 'decimal')})."
+        )
     if previous and current["repeat_share"] is not None and previous["repeat_share"] is not None \
             and current["repeat_share"] - previous["repeat_share"] >= NOTABLE_CHANGE_POINTS:
         advice.append("Проанализировать первопричины повторных обращений: их доля выросла до "
                       f"{number(current['repeat_share'], 'share')}.")
     for indicator in data["indicators"]:
         if indicator["status"] in ("at_risk", "failed"):
-            advice.append(f"Показатель «{indicator['indicator_name']}» ({indicator['status_ru']}): принять меры для "
-                          f"достижения цели {number(indicator['target_value'], 'decimal')} {indicator['unit']} к {indicator['target_date_ru']}.")
+            advice.append(
+                f"Показатель «{indicator['indicator_name']}» ({indicator['status_ru']}): принять меры для "
+                f"достижения цели {number(indicator['target_value'], 'decimal')} {indicator['unit']} "
+                f"к {indicator['target_date_ru']}."
+            )
     if data["roadmap_overdue"]:
         advice.append(f"Актуализировать сроки дорожной карты ЦУР: просрочено мероприятий — {data['roadmap_overdue']}.")
     return advice
@@ -305,7 +359,11 @@ def render_html(data: dict, prepared: date | None = None) -> str:
     for label, column, kind in HEADLINES:
         compared = {}
         for name, base in (("previous", data["previous"]), ("last_year", data["last_year"])):
-            delta = None if base is None or base[column] is None or current[column] is None else current[column] - base[column]
+            delta = (
+                None
+                if base is None or base[column] is None or current[column] is None
+                else current[column] - base[column]
+            )
             compared[name], compared[f"{name}_class"] = change(delta, kind)
         headlines.append({"label": label, "value": number(current[column], kind), **compared,
                           "others": number(data["others_mean"][column], kind)})

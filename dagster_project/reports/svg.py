@@ -34,11 +34,15 @@ def _frame(labels: list[str], maximum: float, percent: bool, tick_count: int) ->
     for tick in _axis_ticks(maximum, tick_count):
         y = TOP + plot_height - (tick / maximum * plot_height if maximum else 0)
         parts.append(f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" stroke="#ddd"/>')
-        parts.append(f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="11">{_tick_label(tick, percent)}</text>')
+        parts.append(
+            f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="11">{_tick_label(tick, percent)}</text>'
+        )
     step = plot_width / max(len(labels), 1)
     for index, label in enumerate(labels):
         x = LEFT + step * (index + 0.5)
-        parts.append(f'<text x="{x:.1f}" y="{HEIGHT - BOTTOM + 16}" text-anchor="middle" font-size="11">{escape(label)}</text>')
+        parts.append(
+            f'<text x="{x:.1f}" y="{HEIGHT - BOTTOM + 16}" text-anchor="middle" font-size="11">{escape(label)}</text>'
+        )
     return parts
 
 
@@ -54,8 +58,10 @@ def bar_chart(title: str, labels: list[str], values: list[float | None], highlig
         height = value / maximum * plot_height
         x = LEFT + step * index + step * 0.15
         color = COLORS[1] if highlight_last and index == len(values) - 1 else COLORS[0]
-        parts.append(f'<rect x="{x:.1f}" y="{TOP + plot_height - height:.1f}" width="{step * 0.7:.1f}" '
-                     f'height="{height:.1f}" fill="{color}"><title>{escape(labels[index])}: {value:,.0f}</title></rect>')
+        parts.append(
+            f'<rect x="{x:.1f}" y="{TOP + plot_height - height:.1f}" width="{step * 0.7:.1f}" '
+            f'height="{height:.1f}" fill="{color}"><title>{escape(labels[index])}: {value:,.0f}</title></rect>'
+        )
         parts.append(f'<text x="{x + step * 0.35:.1f}" y="{TOP + plot_height - height - 4:.1f}" text-anchor="middle" '
                      f'font-size="10">{_tick_label(value, False)}</text>')
     return _svg(title, parts)
@@ -72,7 +78,9 @@ def line_chart(title: str, labels: list[str], series: dict[str, list[float | Non
         for index, value in enumerate([*values, None]):
             if value is None:
                 if len(segment) > 1:
-                    parts.append(f'<polyline points="{" ".join(segment)}" fill="none" stroke="{color}" stroke-width="2"/>')
+                    parts.append(
+                        f'<polyline points="{" ".join(segment)}" fill="none" stroke="{color}" stroke-width="2"/>'
+                    )
                 segment = []
                 continue
             x, y = LEFT + step * (index + 0.5), TOP + plot_height - value * plot_height

@@ -1,5 +1,6 @@
 """The warehouse build: the dbt project (models, seeds, snapshots, tests) and everything downstream of it (the Great
-Expectations checks of the marts, publish, the Superset deploy), except the Governor's report, which is partitioned by month and region."""
+Expectations checks of the marts, publish, the Superset deploy), except the Governor's report, which is partitioned
+by month and region."""
 
 from dagster import AssetSelection, define_asset_job
 

@@ -3,7 +3,6 @@
 import json
 
 from dagster import (
-    AssetKey,
     AssetRecordsFilter,
     DagsterRunStatus,
     DefaultSensorStatus,

@@ -1,5 +1,5 @@
-"""The `serving/marts` asset: the serving layer BI reads, one immutable Parquet file per mart version under a catalog of views
-(lib/serving.py), and the PostgreSQL serving copy when `SERVING_POSTGRES_URL` is set.
+"""The `serving/marts` asset: the serving layer BI reads, one immutable Parquet file per mart version under a catalog
+of views (lib/serving.py), and the PostgreSQL serving copy when `SERVING_POSTGRES_URL` is set.
 
 Nothing is served while the warehouse has rows that no build has audited (write-audit-publish): the asset fails,
 saying which models and since when, and BI keeps reading the last published marts.

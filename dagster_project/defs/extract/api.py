@@ -113,7 +113,11 @@ def extract_api(
     backfill = updated_since is not None
     high_water: datetime | None = None
     if backfill:
-        state = {"since": iso_z(updated_since), "until": iso_z(updated_until) if updated_until else None, "cursor": None}
+        state = {
+            "since": iso_z(updated_since),
+            "until": iso_z(updated_until) if updated_until else None,
+            "cursor": None,
+        }
     else:
         with warehouse.connect() as con:
             cursor_value, page_state = warehouse.read_cursor(con, spec.name)

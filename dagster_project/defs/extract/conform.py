@@ -154,8 +154,12 @@ def _record_checks(spec: ApiSpec | FileSpec, columns: set[str], hash_column: str
             reasons.append(_reason(out, f"'{column} out of range: ' || {column}"))
     for earlier, later in getattr(spec, "chronology", ()):  # an export's times as the file has them: local
         shown = {c: (f"{raw(c)} || ' local'" if isinstance(spec, FileSpec) else c) for c in (earlier, later)}
-        reasons.append(_reason(f"{later} < {earlier}",
-                               f"'{later} (' || {shown[later]} || ') is before {earlier} (' || {shown[earlier]} || ')'"))
+        reasons.append(
+            _reason(
+                f"{later} < {earlier}",
+                f"'{later} (' || {shown[later]} || ') is before {earlier} (' || {shown[earlier]} || ')'",
+            )
+        )
     if hash_column:
         reasons.append(_reason("_identity is null", "'no citizen identity (name, phone, e-mail or handle)'"))
     return reasons

@@ -3,8 +3,9 @@ Parquet part.
 
 Exactly once per content: a file is identified by the SHA-256 of its bytes. Its part is named after the hash,
 so neither a run killed after landing nor a second copy of the file lands it again; ops.processed_files
-records the outcome per file (name and hash); only then is the file moved to processed/ or rejected/. A file name from outside (a directory entry,
-a sensor's run config) is only ever matched against the inbox listing and sanitized, never joined as a path.
+records the outcome per file (name and hash); only then is the file moved to processed/ or rejected/. A file name
+from outside (a directory entry, a sensor's run config) is only ever matched against the inbox listing and
+sanitized, never joined as a path.
 """
 
 import logging

@@ -172,7 +172,9 @@ def _spec_from(raw: dict, name: str) -> tuple[FileSpec | None, list[str]]:
     statuses = _lowered(_text_map(raw.get("statuses"), "statuses", problems), "statuses", problems)
     for word, code in statuses.items():
         if code not in STATUS_CODES:
-            problems.append(f"statuses: {word!r} → {code!r} is not a warehouse status ({', '.join(sorted(STATUS_CODES))})")
+            problems.append(
+                f"statuses: {word!r} → {code!r} is not a warehouse status ({', '.join(sorted(STATUS_CODES))})"
+            )
     booleans = _lowered(_text_map(raw.get("booleans"), "booleans", problems), "booleans", problems)
     for word, value in booleans.items():
         if not isinstance(value, bool):

@@ -81,21 +81,37 @@ class FileSpec:
 
 POS_MESSAGES = ApiSpec(
     name="pos_messages",
-    description="ПОС (Платформа обратной связи): сообщения граждан и обращения 59-ФЗ через ЕПГУ, по версии на каждое обновление",
+    description=(
+        "ПОС (Платформа обратной связи): сообщения граждан и обращения 59-ФЗ через ЕПГУ, по версии на каждое обновление"
+    ),
     api="pos",
     path="/messages",
     key_column="message_id",
     fields={
-        "message_id": "id", "region_code": "regionCode", "oktmo": "oktmo", "opa_id": "opaId", "is_59fz": "is59FZ",
-        "category_code": "categoryCode", "subcategory_code": "subcategoryCode", "text": "text", "address": "address",
-        "created_at": "createdAt", "status": "status", "answer_text": "answer.text", "answered_at": "answer.at",
-        "rating": "rating.value", "rated_at": "rating.at", "updated_at": "updatedAt",
+        "message_id": "id",
+        "region_code": "regionCode",
+        "oktmo": "oktmo",
+        "opa_id": "opaId",
+        "is_59fz": "is59FZ",
+        "category_code": "categoryCode",
+        "subcategory_code": "subcategoryCode",
+        "text": "text",
+        "address": "address",
+        "created_at": "createdAt",
+        "status": "status",
+        "answer_text": "answer.text",
+        "answered_at": "answer.at",
+        "rating": "rating.value",
+        "rated_at": "rating.at",
+        "updated_at": "updatedAt",
     },
     identity={"phone": "author.phone", "email": "author.email", "name": "author.name"},
     hash_column="citizen_hash",
     masked_columns=("text", "answer_text", "address"),
     child=ListSpec(
-        list_field="statusHistory", table="pos_message_events", seq_column="event_seq",
+        list_field="statusHistory",
+        table="pos_message_events",
+        seq_column="event_seq",
         fields={"status": "status", "event_at": "at", "agency_id": "opaId"},
     ),
 )

@@ -54,13 +54,13 @@ class WireBatch:
 def _normalized(table: pa.Table, trim_all: bool, trimmed: set[str] = frozenset()) -> pa.Table:
     """Every text value blank → null (in list elements too); columns in `trimmed` (or all, for exports) stripped."""
     columns = []
-    for field in table.schema:
-        column = table[field.name].combine_chunks()
-        if field.name.startswith("_") and not field.name.startswith(("_pii_", "_list_")):
+    for column_field in table.schema:
+        column = table[column_field.name].combine_chunks()
+        if column_field.name.startswith("_") and not column_field.name.startswith(("_pii_", "_list_")):
             columns.append(column)
-        elif pa.types.is_string(field.type):
-            columns.append(pii.blank_to_null(column, trim_all or field.name in trimmed))
-        elif pa.types.is_list(field.type):
+        elif pa.types.is_string(column_field.type):
+            columns.append(pii.blank_to_null(column, trim_all or column_field.name in trimmed))
+        elif pa.types.is_list(column_field.type):
             elements = column.values
             fields = [pii.blank_to_null(elements.field(f.name), trim_all or f.name in trimmed)
                       if pa.types.is_string(f.type) else elements.field(f.name) for f in elements.type]

@@ -15,4 +15,6 @@ def fail_runs_of_dead_processes(context: SensorEvaluationContext) -> SkipReason:
     failed = runs.fail_runs_of_dead_processes(context.instance)
     if failed:
         context.log.warning(f"marked failed, their process is gone: {', '.join(failed)}")
-    return SkipReason(f"{len(failed)} run(s) of ended processes marked failed" if failed else "no run of an ended process")
+    return SkipReason(
+        f"{len(failed)} run(s) of ended processes marked failed" if failed else "no run of an ended process"
+    )
