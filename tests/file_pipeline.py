@@ -33,7 +33,7 @@ def file_sources_run(data: Path, inbox: Path, mappings: Path, pii_hash_key: str)
             landing.ensure_table(table)
         yield materialize(
             [*FILE_ASSETS.values(), cur_dbt_models,
-             quality_checks(AssetKey(["raw", "portal_appeals"])), quality_checks(AssetKey(["raw", "sed_appeals"]))],
+             quality_checks(AssetKey(["raw", "portal_appeals"]), AssetKey(["raw", "sed_appeals"]))],
             resources={"inbox": InboxResource(), "pii": PiiResource(), "dbt": dbt_resource()},
             raise_on_error=False,
         )

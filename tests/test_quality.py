@@ -186,10 +186,18 @@ def _environment(monkeypatch: pytest.MonkeyPatch, data_dir: Path, seeds: Path) -
     monkeypatch.setenv("CUR_AS_OF", AS_OF.isoformat())
 
 
-def _validate_all(data_dir: Path, seeds: Path, assets: list[tuple[str, ...]]) -> dict:
+def _validate_all(data_dir: Path, seeds: Path, assets: list[tuple[str, ...]], one_pass: bool = False) -> dict:
+    """Every asset validated on its own, or all of them in one pass (one GE context: the corrupted data's failures
+    are then reported per asset as they were asset by asset)."""
     with pytest.MonkeyPatch.context() as monkeypatch:
         _environment(monkeypatch, data_dir, seeds)
-        return {asset_path: {o.name: o for o in gx.validate(asset_path)} for asset_path in assets}
+        if not one_pass:
+            return {asset_path: {o.name: o for o in gx.validate(asset_path)} for asset_path in assets}
+        contexts = []
+        monkeypatch.setattr(gx, "_context", lambda catalog, context=gx._context: contexts.append(1) or context(catalog))
+        results = gx.validate_many(assets)
+        assert len(contexts) == 1
+        return {asset_path: {o.name: o for o in outcomes} for asset_path, outcomes in results.items()}
 
 
 RAW_ASSETS = [asset_path for asset_path in gx.VALIDATED_ASSETS if asset_path[0] == "raw"]
@@ -209,7 +217,7 @@ def corrupted(tmp_path_factory, seeds_dir) -> dict:
     write_lake(data_dir, corrupt=True)
     write_warehouse(data_dir / "warehouse.duckdb", corrupt=True)
     assets = RAW_ASSETS + [("agency_rating_monthly",), ("municipality_pareto",)]
-    return _validate_all(data_dir, seeds_dir, assets) | {"data_dir": data_dir}
+    return _validate_all(data_dir, seeds_dir, assets, one_pass=True) | {"data_dir": data_dir}
 
 
 def failed(results: dict) -> dict[str, str]:

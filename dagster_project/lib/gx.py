@@ -299,28 +299,33 @@ def _activity_sql(table: str, as_of: datetime) -> str:
     """
 
 
-def _build_lake_catalog(catalog: Path, table: str, as_of: datetime) -> tuple[str | None, list[str]]:
-    """Views for one raw table in a fresh catalog database; returns the validated (latest landed) run id and its
-    part files."""
-    if not _has_parts(table):
-        raise FileNotFoundError(f"no landed Parquet under {paths.raw_dir(table)}")
+def _build_lake_catalog(catalog: Path, tables: list[str], as_of: datetime) -> dict[str, tuple[str | None, list[str]]]:
+    """Views for the raw tables in a fresh catalog database (one for the whole validation pass); returns each table's
+    validated (latest landed) run id and its part files."""
+    for table in tables:
+        if not _has_parts(table):
+            raise FileNotFoundError(f"no landed Parquet under {paths.raw_dir(table)}")
+    loads = {}
     with duckdb.connect(str(catalog), config=warehouse.duckdb_settings()) as con:
-        # Only the latest load is validated: a fault blocks the pipeline until a good load follows it, not
-        # forever (the lake is immutable). Its own files only, so that a column missing from them shows.
-        latest = con.execute(
-            f"""SELECT _run_id, list(DISTINCT filename) FROM {_parquet_scan(table, "filename = true")}
-                GROUP BY _run_id ORDER BY max(_landed_at) DESC LIMIT 1"""
-        ).fetchone()
-        if latest:
-            run_id, files = latest
-            scan = f"read_parquet([{', '.join(_sql_str(f) for f in files)}], union_by_name = true)"
-        else:  # only zero-row schema parts so far
-            run_id, files, scan = None, [str(p) for p in paths.raw_dir(table).glob(PARTS_GLOB)], _parquet_scan(table)
-        con.execute(f"CREATE VIEW {table} AS SELECT * FROM {scan}")
-        con.execute(f"CREATE VIEW {table}_activity AS {_activity_sql(table, as_of)}")
+        for table in tables:
+            # Only the latest load is validated: a fault blocks the pipeline until a good load follows it, not
+            # forever (the lake is immutable). Its own files only, so that a column missing from them shows.
+            latest = con.execute(
+                f"""SELECT _run_id, list(DISTINCT filename) FROM {_parquet_scan(table, "filename = true")}
+                    GROUP BY _run_id ORDER BY max(_landed_at) DESC LIMIT 1"""
+            ).fetchone()
+            if latest:
+                run_id, files = latest
+                scan = f"read_parquet([{', '.join(_sql_str(f) for f in files)}], union_by_name = true)"
+            else:  # only zero-row schema parts so far
+                run_id, files = None, [str(p) for p in paths.raw_dir(table).glob(PARTS_GLOB)]
+                scan = _parquet_scan(table)
+            con.execute(f"CREATE VIEW {table} AS SELECT * FROM {scan}")
+            con.execute(f"CREATE VIEW {table}_activity AS {_activity_sql(table, as_of)}")
+            loads[table] = (run_id, files)
         # the seed list that the ОКТМО × region consistency expectation joins to
         con.execute(f"CREATE TABLE ref_municipalities AS SELECT oktmo, region_code FROM {_seed_csv('municipalities.csv')}")
-    return run_id, files
+    return loads
 
 
 def _seed_csv(name: str) -> str:
@@ -412,35 +417,47 @@ def _context(catalog: Path):
 
 
 def validate(asset_path: tuple[str, ...]) -> list[CheckOutcome]:
-    """Runs the asset's checkpoints, rebuilds Data Docs for their results once, and groups the expectation results
-    by check. Raw tables are validated for their latest landed run, which is held out of the warehouse when a check
-    fails at ERROR (outcome `load_admitted`); marts as they are in the warehouse."""
-    outcomes: dict[str, CheckOutcome] = {}
-    run_id, files = None, []
+    """The checks of one asset (see `validate_many`)."""
+    return validate_many([asset_path])[asset_path]
+
+
+def validate_many(asset_paths: list[tuple[str, ...]]) -> dict[tuple[str, ...], list[CheckOutcome]]:
+    """One validation pass over several assets: one GE context, one lake catalog with the views of every raw table
+    among them, every checkpoint of every asset, and Data Docs rebuilt once for all their results; the expectation
+    results grouped by asset and check. Raw tables are validated for their latest landed run, which is held out of
+    the warehouse when a check fails at ERROR (outcome `load_admitted`); marts as they are in the warehouse."""
+    outcomes: dict[tuple[str, ...], dict[str, CheckOutcome]] = {asset_path: {} for asset_path in asset_paths}
+    loads: dict[str, tuple[str | None, list[str]]] = {}
     with tempfile.TemporaryDirectory(prefix="cur-gx-") as tmp:
         catalog = Path(tmp) / "lake.duckdb"
-        if _is_raw(asset_path):
-            run_id, files = _build_lake_catalog(catalog, asset_path[1], reference_time())
+        if raw_tables := [asset_path[1] for asset_path in asset_paths if _is_raw(asset_path)]:
+            loads = _build_lake_catalog(catalog, raw_tables, reference_time())
         parameters = _seed_parameters()
         try:
             context = _context(catalog)
-            results = {}
-            for checkpoint in checkpoints_for(asset_path):
-                results |= context.checkpoints.get(checkpoint).run(expectation_parameters=parameters).run_results
+            results = {}  # validation result identifier → (asset, suite result)
+            for asset_path in asset_paths:
+                for checkpoint in checkpoints_for(asset_path):
+                    run = context.checkpoints.get(checkpoint).run(expectation_parameters=parameters)
+                    results |= {identifier: (asset_path, result) for identifier, result in run.run_results.items()}
             context.build_data_docs(resource_identifiers=list(results))
-            for identifier, suite_result in results.items():
+            for identifier, (asset_path, suite_result) in results.items():
                 docs = context.get_docs_sites_urls(resource_identifier=identifier)
+                run_id = loads.get(asset_path[-1], (None, []))[0] if _is_raw(asset_path) else None
                 for result in suite_result.results:
                     name = result.expectation_config.meta["check"]
-                    outcome = outcomes.setdefault(name, CheckOutcome(name, validated_run_id=run_id))
+                    outcome = outcomes[asset_path].setdefault(name, CheckOutcome(name, validated_run_id=run_id))
                     outcome.data_docs = docs[0]["site_url"] if docs else None
                     if not result.success:
                         _record_failure(outcome, result)
         finally:
             ReadOnlyDuckDBDialect.close_connections()
-    if _is_raw(asset_path):
-        outcomes[LOAD_ADMITTED.name] = _admission(asset_path[1], run_id, files, list(outcomes.values()))
-    return list(outcomes.values())
+    for asset_path in asset_paths:
+        if _is_raw(asset_path):
+            run_id, files = loads[asset_path[1]]
+            outcomes[asset_path][LOAD_ADMITTED.name] = _admission(asset_path[1], run_id, files,
+                                                                  list(outcomes[asset_path].values()))
+    return {asset_path: list(checks.values()) for asset_path, checks in outcomes.items()}
 
 
 def _admission(table: str, run_id: str | None, files: list[str], outcomes: list[CheckOutcome]) -> CheckOutcome:

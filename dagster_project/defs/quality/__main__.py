@@ -31,8 +31,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"run {args.run_id}: {released} part(s) released" if released else f"run {args.run_id}: nothing held")
         return 0 if released else 1
     errors = 0
-    for asset_path in gx.VALIDATED_ASSETS:
-        for outcome in gx.validate(asset_path):
+    for asset_path, outcomes in gx.validate_many(gx.VALIDATED_ASSETS).items():
+        for outcome in outcomes:
             status = "ok" if outcome.passed else outcome.severity.upper()
             errors += status == "ERROR"
             details = f": {'; '.join(outcome.failures)}" if outcome.failures else ""
