@@ -3,7 +3,6 @@ SHELL := /bin/bash
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
-SCALE ?= 30000
 BENCH_SCALE ?= 1000000
 export DO_NOT_TRACK := 1
 export DAGSTER_HOME ?= $(CURDIR)/data/dagster_home
@@ -20,7 +19,7 @@ $(BIN)/dagster: pyproject.toml
 venv: $(BIN)/dagster
 
 run: venv
-	$(BIN)/python -m sandbox run --scale $(SCALE)
+	$(BIN)/python -m sandbox run $(if $(SCALE),--scale $(SCALE))
 
 # Both tiers lint first (ruff, config in pyproject.toml): a finding stops before the tests start.
 test: venv

@@ -8,7 +8,7 @@ import sys
 from datetime import date
 
 from dagster_project.lib import paths
-from sandbox.generator import generate
+from sandbox.generator import DEFAULT_SCALE, generate
 from sandbox.server import add_serve_arguments, serve
 
 
@@ -17,7 +17,7 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
 
     gen = commands.add_parser("generate", help="generate the API store and the file exports")
-    gen.add_argument("--scale", type=int, default=30_000, help="number of appeals over all channels")
+    gen.add_argument("--scale", type=int, default=DEFAULT_SCALE, help="number of appeals over all channels")
     gen.add_argument("--seed", type=int, default=42)
     gen.add_argument("--out", type=str, default=str(paths.sandbox_dir()))
     gen.add_argument("--inbox", type=str, default=str(paths.inbox_dir("")))
@@ -32,7 +32,8 @@ def main(argv: list[str] | None = None) -> int:
 
     run = commands.add_parser("run", help="generate the sandbox (once per scale and seed), serve it, materialize every "
                                           "asset, print a summary")
-    run.add_argument("--scale", type=int, default=30_000, help="number of sandbox appeals (default 30000)")
+    run.add_argument("--scale", type=int, default=DEFAULT_SCALE,
+                     help=f"number of sandbox appeals (default {DEFAULT_SCALE})")
     run.add_argument("--seed", type=int, default=42)
     ui = commands.add_parser("ui", help="the Dagster UI (dagster dev) with the sandbox serving the APIs")
     ui.add_argument("--port", type=int, default=3000)

@@ -40,6 +40,14 @@ REWORK_P = {"pos": 0.06, "incident": 0.0, "sed": 0.0, "portal": 0.08}
 REOPEN_P = {"pos": 0.02, "incident": 0.0, "sed": 0.0, "portal": 0.03}
 RATING_P = {"pos": 0.4, "incident": 0.0, "sed": 0.0, "portal": 0.3}
 UNANSWERED_P = 0.015
+# The sandbox is a sample of a real flow (ПОС gets about one appeal a month per 100–150 inhabitants); at the sample's
+# volume a small municipality's administration would get 0–1 appeals a month and could never be rated (≥ 10 a month,
+# var rating_min_appeals). So every municipality weighs at least as much as one of this population: the towns above
+# it keep their Pareto shape, the small ones get the volume a real month gives them.
+MUNICIPALITY_FLOOR_POPULATION = 60_000
+# Who answers an appeal of a municipality's sector, relative weights: ПОС routes local matters (yards, roads, waste,
+# schools) to the municipal administration first, the sector's РОИВ and subordinate organisations take the rest.
+RESPONSIBLE_KIND_WEIGHTS = {"ОМСУ": 3.0, "РОИВ": 1.0, "подведомственная": 0.5}
 
 SECTOR_WEIGHTS = {
     "housing": 0.30, "roads": 0.14, "waste": 0.09, "energy": 0.08, "health": 0.10, "transport": 0.08,
@@ -152,8 +160,10 @@ def build_model(ref: Reference, seed: int, start: date, end: date) -> Model:
     munis = ref.municipalities
     muni_region = munis["region_code"].map(region_index).to_numpy()
     population = munis["population"].to_numpy(dtype=float)
-    # Pareto over municipalities: super-linear in population, the capital gets an extra pull.
-    muni_weights = population ** 1.05 * np.where(munis["is_capital"].to_numpy(), 1.8, 1.0)
+    # Pareto over municipalities: super-linear in population (floored, see MUNICIPALITY_FLOOR_POPULATION), the capital
+    # gets an extra pull.
+    floored = np.maximum(population, MUNICIPALITY_FLOOR_POPULATION)
+    muni_weights = floored ** 1.05 * np.where(munis["is_capital"].to_numpy(), 1.8, 1.0)
     region_weights = np.bincount(muni_region, weights=population, minlength=len(region_codes))
     region_weights = region_weights / region_weights.sum()
 
@@ -218,7 +228,6 @@ def build_model(ref: Reference, seed: int, start: date, end: date) -> Model:
     # Responsible-agency candidates per (municipality, sector): the municipality's ОМСУ, the sector's РОИВ,
     # subordinate organisations; a region-wide РОИВ when nobody answers for the sector.
     sectors_of = ref.agency_sectors.groupby("agency_id")["sector_code"].apply(set).to_dict()
-    kind_weight = {"ОМСУ": 1.2, "РОИВ": 1.0, "подведомственная": 0.5}
     by_region = [[] for _ in region_codes]
     for i, (agency_id, kind, oktmo) in enumerate(zip(agency_ids, agencies["agency_kind"], agencies["oktmo"])):
         by_region[agency_region[i]].append((i, kind, oktmo, sectors_of.get(agency_id, set())))
@@ -226,7 +235,7 @@ def build_model(ref: Reference, seed: int, start: date, end: date) -> Model:
     for r, oktmo in zip(muni_region, munis["oktmo"]):
         fallback = next((a[0] for a in by_region[r] if a[1] == "РОИВ"), by_region[r][0][0])
         for sector in sector_codes:
-            found = [(i, kind_weight.get(kind, 0.5)) for i, kind, a_oktmo, sectors in by_region[r]
+            found = [(i, RESPONSIBLE_KIND_WEIGHTS.get(kind, 0.5)) for i, kind, a_oktmo, sectors in by_region[r]
                      if sector in sectors and (kind != "ОМСУ" or a_oktmo == oktmo)]
             found = found or [(fallback, 1.0)]
             cand_lists.append([i for i, _ in found])

@@ -258,7 +258,8 @@ def command_up(args) -> int:
     serving = paths.serving_path()
     if not serving.exists():
         log(f"{serving} (the serving catalog) is missing: running the pipeline")
-        subprocess.run([sys.executable, "-m", "sandbox", "run", "--scale", str(args.scale)], cwd=REPO_ROOT, check=True)
+        scale = ["--scale", str(args.scale)] if args.scale else []
+        subprocess.run([sys.executable, "-m", "sandbox", "run", *scale], cwd=REPO_ROOT, check=True)
     deploy_serving_snapshot(url, admin, serving)
     password = admin[1] if admin[1] == settings.DEV_DEFAULTS["SUPERSET_ADMIN_PASSWORD"] else "(SUPERSET_ADMIN_PASSWORD)"
     print(f"\nSuperset: {url}/dashboard/list/  login: {admin[0]} / {password}\n")
@@ -318,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
     up = commands.add_parser("up", help="start Superset, run the pipeline if needed, deploy the dashboards")
     up.add_argument("--host", default="127.0.0.1")
     up.add_argument("--port", type=int, default=8088)
-    up.add_argument("--scale", type=int, default=30_000, help="sandbox appeals when the pipeline has to run")
+    up.add_argument("--scale", type=int, help="sandbox appeals when the pipeline has to run (default: the sandbox's)")
     commands.add_parser("stop", help="stop the server started by `up`")
     screenshots = commands.add_parser("screenshots", help="PNG of every dashboard into data/screenshots/")
     screenshots.add_argument("--host", default="127.0.0.1")
