@@ -16,7 +16,13 @@ $(BIN)/dagster: pyproject.toml
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $@
 
-venv: $(BIN)/dagster
+# CSS/JS of the Great Expectations Data Docs, from npm into the venv: the pages then work offline (lib/data_docs.py).
+DATA_DOCS_ASSETS := $(VENV)/share/cur-data-docs-vendor/fingerprint
+
+$(DATA_DOCS_ASSETS): dagster_project/lib/data_docs.py | $(BIN)/dagster
+	$(BIN)/python -m dagster_project.lib.data_docs vendor
+
+venv: $(BIN)/dagster $(DATA_DOCS_ASSETS)
 
 run: venv
 	$(BIN)/python -m sandbox run $(if $(SCALE),--scale $(SCALE))

@@ -9,7 +9,9 @@ downstream asset waits for the verdict.
 """
 
 import json
+import re
 from datetime import datetime, timedelta
+from html.parser import HTMLParser
 from pathlib import Path
 
 import duckdb
@@ -239,6 +241,44 @@ def test_data_docs_are_built_under_the_data_dir(clean):
     assert Path(outcome.data_docs.removeprefix("file://")).exists()
     assert outcome.validated_run_id == "run-load"
 
+
+class _Assets(HTMLParser):
+    """The stylesheets, scripts and images a page loads (not its links to other pages)."""
+
+    def __init__(self):
+        super().__init__()
+        self.urls = []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag in ("script", "img") and attrs.get("src"):
+            self.urls.append(attrs["src"])
+        elif tag == "link" and attrs.get("href") and attrs.get("rel") in ("stylesheet", "shortcut icon", "icon"):
+            self.urls.append(attrs["href"])
+
+    def handle_data(self, data):  # CSS url(...) inside <style>
+        self.urls += re.findall(r"url\(['\"]?([^'\")]+)", data)
+
+
+def test_data_docs_work_offline(clean):
+    """Each page loads its CSS, JS and images from the site itself (no CDN: an isolated network renders it styled), and
+    the index lists every validation: the rows its bootstrap-table renders link to the validation pages there are."""
+    site = clean["data_dir"] / "quality" / "data_docs"
+    pages = sorted(site.rglob("*.html"))
+    validation_pages = {str(page.relative_to(site)) for page in site.glob("validations/**/*.html")}
+    assert len(validation_pages) >= len(gx.VALIDATED_ASSETS)
+    for page in pages:
+        parser = _Assets()
+        parser.feed(page.read_text(encoding="utf-8"))
+        scripts = [url for url in parser.urls if url.endswith(".js")]
+        assert len(scripts) >= 5, page  # jQuery, Bootstrap, bootstrap-table… are there, not dropped
+        for url in parser.urls:
+            assert not re.match(r"(https?:)?//", url), (page, url)
+            local = (page.parent / url.split("?")[0]).resolve()
+            assert local.is_file() and local.stat().st_size > 0, (page, url)
+    index = (site / "index.html").read_text(encoding="utf-8")
+    listed = set(re.findall(r"'_table_row_link_path': '(validations/[^']+\.html)'", index))
+    assert listed == validation_pages
 
 def test_schema_expectations_follow_the_contract():
     for table in RAW_TABLES:

@@ -21,6 +21,7 @@ to the marts — with one dbt graph reading every source, a blocking check there
 """
 
 import json
+import time
 import tempfile
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -32,7 +33,7 @@ import duckdb
 from duckdb_engine import Dialect as DuckDBDialect
 from sqlalchemy.dialects import registry
 
-from dagster_project.lib import held_loads, paths, settings, warehouse
+from dagster_project.lib import data_docs, held_loads, paths, settings, warehouse
 from dagster_project.lib.contracts import STATUS_CODES
 
 UNKNOWN_OKTMO = "00000000"  # the «не определено» member of dim_municipality
@@ -440,7 +441,9 @@ def validate_many(asset_paths: list[tuple[str, ...]]) -> dict[tuple[str, ...], l
                 for checkpoint in checkpoints_for(asset_path):
                     run = context.checkpoints.get(checkpoint).run(expectation_parameters=parameters)
                     results |= {identifier: (asset_path, result) for identifier, result in run.run_results.items()}
+            docs_started = time.time() - 1  # file times may be coarser than the clock
             context.build_data_docs(resource_identifiers=list(results))
+            data_docs.localize(data_docs_index().parent, since=docs_started)
             for identifier, (asset_path, suite_result) in results.items():
                 docs = context.get_docs_sites_urls(resource_identifier=identifier)
                 run_id = loads.get(asset_path[-1], (None, []))[0] if _is_raw(asset_path) else None
