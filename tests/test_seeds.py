@@ -77,6 +77,25 @@ def test_regions_and_municipalities():
     assert counts["65"] >= 18 and counts["03"] >= 23
 
 
+# The regions' extents (lat, lon), from their borders on a map of Russia, a little generous: a mistyped or swapped
+# coordinate of an administrative centre falls outside its region.
+REGION_BOXES = {"64": (49.8, 53.2, 42.4, 51.0), "37": (56.3, 57.8, 39.3, 43.4), "56": (50.5, 54.4, 50.7, 61.7),
+                "65": (43.3, 54.5, 141.0, 156.8), "03": (49.9, 57.3, 98.6, 117.0)}
+
+
+def test_municipal_centres_lie_in_their_region():
+    munis = load("municipalities")
+    assert (munis.admin_centre.str.len() > 0).all()
+    for row in munis.itertuples():
+        south, north, west, east = REGION_BOXES[row.region_code]
+        assert south <= float(row.latitude) <= north and west <= float(row.longitude) <= east, row.municipality_name
+    # a city okrug is its own centre: the capitals sit on their region's capital city
+    capitals = munis[as_bool(munis.is_capital)].set_index("region_code")
+    centre = capitals[["latitude", "longitude"]].astype(float).round(1)
+    assert centre.loc["64"].tolist() == [51.5, 46.0]  # Саратов
+    assert centre.loc["65"].tolist() == [47.0, 142.7]  # Южно-Сахалинск
+
+
 def test_sectors_and_region_sectors():
     sectors, region_sectors = load("sectors"), load("region_sectors")
     assert_unique(sectors, ["sector_code"])

@@ -5,7 +5,10 @@ select
     municipality_kind,
     population,
     population_year,
-    is_capital
+    is_capital,
+    admin_centre,
+    latitude,
+    longitude
 from {{ ref('municipalities') }}
 
 union all
@@ -18,4 +21,7 @@ select
     'не определено',
     cast(null as {{ dbt.type_bigint() }}),
     cast(null as {{ dbt.type_int() }}),
-    false
+    false,
+    cast(null as {{ dbt.type_string() }}),
+    cast(null as {{ dbt.type_float() }}),
+    cast(null as {{ dbt.type_float() }})

@@ -32,6 +32,8 @@ rates as (
         c.*,
         m.municipality_name,
         m.population,
+        m.latitude,
+        m.longitude,
         10000 * {{ mart_ratio('c.appeals', 'm.population') }} as per_10k
     from cells as c
     -- the «не определено» municipality has no population and no place on the map
@@ -50,6 +52,8 @@ select
     reg.region_name,
     r.oktmo,
     r.municipality_name,
+    r.latitude,
+    r.longitude,
     r.sector_code,
     coalesce(s.sector_name, 'не определено') as sector_name,
     r.month_start,

@@ -125,6 +125,7 @@ select
     {{ dbt.hash(dbt.concat(['s.oktmo', "'|'", 's.series_kind', "'|'", 's.series_code', "'|'",
                             dbt.cast('s.first_alarm_hour', dbt.type_string())])) }} as spike_id,
     s.region_code,
+    reg.region_name,
     s.oktmo,
     m.municipality_name,
     s.series_kind,
@@ -162,6 +163,8 @@ left join agencies as ag
 left join samples as smp
     on smp.oktmo = s.oktmo and smp.series_kind = s.series_kind and smp.series_code = s.series_code
    and smp.spike_no = s.spike_no
+left join {{ ref('dim_region') }} as reg
+    on reg.region_code = s.region_code
 left join {{ ref('dim_municipality') }} as m
     on m.oktmo = s.oktmo
 left join {{ ref('dim_category') }} as c
