@@ -16,6 +16,9 @@ def test_development_instance_keeps_sqlite_and_the_run_queue_limits(tmp_path, mo
     limits = config["concurrency"]["runs"]["tag_concurrency_limits"]
     assert {"key": "cur/source", "value": {"applyLimitPerUniqueValue": True}, "limit": 1} in limits
     assert {"key": "cur/warehouse", "limit": 1} in limits
+    # loads together take fewer slots than the queue has: a warehouse build never waits behind them for a slot
+    (loads_limit,) = [limit["limit"] for limit in limits if limit == {"key": "cur/source", "limit": limit["limit"]}]
+    assert loads_limit < config["concurrency"]["runs"]["max_concurrent_runs"]
 
 
 def test_production_instance_is_postgres_with_run_monitoring_and_no_secret_in_the_file(tmp_path, monkeypatch):
@@ -31,7 +34,7 @@ def test_production_instance_is_postgres_with_run_monitoring_and_no_secret_in_th
     assert config["storage"] == {"postgres": {"postgres_url": {"env": "CUR_DAGSTER_PG_URL"}}}
     assert config["run_monitoring"]["enabled"] is True
     assert config["concurrency"]["pools"] == {"default_limit": 1}
-    assert config["concurrency"]["runs"]["max_concurrent_runs"] == 2  # the shared part is kept
+    assert config["concurrency"]["runs"]["max_concurrent_runs"] == 3  # the shared part is kept
     workspace = yaml.safe_load((tmp_path / "home" / "workspace.yaml").read_text())
     assert workspace["load_from"][0]["grpc_server"]["port"] == settings.deploy_ports()["code_server"]
 

@@ -199,11 +199,13 @@ def stale_source_hours(source: str) -> int:
 
 # --- Automation (defs/automation, the extraction schedules and sensors) ---
 
-DEFAULT_SENSOR_INTERVAL_S = 30
+# A tick is a cheap look (a folder listing, a query of the instance); each of the two sensors between a dropped file
+# and serving waits half an interval on average, which is freshness latency.
+DEFAULT_SENSOR_INTERVAL_S = 10
 
 
 def sensor_interval_s() -> int:
-    """How often the inbox sensors and the after-load build sensor look (CUR_SENSOR_INTERVAL_S, default 30 s)."""
+    """How often the inbox sensors and the after-load build sensor look (CUR_SENSOR_INTERVAL_S, default 10 s)."""
     return _whole_number("CUR_SENSOR_INTERVAL_S", DEFAULT_SENSOR_INTERVAL_S)
 
 
