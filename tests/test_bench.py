@@ -67,13 +67,15 @@ def test_render_judges_the_targets():
     stage = bench.StageResult
     full = [stage("1. extraction", 300, 290, 900, 5_000_000), stage("2. dbt", 100, 150, 1500, 1_000_000)]
     incremental = stage("5. incremental", 30, 25, 800, 20_000)
-    floor = stage("floor", 40, 70, 1000, 1_000_000)
-    text = bench.render(1_000_000, full, full[1], incremental, floor, {"appeals": 1_000_000}, 60)
+    floor = stage("floor", 40, 70, 1000, 1_000_000, load=3.5)
+    text = bench.render(1_000_000, full, full[1], incremental, floor, {"appeals": 1_000_000}, 60, 1.25)
     assert "| full build (landing → marts → checks → publish) < 600 s | 400 s | yes |" in text
     assert "| incremental run < 5 % of the full build | 7.5 % | no |" in text
     assert "| transform ≤ 2 × the floor | 2.5 × | no |" in text
     assert "their upstream, ≤ 2 × the floor) | 1.5 × | yes |" in text
-    assert "| 1. extraction | 300.0 | 290.0 | 900 | 5,000,000 | 16,667 |" in text
+    assert "| serving ≤ 1.2 × the marts it holds | 1.25 × | no |" in text
+    assert "| 1. extraction | 300.0 | 290.0 | 900 | 5,000,000 | 16,667 | 0.0 |" in text
+    assert "| floor | 40.0 | 70.0 | 1000 | 1,000,000 | 25,000 | 3.5 |" in text
 
 
 def test_daily_files_of_the_window_are_held_back_and_released(tmp_path, monkeypatch):

@@ -117,6 +117,10 @@ def test_second_run_keeps_mart_row_counts(pipeline):
     assert second.returncode == 0, second.stdout[-5000:] + second.stderr[-5000:]
     assert "sandbox: reusing" in second.stdout
     assert mart_counts(second.stdout) == mart_counts(first.stdout)
+    # the second build starts from the first one's parse: dbt parses nothing again (lib/dbt.py::parse_state_args)
+    assert "dbt parse: Unable to do partial parsing" in first.stdout + first.stderr
+    assert "dbt parse: Partial parsing enabled: 0 files deleted, 0 files added, 0 files changed" in (
+        second.stdout + second.stderr)
 
 
 def test_publish_serves_the_marts_from_postgres_too(pipeline):

@@ -53,6 +53,11 @@ def raw_dir(table: str) -> Path:
     return lake_dir() / "raw" / table
 
 
+def dbt_parse_state() -> Path:
+    """dbt's partial-parse state of the latest build on this data root (lib/dbt.py::keep_parse_state)."""
+    return data_dir() / "dbt_state" / "partial_parse.msgpack"
+
+
 def serving_path() -> Path:
     return Path(settings.env("SERVING_PATH", data_dir() / "serving" / "marts.duckdb")).resolve()
 

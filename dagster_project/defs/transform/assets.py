@@ -4,7 +4,7 @@ from dagster import AssetExecutionContext, Config
 from dagster_dbt import DbtCliResource, dbt_assets
 
 from dagster_project.lib import postgres, settings, warehouse
-from dagster_project.lib.dbt import dbt_project, translator
+from dagster_project.lib.dbt import dbt_project, keep_parse_state, parse_state_args, parse_summary, translator
 
 
 class DbtBuildConfig(Config):
@@ -33,4 +33,7 @@ def cur_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, config: 
         context.log.info(f"raw tables loaded into PostgreSQL: {postgres.load_lake()}")
     # dbt is the warehouse's longest writer: it waits for the others and they wait for it (lib/warehouse.py)
     with warehouse.lock("dbt build"):
-        yield from dbt.cli(dbt_build_args(config.full_refresh), context=context).stream()
+        invocation = dbt.cli(dbt_build_args(config.full_refresh) + parse_state_args(), context=context)
+        yield from invocation.stream()
+        keep_parse_state(invocation.target_path)
+    context.log.info(parse_summary(invocation.target_path))
