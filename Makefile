@@ -7,7 +7,7 @@ BENCH_SCALE ?= 1000000
 export DO_NOT_TRACK := 1
 export DAGSTER_HOME ?= $(CURDIR)/data/dagster_home
 
-.PHONY: venv run test test-fast ui up down status sandbox bench clean
+.PHONY: venv run test test-fast ui up down status sandbox bench clean spark-install spark-java spark-up spark-down spark-status
 
 $(BIN)/dagster: pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
@@ -28,7 +28,8 @@ run: venv
 	$(BIN)/python -m sandbox run $(if $(SCALE),--scale $(SCALE))
 
 # Both tiers lint first (ruff, config in pyproject.toml): a finding stops before the tests start.
-test: venv
+# The parity test (marker spark) builds the warehouse on a real Spark cluster: it needs pyspark and Java.
+test: venv spark-install spark-java
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
@@ -54,9 +55,31 @@ status:
 sandbox: venv
 	$(BIN)/python -m sandbox serve
 
-# The benchmark (docs/performance.md): `make bench` runs 1M appeals, `make bench SCALE=N` any other scale.
-bench: venv
-	$(BIN)/python -m bench.pipeline --scale $(if $(filter command line environment,$(origin SCALE)),$(SCALE),$(BENCH_SCALE))
+# The benchmark (docs/performance.md): `make bench` runs 1M appeals, `make bench SCALE=N` any other scale;
+# `ENGINE=spark` also builds the warehouse on Spark beside DuckDB (docs/scaling.md).
+bench: venv $(if $(filter spark,$(ENGINE)),spark-install spark-java)
+	$(BIN)/python -m bench.pipeline --scale $(if $(filter command line environment,$(origin SCALE)),$(SCALE),$(BENCH_SCALE)) $(if $(ENGINE),--engine $(ENGINE))
+
+# Apache Spark (docs/scaling.md): the optional extra `.[spark]` (pyspark with Spark's jars, dbt-spark) and Java 17,
+# then a standalone master and two workers on 127.0.0.1 (pid files in data/run/, logs in data/logs/).
+$(VENV)/.spark-installed: pyproject.toml | $(BIN)/dagster
+	$(BIN)/pip install --quiet -e '.[dev,spark]'
+	touch $@
+
+spark-install: $(VENV)/.spark-installed
+
+spark-java:
+	@command -v java >/dev/null || { echo "installing Java 17 (openjdk-17-jre-headless) for Spark"; \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); $$SUDO apt-get update -q && $$SUDO apt-get install -y -q openjdk-17-jre-headless; }
+
+spark-up: spark-install spark-java
+	$(BIN)/python -m dagster_project.spark_cluster up
+
+spark-down:
+	$(BIN)/python -m dagster_project.spark_cluster down
+
+spark-status:
+	$(BIN)/python -m dagster_project.spark_cluster status
 
 include superset/Makefile.inc
 

@@ -8,6 +8,9 @@ The full build lands the sources as of 11 days before the end of the period; the
 sandbox clock to the end and runs every asset once, as the hourly schedule would (≈1 % new and ≈1 % changed appeals).
 The floor (bench/floor.sql) computes the same marts in one hand-written DuckDB script from the same lake right
 after the full dbt build; its results must equal the marts (a difference is reported and the bench exits 1).
+With `--engine spark` (`make bench ENGINE=spark`) the same full build also runs on Apache Spark right after the
+DuckDB one, from the same lake, on the standalone cluster of `make spark-up` (started for the bench when none runs),
+and the report gives both times and their ratio (docs/scaling.md).
 """
 
 import argparse
@@ -28,7 +31,7 @@ from pathlib import Path
 import duckdb
 import httpx
 
-from dagster_project.lib import contracts, paths, warehouse
+from dagster_project.lib import contracts, paths, settings, warehouse
 from dagster_project.lib.dbt import keep_parse_state, parse_summary
 
 FLOOR_SQL = Path(__file__).with_name("floor.sql")
@@ -148,6 +151,28 @@ def dbt_full_build(target_dir: Path) -> list[str]:
             "--log-path", str(target_dir / "logs")]
 
 
+def spark_build(data_dir: Path, env: dict[str, str], duckdb_build: StageResult) -> StageResult:
+    """The same full build on Spark (stage 2s): the cluster is started for it when none runs and stopped after."""
+    from dagster_project import spark_cluster
+    from dagster_project.lib import spark
+
+    started = spark_cluster.alive_workers() < spark_cluster.WORKERS
+    if started:
+        spark_cluster.up()
+    try:
+        spark.prepare_sources()
+        target = data_dir / "dbt_target_spark"
+        stage = run_stage("2s. dbt build --full-refresh on Spark", [*dbt_full_build(target), "--target", "spark"],
+                          duckdb_build.rows, env)
+    finally:
+        if started:
+            spark_cluster.down()
+    cores = spark_cluster.WORKERS * settings.spark_worker_resources()[0]
+    stage.note = (f"{cores} executor cores; {stage.wall_s / duckdb_build.wall_s:.1f} × the DuckDB build; dbt's "
+                  "timings: " + ", ".join(f"{kind} {seconds:.0f} s" for kind, seconds in dbt_seconds(target).items()))
+    return stage
+
+
 def dbt_seconds(target_dir: Path) -> dict[str, float]:
     """Where the dbt build's time went, by its own timings (run_results.json): model, test, unit_test, seed, and
     `floor lineage`: the models of the floor's marts and everything upstream of them (the same work as the floor)."""
@@ -265,7 +290,8 @@ def machine() -> str:
 
 
 def render(scale: int, full: list[StageResult], transform: StageResult, incremental: StageResult,
-           floor: StageResult, facts: dict, dbt_lineage_s: float, serving_ratio: float) -> str:
+           floor: StageResult, facts: dict, dbt_lineage_s: float, serving_ratio: float,
+           on_spark: StageResult | None = None) -> str:
     """This scale's section of docs/performance.md: the stage table and the targets."""
     stages = [*full, incremental]
     full_s = sum(s.wall_s for s in full)
@@ -281,7 +307,7 @@ def render(scale: int, full: list[StageResult], transform: StageResult, incremen
         "| stage | wall, s | CPU, s | peak RSS, MB | rows | rows/s | load | note |",
         "|---|---:|---:|---:|---:|---:|---:|---|",
     ]
-    for s in [*stages, floor]:
+    for s in [*stages, floor, *([on_spark] if on_spark else [])]:
         lines.append(f"| {s.name} | {s.wall_s:.1f} | {s.cpu_s:.1f} | {s.peak_rss_mb:.0f} | {s.rows:,} | "
                      f"{s.rows_per_s:,.0f} | {s.load:.1f} | {s.note} |")
     lines += [
@@ -332,7 +358,7 @@ def prepare(data_dir: Path) -> None:
     prepare_instance()
 
 
-def bench(scale: int, seed: int, data_dir: Path) -> int:
+def bench(scale: int, seed: int, data_dir: Path, engine: str = "duckdb") -> int:
     from sandbox import generate
     from sandbox.manual_inputs import write_manual_inputs
     from sandbox.server import running_server
@@ -368,6 +394,8 @@ def bench(scale: int, seed: int, data_dir: Path) -> int:
                           + ", ".join(f"{kind} {seconds:.0f} s" for kind, seconds in dbt_split.items()))
         stages.append(transform)
         keep_parse_state(dbt_target)  # as after the nightly full build, the hourly build starts from its parse
+        # not a stage of the platform's run: the same build on the other engine, for the comparison
+        on_spark = spark_build(data_dir, env, transform) if engine == "spark" else None
 
         floor_json = data_dir / "floor.json"
         floor = run_stage("floor: bench/floor.sql (DuckDB)", python_stage(f"run_floor(Path({str(floor_json)!r}))"),
@@ -409,7 +437,7 @@ def bench(scale: int, seed: int, data_dir: Path) -> int:
              "status events": warehouse_value("select count(*) from main.fct_appeal_status_events"),
              "sandbox generation (not counted)": f"{generate_s:.0f} s"}
     section = render(scale, stages, transform, incremental, floor, facts, dbt_split["floor lineage"],
-                     served_bytes / marts_bytes)
+                     served_bytes / marts_bytes, on_spark)
     write_report(scale, section)
     print(f"bench: results written to {REPORT}")
     return 1 if differences else 0
@@ -420,12 +448,14 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scale", type=int, default=1_000_000, help="number of sandbox appeals (default 1000000)")
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--engine", choices=["duckdb", "spark"], default="duckdb",
+                        help="spark: also build the warehouse on Apache Spark, beside DuckDB (default duckdb only)")
     parser.add_argument("--data-dir", type=Path, default=paths.REPO_ROOT / "data" / "bench",
                         help="scratch data root, wiped first (default data/bench)")
     args = parser.parse_args(argv)
     if args.scale <= 0:
         parser.error("--scale must be a positive number of appeals")
-    return bench(args.scale, args.seed, args.data_dir.resolve())
+    return bench(args.scale, args.seed, args.data_dir.resolve(), args.engine)
 
 
 if __name__ == "__main__":

@@ -104,13 +104,13 @@ def running_pid(name: str) -> int | None:
     return pid
 
 
-def _port_open(port: int) -> bool:
+def port_open(port: int) -> bool:
     with socket.socket() as probe:
         probe.settimeout(1)
         return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
-def _wait_until(ready, name: str, timeout_s: float = STARTUP_TIMEOUT_S) -> None:
+def wait_until(ready, name: str, timeout_s: float = STARTUP_TIMEOUT_S) -> None:
     deadline = time.monotonic() + timeout_s
     while not ready():
         if running_pid(name) is None:
@@ -138,7 +138,7 @@ def up() -> int:
     if running_pid("code_server") is None:  # a running code server keeps the manifest it loaded
         parse_dbt_project(env)
         print(f"dbt project parsed for this deployment (log {logs_dir() / 'dbt_parse.log'})", flush=True)
-    ready = {"code_server": lambda: _port_open(settings.deploy_ports()["code_server"]),
+    ready = {"code_server": lambda: port_open(settings.deploy_ports()["code_server"]),
              "daemon": lambda: True, "webserver": webserver_healthy}
     for name, command in commands(home).items():
         if pid := running_pid(name):
@@ -148,7 +148,7 @@ def up() -> int:
             process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                        cwd=paths.REPO_ROOT, start_new_session=True, preexec_fn=restore_default_signals)
         pid_file(name).write_text(str(process.pid))
-        _wait_until(ready[name], name)
+        wait_until(ready[name], name)
         print(f"{name}: started (pid {process.pid}, log {logs_dir() / (name + '.log')})", flush=True)
     print(f"Dagster UI: http://127.0.0.1:{settings.deploy_ports()['webserver']}  (instance {home})")
     return 0
@@ -179,7 +179,7 @@ def down() -> int:
 
 def status() -> int:
     """One line per process; exit code 1 when any is down."""
-    checks = {"code_server": lambda: _port_open(settings.deploy_ports()["code_server"]),
+    checks = {"code_server": lambda: port_open(settings.deploy_ports()["code_server"]),
               "daemon": lambda: True, "webserver": webserver_healthy}
     healthy = True
     for name in PROCESSES:

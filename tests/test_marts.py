@@ -5,6 +5,7 @@ the bottom, the heat map has hot cells, …).
 """
 
 import re
+from decimal import Decimal
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +15,7 @@ import pandas as pd
 import pytest
 from sandbox_landing import land_sandbox
 
-from dagster_project.lib import paths
+from dagster_project.lib import paths, spark
 from sandbox import slow_agency_ids
 from sandbox.manual_inputs import write_manual_inputs
 from sandbox.reference import load_reference
@@ -57,7 +58,7 @@ def marts(sandbox_generated, sandbox_server, tmp_path_factory):
                     "reporting_as_of",
                 ]
             }
-        yield {"frames": frames, "unit_log": unit_log}
+        yield {"frames": frames, "unit_log": unit_log, "data": data}
 
 
 def test_unit_and_data_tests_of_the_marts_pass(marts):
@@ -171,3 +172,52 @@ def test_workload_hotspots_and_governor_summary(marts):
     pd.testing.assert_series_equal(shown.sort_index(), lowest.sort_index(), check_names=False)
     as_of = frames["reporting_as_of"].as_of_date.iloc[0]
     assert summary.month_start.max() == pd.Timestamp(as_of).to_period("M").to_timestamp()
+
+
+@pytest.fixture(scope="module")
+def spark_cluster(marts):
+    """The standalone cluster of `make spark-up` (master and two workers, pid files and logs in the marts' data
+    dir), started for this test and stopped after it; a cluster already running at the configured port is used."""
+    from dagster_project import spark_cluster as cluster
+
+    started = cluster.alive_workers() < cluster.WORKERS
+    if started:
+        cluster.up()
+    yield
+    if started:
+        cluster.down()
+
+
+@pytest.mark.spark
+def test_marts_on_spark_equal_the_duckdb_build(marts, spark_cluster):
+    """The same selection built on Spark from the same lake (its data tests and unit tests included) gives every
+    mart the DuckDB build gave: the same rows, every measure equal (floats to 1e-9 relative). Spark's tables are
+    read as the Parquet files they are; `processed_at` is the build's own time."""
+    spark.prepare_sources()
+    dbt("build", "--target", "spark", "--select", *[f"+{s}" for s in MART_SELECTION])
+    built = [name for name in spark.spark_tables() if name in mart_names()]
+    assert len(built) >= 15, built
+    with duckdb.connect(str(marts["data"] / "warehouse.duckdb"), read_only=True) as con:
+        for name in built:
+            on_duckdb = con.sql(f"select * exclude (processed_at) from main.{name}").df() if "processed_at" in \
+                con.sql(f"select * from main.{name} limit 0").columns else con.sql(f"select * from main.{name}").df()
+            on_spark = con.sql(f"select {', '.join(on_duckdb.columns)} from read_parquet('{spark.table_files(name)}')").df()
+            assert len(on_spark) == len(on_duckdb), name
+            pd.testing.assert_frame_equal(_comparable(on_spark), _comparable(on_duckdb), check_dtype=False,
+                                          rtol=1e-9, obj=name)
+
+
+def mart_names() -> set[str]:
+    return {path.stem for folder in MART_FOLDERS for path in (paths.DBT_PROJECT_DIR / "models" / "marts" / folder).glob("*.sql")}
+
+
+def _comparable(frame: pd.DataFrame) -> pd.DataFrame:
+    """Numbers as floats (Spark's decimals and ints, DuckDB's), rows in one order: by every other column first, then
+    by the floats (which may differ in the last bits)."""
+    frame = frame.copy()
+    floats = [column for column in frame.columns if pd.api.types.is_numeric_dtype(frame[column])
+              and not pd.api.types.is_bool_dtype(frame[column]) or frame[column].map(type).eq(Decimal).any()]
+    for column in floats:
+        frame[column] = pd.to_numeric(frame[column]).astype(float)
+    others = [column for column in frame.columns if column not in floats]
+    return frame.sort_values(others + floats, na_position="first", kind="stable").reset_index(drop=True)

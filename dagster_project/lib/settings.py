@@ -251,8 +251,31 @@ def deploy_ports() -> dict[str, int]:
 
 
 def dbt_target() -> str:
-    """The dbt target the warehouse is built on: duckdb (default) or postgres (DBT_TARGET)."""
+    """The dbt target the warehouse is built on: duckdb (default), postgres or spark (DBT_TARGET)."""
     return env("DBT_TARGET", "duckdb")
+
+
+def spark_ports() -> dict[str, int]:
+    """Loopback ports of `make spark-up` (docs/scaling.md): the standalone master (CUR_SPARK_MASTER_PORT, 3477) and
+    the web UIs of the master and the two workers (CUR_SPARK_UI_PORT, 3480, and the next two)."""
+    ui = _whole_number("CUR_SPARK_UI_PORT", 3480)
+    return {"master": _whole_number("CUR_SPARK_MASTER_PORT", 3477), "master_ui": ui, "worker_ui": ui + 1}
+
+
+def spark_schema() -> str:
+    """The schema (Spark database) of the marts on the `spark` target (SPARK_SCHEMA, cur; dbt/profiles.yml)."""
+    return env("SPARK_SCHEMA", "cur")
+
+
+def spark_worker_resources() -> tuple[int, str]:
+    """Cores and memory each worker of `make spark-up` offers (CUR_SPARK_WORKER_CORES, 1; CUR_SPARK_WORKER_MEMORY, 2g)."""
+    return _whole_number("CUR_SPARK_WORKER_CORES", 1), env("CUR_SPARK_WORKER_MEMORY", "2g")
+
+
+def spark_master_url() -> str:
+    """The Spark master dbt's `spark` target runs on (SPARK_MASTER_URL; dbt/profiles.yml reads the same variable),
+    by default the local cluster of `make spark-up`."""
+    return env("SPARK_MASTER_URL", f"spark://127.0.0.1:{spark_ports()['master']}")
 
 
 def serving_postgres_schema() -> str:

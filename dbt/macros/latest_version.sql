@@ -11,6 +11,17 @@
     order by {{ key }}, {{ order_by }}
 {%- endmacro %}
 
+{#- Spark has no DISTINCT ON: rank the versions of each key and keep the first row's columns (a struct of all of them,
+    so that the rank itself is not among the columns). -#}
+{% macro spark__latest_version(relation, key, order_by) -%}
+    select ranked.version.*
+    from (
+        select struct(*) as version, row_number() over (partition by {{ key }} order by {{ order_by }}) as version_rank
+        from {{ relation }}
+    ) as ranked
+    where ranked.version_rank = 1
+{%- endmacro %}
+
 {#- DuckDB runs DISTINCT ON as a hash aggregate that carries every column of every key, which spills when the rows
     are wide. Most keys have one version: those rows stream through an anti-join, only the others are ranked.
     The relation is read more than once: define it `as not materialized` when it is a CTE. -#}

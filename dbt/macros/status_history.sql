@@ -25,7 +25,7 @@ renamed as (
 ),
 
 -- not materialized: read once per use, streamed rather than stored in memory
-candidates as not materialized (
+candidates as {{ cte_inlined() }} (
     select {{ columns | join(', ') }}, 1 as is_new from renamed
     {%- if is_incremental() %}
     union all
@@ -42,7 +42,7 @@ latest_versions as (
     group by {{ id_column }}
 ),
 
-latest_history as not materialized (
+latest_history as {{ cte_inlined() }} (
     select candidates.*
     from candidates
     inner join latest_versions

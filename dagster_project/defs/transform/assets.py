@@ -3,8 +3,15 @@
 from dagster import AssetExecutionContext, Config
 from dagster_dbt import DbtCliResource, dbt_assets
 
-from dagster_project.lib import postgres, settings, warehouse
-from dagster_project.lib.dbt import dbt_project, keep_parse_state, parse_state_args, parse_summary, translator
+from dagster_project.lib import postgres, settings, spark, warehouse
+from dagster_project.lib.dbt import (
+    dbt_project,
+    keep_parse_state,
+    mart_models,
+    parse_state_args,
+    parse_summary,
+    translator,
+)
 
 
 class DbtBuildConfig(Config):
@@ -31,9 +38,15 @@ def cur_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, config: 
     # On PostgreSQL the raw sources are tables: mirror the lake into them first (DuckDB reads the Parquet directly).
     if settings.dbt_target() == "postgres":
         context.log.info(f"raw tables loaded into PostgreSQL: {postgres.load_lake()}")
+    # On Spark the lake is read where it lies; the calendar and the held parts are written beside it (lib/spark.py).
+    if settings.dbt_target() == "spark":
+        context.log.info(f"inputs written for Spark: {spark.prepare_sources()}")
     # dbt is the warehouse's longest writer: it waits for the others and they wait for it (lib/warehouse.py)
     with warehouse.lock("dbt build"):
         invocation = dbt.cli(dbt_build_args(config.full_refresh) + parse_state_args(), context=context)
         yield from invocation.stream()
         keep_parse_state(invocation.target_path)
     context.log.info(parse_summary(invocation.target_path))
+    # Spark's marts, as views of the DuckDB warehouse over their Parquet: the checks and the serving copy read them
+    if settings.dbt_target() == "spark":
+        context.log.info(f"marts exposed from Spark: {len(spark.expose_marts(mart_models()))}")

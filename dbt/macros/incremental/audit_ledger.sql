@@ -10,7 +10,8 @@
         attached to it ran in this invocation and passed (warn counts as passed). Otherwise it stays, with the failed
         or skipped tests as the reason; a killed build never gets here, so all its models stay.
     dbt skips what lies downstream of a failed test, so the marts never read unaudited rows; publish
-    (lib/serving.py) refuses to serve while the ledger has rows, so the serving copy keeps the last audited marts. -#}
+    (lib/serving.py) refuses to serve while the ledger has rows, so the serving copy keeps the last audited marts.
+    Spark has no ledger: it rebuilds every model whole at every build and tests whole tables (macros/spark.sql). -#}
 
 {% macro audit_ledger() -%}
     {%- set schema = generate_schema_name('ops', none) | trim -%}
@@ -23,7 +24,7 @@
 {%- endmacro %}
 
 {% macro audit_ledger_start() -%}
-    {%- if not execute or flags.WHICH not in ('build', 'run') -%}
+    {%- if not execute or flags.WHICH not in ('build', 'run') or target.type == 'spark' -%}
         {{- return('') -}}
     {%- endif -%}
     {%- set ledger = audit_ledger() -%}
@@ -55,7 +56,7 @@
 {%- endmacro %}
 
 {% macro audit_ledger_end(results) -%}
-    {%- if not execute or flags.WHICH not in ('build', 'run', 'test') -%}
+    {%- if not execute or flags.WHICH not in ('build', 'run', 'test') or target.type == 'spark' -%}
         {{- return('') -}}
     {%- endif -%}
     {%- set ledger = audit_ledger() -%}

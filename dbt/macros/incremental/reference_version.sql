@@ -31,6 +31,10 @@
     (select coalesce(md5(string_agg(cast(r as varchar), '|' order by cast(r as varchar))), '') from {{ relation }} as r)
 {%- endmacro %}
 
+{% macro spark__relation_fingerprint(relation) -%}
+    (select coalesce(md5(concat_ws('|', sort_array(collect_list(to_json(struct(*)))))), '') from {{ relation }})
+{%- endmacro %}
+
 {% macro postgres__relation_fingerprint(relation) -%}
     (select coalesce(md5(string_agg(r::text, '|' order by r::text)), '') from {{ relation }} as r)
 {%- endmacro %}

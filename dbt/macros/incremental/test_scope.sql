@@ -2,7 +2,7 @@
     `processed_at` column reads the rows processed since the model became unaudited — the rows this build (re)wrote,
     and the rows of earlier builds whose tests failed or that were killed (the ledger, macros/incremental/audit_ledger.sql);
     the other stored rows passed the builds that wrote them. A full build (`--full-refresh`, where every row is new)
-    tests everything again. `dbt test` always reads whole tables. Overrides dbt's get_where_subquery, which generic
+    tests everything again, and so does every build on Spark (macros/spark.sql). `dbt test` always reads whole tables. Overrides dbt's get_where_subquery, which generic
     tests call on their model. -#}
 {% macro get_where_subquery(relation) -%}
     {%- set conditions = [config.get('where', ''), built_rows_condition()] | select | list -%}
@@ -13,7 +13,7 @@
 {%- endmacro %}
 
 {% macro built_rows_condition() -%}
-    {%- if not execute or flags.WHICH != 'build' or flags.FULL_REFRESH -%}
+    {%- if not execute or flags.WHICH != 'build' or flags.FULL_REFRESH or target.type == 'spark' -%}
         {{- return('') -}}
     {%- endif -%}
     {%- set tested = graph.nodes.get(model.get('attached_node') or '') -%}

@@ -1,8 +1,13 @@
-{#- Portable helpers for the business marts (DuckDB and PostgreSQL). -#}
+{#- Portable helpers for the business marts (DuckDB, PostgreSQL and Spark). -#}
 
-{#- Double precision on both engines (dbt.type_float() is a 4-byte float on DuckDB). -#}
+{#- Double precision on every engine (dbt.type_float() is a 4-byte float on DuckDB). -#}
 {% macro mart_double() -%}
-    double precision
+    {{ 'double' if target.type == 'spark' else 'double precision' }}
+{%- endmacro %}
+
+{#- ISO day of the week of a date or timestamp, Monday 1 … Sunday 7. -#}
+{% macro iso_day_of_week(expr) -%}
+    extract({{ 'dayofweek_iso' if target.type == 'spark' else 'isodow' }} from {{ expr }})
 {%- endmacro %}
 
 {#- Floating-point division that never divides integers and gives null on a zero denominator. -#}
@@ -34,6 +39,10 @@
 
 {% macro default__mart_split_words(expr) -%}
     regexp_split_to_table(lower({{ expr }}), '[^a-zа-яё0-9]+')
+{%- endmacro %}
+
+{% macro spark__mart_split_words(expr) -%}
+    explode(split(lower({{ expr }}), '[^a-zа-яё0-9]+'))
 {%- endmacro %}
 
 {% macro duckdb__mart_split_words(expr) -%}
@@ -92,9 +101,20 @@
     e-mails, ФИО patterns and handles; here every digit (house and flat numbers, dates) becomes «#» and every
     capitalised word that does not start a sentence (a name, a street) becomes «…». -#}
 {% macro spike_generalised_text(expr) -%}
+    {{ return(adapter.dispatch('spike_generalised_text')(expr)) }}
+{%- endmacro %}
+
+{% macro default__spike_generalised_text(expr) -%}
     regexp_replace(
         regexp_replace({{ expr }}, '[0-9]', '#', 'g'),
         '([^.!?…\s]\s+)[А-ЯЁA-Z][А-ЯЁA-Zа-яёa-z-]*', '\1…', 'g')
+{%- endmacro %}
+
+{#- Spark's regexp_replace replaces every match (no flags) and writes a group as $1 (Java). -#}
+{% macro spark__spike_generalised_text(expr) -%}
+    regexp_replace(
+        regexp_replace({{ expr }}, '[0-9]', '#'),
+        '([^.!?…\\s]\\s+)[А-ЯЁA-Z][А-ЯЁA-Zа-яёa-z-]*', '$1…')
 {%- endmacro %}
 
 {#- A roadmap text of the regulation with the region's own name put in place of {region_genitive} / {region_prepositional}

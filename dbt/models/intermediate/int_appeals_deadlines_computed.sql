@@ -75,6 +75,6 @@ select
     answered_at is not null as is_answered,
     case when answered_at is not null then answered_at <= deadline_at end as is_on_time,
     cast(round(cast({{ dbt.datediff('registered_at', 'answered_at', 'minute') }} as {{ dbt.type_numeric() }}) / 60, 2)
-        as double precision) as response_hours,
+        as {{ mart_double() }}) as response_hours,
     answered_working_day_index - registered_working_day_index as response_working_days
 from with_deadline

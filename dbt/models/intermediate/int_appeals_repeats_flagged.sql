@@ -67,7 +67,7 @@ neighbours as (
         appeals.*,
         max(registered_at) over (
             partition by citizen_hash, category_code order by registered_at
-            range between unbounded preceding and current row exclude group
+            {{ earlier_rows_frame() }}
         ) as previous_registered_at
     from appeals
 ),

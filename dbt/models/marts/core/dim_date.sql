@@ -12,7 +12,7 @@ select
     cast(extract(month from date_day) as {{ dbt.type_int() }}) as month,
     cast({{ dbt.date_trunc('month', 'date_day') }} as date) as month_start,
     cast({{ dbt.date_trunc('week', 'date_day') }} as date) as iso_week_start,
-    cast(extract(isodow from date_day) as {{ dbt.type_int() }}) as iso_day_of_week,
+    cast({{ iso_day_of_week('date_day') }} as {{ dbt.type_int() }}) as iso_day_of_week,
     is_working_day,
     is_holiday,
     is_transferred_workday,

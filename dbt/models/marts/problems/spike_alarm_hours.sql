@@ -63,7 +63,7 @@ profile as (
     from (
         select
             region_code,
-            (cast(extract(isodow from registered_local) as {{ dbt.type_int() }}) - 1) * 24
+            (cast({{ iso_day_of_week('registered_local') }} as {{ dbt.type_int() }}) - 1) * 24
                 + cast(extract(hour from registered_local) as {{ dbt.type_int() }}) as how
         from appeals
     ) as slots
@@ -104,7 +104,7 @@ hourly as (
         series_kind,
         series_code,
         hour_at,
-        (cast(extract(isodow from min(registered_local)) as {{ dbt.type_int() }}) - 1) * 24
+        (cast({{ iso_day_of_week('min(registered_local)') }} as {{ dbt.type_int() }}) - 1) * 24
             + cast(extract(hour from min(registered_local)) as {{ dbt.type_int() }}) as how,
         count(*) as appeals
     from series_appeals

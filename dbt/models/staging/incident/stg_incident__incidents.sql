@@ -5,7 +5,7 @@ with source as (
 ),
 
 -- not materialized: read once per use (macro latest_version), streamed rather than stored in memory
-renamed as not materialized (
+renamed as {{ cte_inlined() }} (
     select
         cast(incident_id as {{ dbt.type_string() }}) as incident_id,
         cast(region_code as {{ dbt.type_string() }}) as region_code,

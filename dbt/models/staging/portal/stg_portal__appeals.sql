@@ -5,7 +5,7 @@ with source as (
 ),
 
 -- not materialized: read once per use (macro latest_version), streamed rather than stored in memory
-renamed as not materialized (
+renamed as {{ cte_inlined() }} (
     select
         cast(appeal_id as {{ dbt.type_string() }}) as appeal_id,
         cast(portal as {{ dbt.type_string() }}) as portal,

@@ -5,7 +5,7 @@ with source as (
 ),
 
 -- not materialized: read once per use (macro latest_version), streamed rather than stored in memory
-renamed as not materialized (
+renamed as {{ cte_inlined() }} (
     select
         cast(poll_id as {{ dbt.type_string() }}) as poll_id,
         cast(option_id as {{ dbt.type_string() }}) as option_id,
