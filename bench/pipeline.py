@@ -162,14 +162,16 @@ def spark_build(data_dir: Path, env: dict[str, str], duckdb_build: StageResult) 
     try:
         spark.prepare_sources()
         target = data_dir / "dbt_target_spark"
+        # a failing dbt test is a finding about the build, not a broken stage: the exit code goes into the note
         stage = run_stage("2s. dbt build --full-refresh on Spark", [*dbt_full_build(target), "--target", "spark"],
-                          duckdb_build.rows, env)
+                          duckdb_build.rows, env, allowed_codes=(0, 1))
     finally:
         if started:
             spark_cluster.down()
     cores = spark_cluster.WORKERS * settings.spark_worker_resources()[0]
-    stage.note = (f"{cores} executor cores; {stage.wall_s / duckdb_build.wall_s:.1f} × the DuckDB build; dbt's "
-                  "timings: " + ", ".join(f"{kind} {seconds:.0f} s" for kind, seconds in dbt_seconds(target).items()))
+    stage.note = "; ".join(filter(None, [
+        f"{cores} executor cores, {stage.wall_s / duckdb_build.wall_s:.1f} × the DuckDB build", stage.note,
+        "dbt's timings: " + ", ".join(f"{kind} {seconds:.0f} s" for kind, seconds in dbt_seconds(target).items())]))
     return stage
 
 

@@ -10,7 +10,6 @@ Java 17 or newer is needed (`make spark-java` installs Debian's openjdk-17-jre-h
 """
 
 import argparse
-import os
 import shutil
 import subprocess
 import sys
@@ -41,9 +40,8 @@ def spark_env() -> dict[str, str]:
         raise SystemExit("java is not installed: Spark 4 needs Java 17 or newer (make spark-java installs it)")
     work = paths.data_dir() / "spark" / "work"
     work.mkdir(parents=True, exist_ok=True)
-    return {**os.environ, "SPARK_HOME": str(spark_home()), "SPARK_LOCAL_IP": "127.0.0.1",
-            "SPARK_WORKER_DIR": str(work), "SPARK_LOG_DIR": str(deploy.logs_dir()),
-            "SPARK_NO_DAEMONIZE": "1"}
+    return settings.child_env({"SPARK_HOME": str(spark_home()), "SPARK_LOCAL_IP": "127.0.0.1",
+                               "SPARK_WORKER_DIR": str(work), "SPARK_LOG_DIR": str(deploy.logs_dir())})
 
 
 def commands() -> dict[str, list[str]]:

@@ -66,11 +66,54 @@
 {%- endmacro %}
 
 {#- Seeds on Spark: the column types of seeds/_seeds__properties.yml are written for DuckDB and PostgreSQL, and Spark
-    has no VARCHAR without a length: read them as STRING (the seed then loads its rows with the same types). -#}
+    has no VARCHAR without a length: read them as STRING (the rows below are loaded with the same types). -#}
 {% macro spark__create_csv_table(model, agate_table) -%}
     {%- set column_types = model['config'].get('column_types', {}) -%}
     {%- for column, type in column_types.items() if type | lower == 'varchar' -%}
         {%- do column_types.update({column: 'string'}) -%}
     {%- endfor -%}
     {{ return(dbt.spark__create_csv_table(model, agate_table)) }}
+{%- endmacro %}
+
+{#- dbt-spark binds a seed's empty cells in session mode as the text 'None': write literals, NULL for empty cells. -#}
+{% macro spark__load_csv_rows(model, agate_table) -%}
+    {%- set column_types = model['config'].get('column_types', {}) -%}
+    {%- set types = [] -%}
+    {%- for column in agate_table.column_names -%}
+        {%- do types.append(column_types.get(column, adapter.convert_type(agate_table, loop.index0))) -%}
+    {%- endfor -%}
+    {%- set statements = [] -%}
+    {%- for chunk in agate_table.rows | batch(get_batch_size()) -%}
+        {%- set sql -%}
+            insert into {{ this.render() }} values
+            {%- for row in chunk %}
+            ({% for value in row -%}
+                cast({{ 'null' if value is none else "'" ~ (value | string).replace('\\', '\\\\').replace("'", "\\'") ~ "'" }}
+                    as {{ types[loop.index0] }}){{ ', ' if not loop.last }}
+            {%- endfor %}){{ ',' if not loop.last }}
+            {%- endfor %}
+        {%- endset -%}
+        {%- do adapter.add_query(sql, abridge_sql_log=True) -%}
+        {%- if loop.first %}{% do statements.append(sql) %}{% endif -%}
+    {%- endfor -%}
+    {{ return(statements[0] if statements else '') }}
+{%- endmacro %}
+
+{#- dbt-spark counts hours, minutes and seconds between two timestamps as elapsed time rounded up; DuckDB and
+    PostgreSQL count the boundaries crossed (10:59:50 → 11:00:10 is one minute): so does this. -#}
+{% macro spark__datediff(first_date, second_date, datepart) -%}
+    {%- set seconds = {'hour': 3600, 'minute': 60, 'second': 1}.get(datepart) -%}
+    {%- if not seconds -%}
+        {{ return(dbt.spark__datediff(first_date, second_date, datepart)) }}
+    {%- endif -%}
+    (floor(unix_seconds(cast({{ second_date }} as timestamp)) / {{ seconds }})
+     - floor(unix_seconds(cast({{ first_date }} as timestamp)) / {{ seconds }}))
+{%- endmacro %}
+
+{#- dbt-spark's listagg drops the order (collect_list): Spark 4 has LISTAGG … WITHIN GROUP (ORDER BY …). -#}
+{% macro spark__listagg(measure, delimiter_text, order_by_clause, limit_num) -%}
+    {%- if limit_num -%}
+        {{ exceptions.raise_compiler_error("listagg with limit_num is not implemented for Spark") }}
+    {%- endif -%}
+    listagg({{ measure }}, {{ delimiter_text }}){% if order_by_clause %} within group ({{ order_by_clause }}){% endif %}
 {%- endmacro %}
