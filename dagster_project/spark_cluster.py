@@ -52,8 +52,8 @@ def commands() -> dict[str, list[str]]:
               "--port", str(ports["master"]), "--webui-port", str(ports["master_ui"])]
     workers = {
         f"spark_worker_{n}": [spark_class, "org.apache.spark.deploy.worker.Worker", "--host", "127.0.0.1",
-                              "--webui-port", str(ports["worker_ui"] + n - 1), "--cores", str(cores), "--memory", memory,
-                              f"spark://127.0.0.1:{ports['master']}"]
+                              "--webui-port", str(ports["worker_ui"] + n - 1), "--cores", str(cores),
+                              "--memory", memory, f"spark://127.0.0.1:{ports['master']}"]
         for n in range(1, WORKERS + 1)
     }
     return {"spark_master": master, **workers}
@@ -104,7 +104,8 @@ def status() -> int:
     for name in PROCESSES:
         pid = deploy.running_pid(name)
         healthy &= pid is not None
-        print(f"{name:<15} {'running' if pid else 'down':<8} pid {pid or '—':<8} log {deploy.logs_dir() / (name + '.log')}")
+        state = "running" if pid else "down"
+        print(f"{name:<15} {state:<8} pid {pid or '—':<8} log {deploy.logs_dir() / (name + '.log')}")
     print(f"alive workers  {alive_workers()} of {WORKERS} at {settings.spark_master_url()}")
     return 0 if healthy and alive_workers() == WORKERS else 1
 

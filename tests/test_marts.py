@@ -5,9 +5,9 @@ the bottom, the heat map has hot cells, …).
 """
 
 import re
-from decimal import Decimal
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb

@@ -1,5 +1,6 @@
 """The Spark side of the platform without Spark (docs/scaling.md): the inputs written before a build, the marts
-exposed to the DuckDB warehouse after it, the cluster's processes. The build itself: tests/test_marts.py (marker spark)."""
+exposed to the DuckDB warehouse after it, the cluster's processes. The build itself: tests/test_marts.py (marker
+spark)."""
 
 import duckdb
 import pyarrow as pa
@@ -14,8 +15,8 @@ def test_inputs_for_spark_are_the_calendar_of_the_lake_and_no_held_parts(tmp_pat
     monkeypatch.setenv("WAREHOUSE_PATH", str(tmp_path / "warehouse.duckdb"))
     part = tmp_path / "lake" / "raw" / "pos_messages" / "load_date=2024-05-01"
     part.mkdir(parents=True)
-    pq.write_table(pa.table({"message_id": ["1"], "created_at": pa.array([pa.scalar(1_704_067_200_000_000, pa.timestamp("us"))])}),
-                   part / "a.parquet")  # 2024-01-01: the calendar starts in the lake's first year
+    created = pa.array([1_704_067_200_000_000], pa.timestamp("us"))  # 2024-01-01: the calendar starts in that year
+    pq.write_table(pa.table({"message_id": ["1"], "created_at": created}), part / "a.parquet")
     rows = spark.prepare_sources()
     calendar = pq.read_table(tmp_path / "spark" / "production_calendar.parquet")
     assert min(calendar["date_day"].to_pylist()).isoformat() == "2024-01-01"
@@ -38,7 +39,8 @@ def test_marts_written_by_spark_become_views_of_the_warehouse(tmp_path, monkeypa
     assert exposed == ["agency_rating_monthly", "dim_agency"]  # sector_kpis_monthly: Spark did not write it
     with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as con:
         assert con.execute("select sum(x) from main.agency_rating_monthly").fetchone()[0] == 7
-        kinds = dict(con.execute("select table_name, table_type from information_schema.tables where table_schema = 'main'").fetchall())
+        kinds = dict(con.execute("select table_name, table_type from information_schema.tables "
+                                 "where table_schema = 'main'").fetchall())
     assert kinds == {"agency_rating_monthly": "VIEW", "dim_agency": "VIEW"}
 
 

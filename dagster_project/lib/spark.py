@@ -36,8 +36,8 @@ def prepare_sources(data_dir: Path | None = None) -> dict[str, int]:
     out.mkdir(parents=True, exist_ok=True)
     tables = {
         "production_calendar": calendar.calendar_table(data_dir / "lake"),
-        "held_parts": pa.Table.from_pylist(
-            [{"source": table, "part_name": part} for table, part in held_loads.held_parts()], schema=HELD_PARTS_SCHEMA),
+        "held_parts": pa.Table.from_pylist([{"source": table, "part_name": part}
+                                            for table, part in held_loads.held_parts()], schema=HELD_PARTS_SCHEMA),
     }
     for name, table in tables.items():
         pq.write_table(table, out / f"{name}.parquet")
