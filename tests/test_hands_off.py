@@ -2,8 +2,9 @@
 export dropped into the inbox and changed records in the source API all the way to the serving copy, with nobody
 starting a run. Prints the freshness latency (file dropped → its appeals visible in the PostgreSQL serving copy).
 
-The sensors look every CUR_SENSOR_INTERVAL_S (5 s here, 30 s by default) and the API schedules run every minute here
-(hourly by default); everything else is the production configuration.
+The API schedules tick once here, after the export has reached serving (hourly by default), so that the export's way
+is measured alone; everything else, the sensors' interval among it, is the production configuration. The run timeline
+printed at the end (from the instance's event log) and the CPU the deployment used show where the latency goes.
 """
 
 import csv
@@ -13,8 +14,9 @@ import socket
 import shutil
 import time
 import uuid
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 import psycopg2
@@ -30,9 +32,14 @@ pytestmark = pytest.mark.integration
 
 POSTGRES = "postgresql://postgres@127.0.0.1:5432"
 SANDBOX_SCALE = 3000
-# The bound asserted: generous, because on a shared 2-core CI machine every run process needs tens of seconds to load
-# the code. The target of issue 17 (≤ 180 s) is reported, measured, in the note, not asserted here.
+# How long the test waits for both changes to reach serving.
 WAIT_LIMIT_S = 900
+# The export's latency asserted: a loose bound. Issue 17's target (≤ 180 s) is not asserted: it was never measured on
+# an idle machine (360 s at load average 11–18, docs/performance.md); the figure and the CPU used are printed.
+FILE_LATENCY_BOUND_S = 420
+# The API schedules' single tick comes this long after `make up` is called, after the export has reached serving.
+API_TICK_AFTER_S = 180
+MOSCOW = ZoneInfo("Europe/Moscow")
 DROP_DAY = "20251231"  # held back from the initial load; the hand-made export carries this day
 NEW_NUMBERS = ["ОГ-64-99000001", "ОГ-64-99000002", "ОГ-64-99000003"]
 
@@ -83,6 +90,43 @@ def _serving(database_url: str, query: str, parameters=None) -> list | None:
         return None
 
 
+# The run lifecycle and step events the timeline shows (as Dagster stores them).
+TIMELINE_EVENTS = ("PIPELINE_ENQUEUED", "PIPELINE_DEQUEUED", "PIPELINE_STARTING", "PIPELINE_START", "STEP_START",
+                   "STEP_SUCCESS", "STEP_FAILURE", "PIPELINE_SUCCESS", "PIPELINE_FAILURE")
+
+
+def _timeline(database_url: str, since_epoch: float) -> str:
+    """Every run created after `since_epoch` with its lifecycle and step events, in seconds since then (from the
+    instance's PostgreSQL event log): where the latency goes."""
+    rows = _serving(database_url, """
+        select r.pipeline_name, substr(r.run_id, 1, 8), extract(epoch from r.create_timestamp), null, null
+        from runs r where extract(epoch from r.create_timestamp) >= %(since)s
+        union all
+        select r.pipeline_name, substr(r.run_id, 1, 8), extract(epoch from e.timestamp), e.dagster_event_type,
+               e.step_key
+        from event_logs e join runs r on r.run_id = e.run_id
+        where extract(epoch from r.create_timestamp) >= %(since)s and e.dagster_event_type = any(%(kinds)s)
+        order by 3""", {"since": since_epoch, "kinds": list(TIMELINE_EVENTS)})
+    return "\n".join(f"{float(at) - since_epoch:7.1f} s  {job:<22} {run}  {kind or 'RUN_CREATED'} {step or ''}"
+                      for job, run, at, kind, step in rows or [])
+
+
+def _deployment_cpu_s() -> float:
+    """CPU seconds used so far by the deployment: every process in the sessions `make up` started (code server, daemon,
+    webserver, the run processes the code server starts and their dbt), with the children they have reaped. On a loaded
+    machine the wall time says little; this is the work itself."""
+    sessions = {deploy.running_pid(name) for name in deploy.PROCESSES} - {None}
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue  # ended meanwhile: its parent has reaped it into its own children's time
+        if int(fields[3]) in sessions:  # fields after the name: state, ppid, pgrp, session, …, utime (11) … cstime (14)
+            ticks += sum(int(value) for value in fields[11:15])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def test_a_dropped_export_and_changed_api_records_reach_serving_by_themselves(tmp_path, monkeypatch):
     # A small sandbox of its own (the last half year): the test measures latency, not volume, and CI time counts.
     out_dir, inbox = tmp_path / "sandbox", tmp_path / "inbox"
@@ -114,13 +158,18 @@ def test_a_dropped_export_and_changed_api_records_reach_serving_by_themselves(tm
             pos_before = {key for (key,) in _serving(database_url, "select appeal_key from serving.appeals_deidentified "
                                                                    "where appeal_key like 'pos:%'")}
 
-            # The deployment, as `make up` starts it, with nothing else started by hand.
+            # The deployment, as `make up` starts it, with nothing else started by hand. The API schedules fire once,
+            # API_TICK_AFTER_S after this (hourly in production): the export's way to serving is measured alone,
+            # then the API's from its schedule's tick.
+            tick = datetime.now(MOSCOW) + timedelta(seconds=API_TICK_AFTER_S, minutes=1)
+            tick = tick.replace(second=0, microsecond=0)
             for name, value in {
                 "DAGSTER_HOME": str(tmp_path / "dagster_home"), "CUR_DAGSTER_PG_URL": database_url,
                 "CUR_WEBSERVER_PORT": str(_free_port()), "CUR_CODE_SERVER_PORT": str(_free_port()),
                 "POS_BASE_URL": f"{base_url}/pos/v1", "INCIDENT_BASE_URL": f"{base_url}/im/v1",
-                "CUR_SENSOR_INTERVAL_S": "5", "CUR_SCHEDULES_ON": "true",
-                "CUR_CRON_EXTRACT_POS_HOURLY": "* * * * *", "CUR_CRON_EXTRACT_INCIDENTS_HOURLY": "* * * * *",
+                "CUR_SCHEDULES_ON": "true",
+                "CUR_CRON_EXTRACT_POS_HOURLY": f"{tick.minute} {tick.hour} * * *",
+                "CUR_CRON_EXTRACT_INCIDENTS_HOURLY": f"{tick.minute} {tick.hour} * * *",
             }.items():
                 monkeypatch.setenv(name, value)
             started = time.monotonic()
@@ -129,30 +178,37 @@ def test_a_dropped_export_and_changed_api_records_reach_serving_by_themselves(tm
             print(f"make up: {time.monotonic() - started:.0f} s", flush=True)
 
             # The sources change: a new export is dropped, the API's records move three days on.
-            dropped_at = time.monotonic()
+            dropped_at, cpu_at_drop = time.time(), _deployment_cpu_s()
             _hand_made_export(template, data / "inbox" / "sed" / f"sed_64_{DROP_DAY}.csv")
             httpx.post(f"{base_url}/admin/clock", json={"now": default_now.strftime("%Y-%m-%dT%H:%M:%SZ")})
             wanted = [f"sed:{number}" for number in NEW_NUMBERS]
-            file_latency = api_latency = None
-            while time.monotonic() - dropped_at < WAIT_LIMIT_S and not (file_latency and api_latency):
-                time.sleep(3)
-                if file_latency is None:
+            file_in_serving = api_in_serving = None
+            while time.time() - dropped_at < WAIT_LIMIT_S and not (file_in_serving and api_in_serving):
+                time.sleep(2)
+                if file_in_serving is None:
                     found = _serving(database_url, "select count(*) from serving.appeals_deidentified "
                                                    "where appeal_key = any(%s)", (wanted,))
                     if found and found[0][0] == len(wanted):
-                        file_latency = time.monotonic() - dropped_at
-                if api_latency is None:
+                        file_in_serving, file_cpu_s = time.time(), _deployment_cpu_s() - cpu_at_drop
+                if api_in_serving is None:
                     pos_now = {key for (key,) in _serving(database_url, "select appeal_key from "
                                                           "serving.appeals_deidentified where appeal_key like 'pos:%'")}
                     if pos_now - pos_before:
-                        api_latency = time.monotonic() - dropped_at
+                        api_in_serving = time.time()
             statuses = _serving(database_url, "select pipeline_name, status from runs order by create_timestamp")
+            (api_tick,) = _serving(database_url, "select min(extract(epoch from create_timestamp)) from runs "
+                                                 "where pipeline_name = 'extract_pos'")[0]
+            print(f"\ntimeline (s after the drop):\n{_timeline(database_url, dropped_at)}")
         finally:
             deploy.down()
             _admin(database, "drop")
-    print(f"\nfreshness latency: export dropped → in serving {file_latency and round(file_latency)} s; "
-          f"API records changed → in serving {api_latency and round(api_latency)} s; runs: {statuses}")
+    file_latency = file_in_serving and file_in_serving - dropped_at
+    api_latency = api_in_serving and api_tick and api_in_serving - float(api_tick)
+    print(f"\nfreshness latency: export dropped → in serving {file_latency and round(file_latency)} s "
+          f"(the deployment used {file_in_serving and round(file_cpu_s)} s of CPU meanwhile); "
+          f"API schedule tick → in serving {api_latency and round(api_latency)} s; runs: {statuses}")
     assert file_latency is not None, f"the dropped export never reached serving; runs: {statuses}"
     assert api_latency is not None, f"the changed API records never reached serving; runs: {statuses}"
+    assert file_latency <= FILE_LATENCY_BOUND_S, f"export dropped → in serving took {file_latency:.0f} s"
     assert {job for job, _ in statuses} >= {"extract_sed_appeals", "extract_pos", "warehouse_build"}
     assert not [run for run in statuses if run[1] == "FAILURE"], statuses
