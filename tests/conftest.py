@@ -1,6 +1,9 @@
 """Shared pytest fixtures. Sandbox fixtures are named sandbox_*."""
 
+import subprocess
+import sys
 from datetime import date
+from pathlib import Path
 
 import pytest
 
@@ -9,6 +12,21 @@ from sandbox.server import running_server
 
 SANDBOX_SCALE = 20_000
 SANDBOX_SEED = 7
+# The business marts (and the manual inputs' staging) that `sandbox_marts` builds; test_marts tests them.
+MART_FOLDERS = ["common", "ratings", "sectors", "problems", "indicators", "governor"]
+MART_SELECTION = [f"path:models/marts/{folder}" for folder in MART_FOLDERS] + ["path:models/staging/manual"]
+
+
+def dbt(root: Path, *args: str) -> str:
+    """One dbt CLI run in a subprocess (dbt-duckdb keeps the warehouse file open in-process), cwd = dbt/, its target
+    and logs under `root`; the environment points at the data root."""
+    from dagster_project.lib import paths
+
+    command = [str(Path(sys.executable).parent / "dbt"), *args, "--profiles-dir", ".",
+               "--target-path", str(root / "target"), "--log-path", str(root / "logs")]
+    result = subprocess.run(command, cwd=paths.DBT_PROJECT_DIR, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, f"dbt {' '.join(args)} failed:\n{result.stdout[-6000:]}"
+    return result.stdout
 
 
 @pytest.fixture(scope="session")
@@ -26,3 +44,22 @@ def sandbox_server(sandbox_generated):
     """Base URL of a real sandbox server process over `sandbox_generated` (faults off, default clock)."""
     with running_server(sandbox_generated[0]) as base_url:
         yield base_url
+
+
+@pytest.fixture(scope="session")
+def sandbox_marts(sandbox_generated, sandbox_server, tmp_path_factory):
+    """The shared sandbox landed through the real extraction into a private data root, its manual inputs written and
+    every mart of MART_SELECTION (with all upstream: the core layer) built by dbt without tests: (data root, dbt
+    root). Built once per session for test_marts (its tests) and test_bench (the floor); read-only for tests."""
+    from sandbox_landing import land_sandbox
+
+    from sandbox.manual_inputs import write_manual_inputs
+
+    root = tmp_path_factory.mktemp("sandbox_marts")
+    data = root / "data"
+    with pytest.MonkeyPatch.context() as mp:
+        land_sandbox(mp, data, sandbox_generated[1], sandbox_server)
+        write_manual_inputs(data, seed=SANDBOX_SEED)
+        dbt(root, "build", "--select", *[f"+{s}" for s in MART_SELECTION], "--exclude-resource-type", "test",
+            "unit_test")
+    return data, root

@@ -2,36 +2,25 @@
 sandbox, the comparison notices a difference, and the report and the held-back inbox files behave."""
 
 import json
-import subprocess
-import sys
 from datetime import datetime, timezone
-from pathlib import Path
 
 import pytest
-from sandbox_landing import land_sandbox
+from sandbox_landing import use_data_root
 
 from bench import pipeline as bench
 from dagster_project.lib import paths
 
 pytestmark = pytest.mark.integration
 
-FLOOR_MARTS = [f"+{mart}" for mart, _ in bench.FLOOR_CHECKS]
-
 
 @pytest.fixture(scope="module")
-def built(sandbox_generated, sandbox_server, tmp_path_factory):
-    """The shared sandbox landed into a private lake and the floor's three marts built by dbt (no tests)."""
-    root = tmp_path_factory.mktemp("bench")
-    data = root / "data"
+def built(sandbox_marts, tmp_path_factory):
+    """The floor computed over the lake and warehouse of the shared sandbox, whose marts dbt built (conftest's
+    sandbox_marts, also test_marts' warehouse)."""
+    data, _ = sandbox_marts
+    floor_json = tmp_path_factory.mktemp("bench") / "floor.json"
     with pytest.MonkeyPatch.context() as mp:
-        land_sandbox(mp, data, sandbox_generated[1], sandbox_server)
-        command = [str(Path(sys.executable).parent / "dbt"), "build", "--select", *FLOOR_MARTS,
-                   "--exclude-resource-type", "test", "unit_test", "--project-dir", str(paths.DBT_PROJECT_DIR),
-                   "--profiles-dir", str(paths.DBT_PROJECT_DIR), "--target-path", str(root / "target"),
-                   "--log-path", str(root / "logs")]
-        run = subprocess.run(command, capture_output=True, text=True, timeout=600)
-        assert run.returncode == 0, run.stdout[-4000:]
-        floor_json = root / "floor.json"
+        use_data_root(mp, data)
         bench.run_floor(floor_json)
         yield floor_json
 

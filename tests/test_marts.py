@@ -5,49 +5,28 @@ the bottom, the heat map has hot cells, …).
 """
 
 import re
-import subprocess
-import sys
 from decimal import Decimal
-from pathlib import Path
 
 import duckdb
 import pandas as pd
 import pytest
-from sandbox_landing import land_sandbox
+from conftest import MART_FOLDERS, MART_SELECTION, dbt
+from sandbox_landing import use_data_root
 
 from dagster_project.lib import paths, spark
 from sandbox import slow_agency_ids
-from sandbox.manual_inputs import write_manual_inputs
 from sandbox.reference import load_reference
 
 pytestmark = pytest.mark.integration
 
-MART_FOLDERS = ["common", "ratings", "sectors", "problems", "indicators", "governor"]
-MART_SELECTION = [f"path:models/marts/{folder}" for folder in MART_FOLDERS] + ["path:models/staging/manual"]
-
-
-def dbt(*args: str) -> str:
-    """One dbt CLI run in a subprocess (dbt-duckdb keeps the warehouse file open in-process), cwd = dbt/."""
-    command = [str(Path(sys.executable).parent / "dbt"), *args, "--profiles-dir", "."]
-    result = subprocess.run(command, cwd=paths.DBT_PROJECT_DIR, capture_output=True, text=True, timeout=900)
-    assert result.returncode == 0, f"dbt {' '.join(args)} failed:\n{result.stdout[-6000:]}"
-    return result.stdout
-
 
 @pytest.fixture(scope="module")
-def marts(sandbox_generated, sandbox_server, tmp_path_factory):
-    """The shared sandbox extracted into a private data dir, manual inputs written, the marts built and tested."""
-    _, inbox, _ = sandbox_generated
-    root = tmp_path_factory.mktemp("marts")
-    data = root / "data"
+def marts(sandbox_marts):
+    """The marts of the shared sandbox (conftest's sandbox_marts), their unit and data tests run, the marts read."""
+    data, root = sandbox_marts
     with pytest.MonkeyPatch.context() as mp:
-        land_sandbox(mp, data, inbox, sandbox_server)
-        mp.setenv("DBT_TARGET_PATH", str(root / "target"))
-        mp.setenv("DBT_LOG_PATH", str(root / "logs"))
-        write_manual_inputs(data, seed=7)
-        # the marts and everything upstream, without the core layer's tests (they have their own test file)
-        dbt("build", "--select", *[f"+{s}" for s in MART_SELECTION], "--exclude-resource-type", "test", "unit_test")
-        unit_log = dbt("test", "--select", *MART_SELECTION)
+        use_data_root(mp, data)
+        unit_log = dbt(root, "test", "--select", *MART_SELECTION)
         with duckdb.connect(str(data / "warehouse.duckdb"), read_only=True) as con:
             frames = {
                 name: con.sql(f"select * from main.{name}").df()
@@ -58,7 +37,7 @@ def marts(sandbox_generated, sandbox_server, tmp_path_factory):
                     "reporting_as_of",
                 ]
             }
-        yield {"frames": frames, "unit_log": unit_log, "data": data}
+        yield {"frames": frames, "unit_log": unit_log, "data": data, "root": root}
 
 
 def test_unit_and_data_tests_of_the_marts_pass(marts):
@@ -194,7 +173,7 @@ def test_marts_on_spark_equal_the_duckdb_build(marts, spark_cluster):
     mart the DuckDB build gave: the same rows, every measure equal (floats to 1e-9 relative). Spark's tables are
     read as the Parquet files they are; `processed_at` is the build's own time."""
     spark.prepare_sources()
-    dbt("build", "--target", "spark", "--select", *[f"+{s}" for s in MART_SELECTION])
+    dbt(marts["root"], "build", "--target", "spark", "--select", *[f"+{s}" for s in MART_SELECTION])
     built = [name for name in spark.spark_tables() if name in mart_names()]
     assert len(built) >= 15, built
     with duckdb.connect(str(marts["data"] / "warehouse.duckdb"), read_only=True) as con:

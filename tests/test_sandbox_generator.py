@@ -186,6 +186,20 @@ def test_cli_defaults_follow_the_data_root(tmp_path, monkeypatch, capsys):
     assert json.loads((tmp_path / "sandbox" / "api" / "meta.json").read_text())["default_now"] == "2025-03-01T00:00:00Z"
 
 
+def test_make_run_generates_once_per_scale_and_seed(tmp_path, monkeypatch, capsys):
+    from sandbox.pipeline import ensure_sandbox
+
+    monkeypatch.setenv("CUR_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("CUR_INBOX_DIR", raising=False)
+    first = ensure_sandbox(200, seed=3)
+    store = tmp_path / "sandbox" / "api" / "pos_messages.parquet"
+    written = store.stat().st_mtime_ns
+    assert ensure_sandbox(200, seed=3) == json.loads(json.dumps(first, default=str))
+    assert "sandbox: reusing" in capsys.readouterr().out and store.stat().st_mtime_ns == written
+    ensure_sandbox(201, seed=3)  # another scale: generated again
+    assert store.stat().st_mtime_ns != written
+
+
 def test_bursts_are_labelled_in_meta_and_leave_the_ordinary_appeals_alone(tmp_path):
     period = {"start": date(2024, 1, 1), "end": date(2024, 12, 31)}
     generate(tmp_path / "b", tmp_path / "b_inbox", 4000, seed=9, bursts=4, **period)
