@@ -181,6 +181,11 @@ def _heat_map(con, rng) -> None:
     con.execute("alter table problem_heat_map add column has_min_volume boolean")
     con.execute("alter table problem_heat_map add column is_hot boolean")
     con.execute("update problem_heat_map set has_min_volume = appeals >= 5, is_hot = appeals >= 5 and intensity_index >= 1.5")
+    # the administrative centre's point: made-up but distinct per municipality
+    con.execute("alter table problem_heat_map add column latitude double")
+    con.execute("alter table problem_heat_map add column longitude double")
+    con.execute("""update problem_heat_map set latitude = 50 + cast(right(oktmo, 3) as integer) % 7 / 4,
+        longitude = 40 + cast(substr(oktmo, 1, 2) as integer) / 2 + cast(right(oktmo, 3) as integer) % 5 / 8""")
 
 
 def _pareto(con) -> None:

@@ -101,6 +101,8 @@ EXPECTED_SQL = {
         lowest_agency_3 from governor_monthly_summary where not is_partial_month""",
     "region_map": """select iso_3166_2, avg(on_time_share) from governor_monthly_summary where not is_partial_month
         group by all""",
+    "municipality_points": """select municipality_name, region_name, max(longitude), max(latitude), sum(appeals)
+        from problem_heat_map where not is_partial_month group by all""",
 }
 RESTRICTED_AGENCY = "65-ROIV-fish"
 RESTRICTED_REGION = "37"
