@@ -6,19 +6,9 @@
 -- The bench compares floor_appeals, floor_rating and floor_sector_kpis with the marts (row counts and sums).
 attach '{warehouse}' as wh (read_only);
 
-create temp macro status_code(s) as case lower(trim(s))
-    when 'registered' then 'registered' when 'new' then 'registered' when 'created' then 'registered'
-    when 'detected' then 'registered' when 'зарегистрировано' then 'registered' when 'новое' then 'registered'
-    when 'in_work' then 'in_work' when 'in_progress' then 'in_work' when 'assigned' then 'in_work'
-    when 'на рассмотрении' then 'in_work' when 'в работе' then 'in_work'
-    when 'answered' then 'answered' when 'reacted' then 'answered' when 'resolved' then 'answered'
-    when 'дан ответ' then 'answered' when 'ответ дан' then 'answered'
-    when 'closed' then 'closed' when 'закрыто' then 'closed'
-    when 'redirected' then 'redirected' when 'forwarded' then 'redirected' when 'перенаправлено' then 'redirected'
-    when 'extended' then 'extended' when 'продлено' then 'extended' when 'срок продлен' then 'extended'
-    when 'returned_for_rework' then 'returned_for_rework' when 'возвращено на доработку' then 'returned_for_rework'
-    when 'reopened' then 'reopened' when 'переоткрыто' then 'reopened'
-    else 'unknown' end;
+-- Statuses land as warehouse codes (the seed statuses.csv); anything else is 'unknown', as in dbt's map_status.
+create temp macro status_code(s) as coalesce(
+    (select max(status_code) from wh.reference.statuses where status_code = s), 'unknown');
 
 -- Latest version of every appeal of every channel, in one conformed shape.
 create temp table floor_latest as

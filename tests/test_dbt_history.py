@@ -87,7 +87,7 @@ def pos(message_id, region, local, answered_local=None, is_59fz=False):
     return {
         "message_id": message_id, "region_code": region, "oktmo": oktmo, "opa_id": agency, "is_59fz": is_59fz,
         "category_code": "roads.01", "subcategory_code": None, "text": "сообщение", "address": None,
-        "citizen_hash": f"c-{message_id}", "created_at": registered, "status": "answered" if answered else "new",
+        "citizen_hash": f"c-{message_id}", "created_at": registered, "status": "answered" if answered else "registered",
         "answer_text": None, "answered_at": answered, "rating": None, "rated_at": None,
         "updated_at": answered or registered,
     }

@@ -146,7 +146,7 @@ BATCH_1 = {  # everything the extraction landed up to the end of 2023
         # P1: Sakhalin (UTC+11), local 2023-09-07 21:00, before the rename → the old agency name.
         # housing.01 = 3 working days: Fri 08.09, Mon 11.09, Tue 12.09 → expires 13.09 00:00 local = 12.09 13:00 UTC.
         pos_message("P1", "65", "64701000", "65-ROIV-fish", "housing.01", "citizen-1",
-                    "2023-09-07 10:00", "new", "2023-09-07 10:00"),
+                    "2023-09-07 10:00", "registered", "2023-09-07 10:00"),
         P1_ANSWERED,
         P1_ANSWERED,  # re-delivered by the API (duplicate page)
         # P2: same citizen and category one day later → repeat; local 2023-09-08 12:00 → the new name.
@@ -155,7 +155,7 @@ BATCH_1 = {  # everything the extraction landed up to the end of 2023
                     "2023-09-08 01:00", "closed", "2023-09-15 01:00", answered="2023-09-14 01:00"),
         # P3: a region outside the warehouse → explained exclusion.
         pos_message("P3", "99", "00000001", "65-ROIV-fish", "housing.01", "citizen-3",
-                    "2023-10-01 10:00", "new", "2023-10-01 10:00"),
+                    "2023-10-01 10:00", "registered", "2023-10-01 10:00"),
     ],
     "pos_message_events": [
         *history("P1", "2023-09-07 10:00", "65-ROIV-fish", ("registered", "2023-09-07 10:00")),
@@ -175,7 +175,7 @@ BATCH_1 = {  # everything the extraction landed up to the end of 2023
         # R1: Ivanovo (UTC+3), Fri 29.12.2023; energy.03 = 5 working days across the New Year holidays:
         # 09.01, 10.01, 11.01, 12.01, 15.01 → expires 16.01.2024 00:00 local = 15.01 21:00 UTC.
         portal_appeal("R1", "37", "24701000", "37-ROIV-denergy", "energy.03",
-                      "2023-12-29 12:00", "новое", "2023-12-29 12:00"),
+                      "2023-12-29 12:00", "registered", "2023-12-29 12:00"),
     ],
 }
 
@@ -194,7 +194,7 @@ BATCH_2 = {  # the next landing: new appeals and later versions of earlier ones
         # P9: new, Fri 31.05.2024 10:00 Saratov; 3 working days 03.06, 04.06, 05.06 → expires 05.06 20:00 UTC: not yet
         # overdue at the data's latest change (03.06), overdue once a later batch moves the as-of moment past it.
         pos_message("P9", "64", "63701000", "64-ROIV-minstroy", "housing.01", "citizen-9",
-                    "2024-05-31 06:00", "new", "2024-05-31 06:00"),
+                    "2024-05-31 06:00", "registered", "2024-05-31 06:00"),
     ],
     "pos_message_events": [
         *history("P2", "2024-06-03 00:00", "65-ROIV-fish", *P2_HISTORY_STEPS, ("reopened", "2024-06-03 00:00")),
@@ -207,25 +207,25 @@ BATCH_2 = {  # the next landing: new appeals and later versions of earlier ones
     "pos_polls": [],
     "incidents": [
         # reaction within 8 h of detection: 7 h 59 min is on time, 8 h 01 min is late
-        incident("I1", "2024-05-10 06:00", "2024-05-10 13:59", "reacted"),
+        incident("I1", "2024-05-10 06:00", "2024-05-10 13:59", "answered"),
         incident("I2", "2024-05-10 06:00", "2024-05-10 14:01", "something_new"),
     ],
     "incident_events": [],
     "sed_appeals": [
         # S1: Buryatia (UTC+8), local 01.03.2024, extended → 60 days → 30.04.2024; answered 25.04 → on time.
-        sed_appeal("S1", "81701000", "03-ROIV-minstroy", "0005.0005.0054.1111", "2024-03-01 02:00", "дан ответ",
+        sed_appeal("S1", "81701000", "03-ROIV-minstroy", "0005.0005.0054.1111", "2024-03-01 02:00", "answered",
                    "2024-04-25 00:00", extended="2024-03-20 03:00", answered="2024-04-25 03:00"),
         # S2: unknown classifier, OKTMO and agency → «не определено» members; 30 days → 31.03; answered 02.04 → late.
-        sed_appeal("S2", "99999999", "no-such-agency", "9999.9999.9999.9999", "2024-03-01 02:00", "дан ответ",
+        sed_appeal("S2", "99999999", "no-such-agency", "9999.9999.9999.9999", "2024-03-01 02:00", "answered",
                    "2024-04-02 00:00", answered="2024-04-02 03:00"),
     ],
     "portal_appeals": [
         portal_appeal("R1", "37", "24701000", "37-ROIV-denergy", "energy.03",
-                      "2023-12-29 12:00", "закрыто", "2024-01-16 10:00", answered="2024-01-16 10:00", reworks=1),
+                      "2023-12-29 12:00", "closed", "2024-01-16 10:00", answered="2024-01-16 10:00", reworks=1),
         # R2: Saratov (UTC+4), Fri 26.04.2024; housing.01 = 3 working days with the working Saturday 27.04:
         # 27.04, 02.05, 03.05 → expires 04.05 00:00 local = 03.05 20:00 UTC; answered 03.05 19:30 UTC → on time.
         portal_appeal("R2", "64", "63701000", "64-ROIV-minstroy", "housing.01",
-                      "2024-04-26 08:00", "ответ дан", "2024-05-03 19:30", answered="2024-05-03 19:30"),
+                      "2024-04-26 08:00", "answered", "2024-05-03 19:30", answered="2024-05-03 19:30"),
     ],
 }
 
@@ -233,17 +233,17 @@ BATCH_3 = {  # a later landing with the cases that change rows the warehouse alr
     "pos_messages": [
         # P1's first version again (a backfill): older than the stored one, so nothing changes
         pos_message("P1", "65", "64701000", "65-ROIV-fish", "housing.01", "citizen-1",
-                    "2023-09-07 10:00", "new", "2023-09-07 10:00"),
+                    "2023-09-07 10:00", "registered", "2023-09-07 10:00"),
         # P4 (registered March 2024) rated late: March's satisfaction changes
         pos_message("P4", "65", "64701000", "65-ROIV-mingkh", "housing.01", "citizen-4",
                     "2024-02-29 23:00", "answered", "2024-06-30 00:00", answered="2024-04-20 00:00", rating=2,
                     is_59fz=True),
         # P6: the same citizen and category 20 days after P4's answer → P4 is no longer complete
         pos_message("P6", "65", "64701000", "65-ROIV-mingkh", "housing.01", "citizen-4",
-                    "2024-05-10 02:00", "new", "2024-05-10 02:00"),
+                    "2024-05-10 02:00", "registered", "2024-05-10 02:00"),
         # P7: landed late, registered 8 days before P5 by the same citizen → P5 becomes a repeat
         pos_message("P7", "64", "63701000", "64-ROIV-minstroy", "housing.01", "citizen-5",
-                    "2024-05-12 06:00", "new", "2024-05-12 06:00"),
+                    "2024-05-12 06:00", "registered", "2024-05-12 06:00"),
         # P5's version re-delivered unchanged
         pos_message("P5", "64", "63701000", "64-ROIV-minstroy", "housing.01", "citizen-5",
                     "2024-05-20 06:00", "in_work", "2024-05-21 06:00"),
@@ -264,10 +264,10 @@ BATCH_3 = {  # a later landing with the cases that change rows the warehouse alr
     "portal_appeals": [
         # R1's latest export names a region outside the warehouse: it leaves the fact (explained exclusion)
         portal_appeal("R1", "99", "24701000", "37-ROIV-denergy", "energy.03",
-                      "2023-12-29 12:00", "закрыто", "2024-06-30 10:00", answered="2024-01-16 10:00", reworks=1),
+                      "2023-12-29 12:00", "closed", "2024-06-30 10:00", answered="2024-01-16 10:00", reworks=1),
         # R2's first export, landed after its later one: it does not win
         portal_appeal("R2", "64", "63701000", "64-ROIV-minstroy", "housing.01",
-                      "2024-04-26 08:00", "новое", "2024-04-26 08:00"),
+                      "2024-04-26 08:00", "registered", "2024-04-26 08:00"),
     ],
 }
 

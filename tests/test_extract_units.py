@@ -572,3 +572,18 @@ def test_a_large_batch_lands_in_record_order():
     assert result.rows["pos_messages"]["message_id"].to_pylist() == [i["id"] for i in items]
     events = result.rows["pos_message_events"]
     assert events["message_id"].to_pylist()[::2] == [i["id"] for i in items]
+
+
+def test_every_status_wording_maps_onto_the_seeded_codes():
+    """The warehouse codes are listed once (seeds/statuses.csv); each export's wording and the sandbox's API statuses
+    map onto them, and the sandbox's APIs send every code of the seed."""
+    from dagster_project.lib.contracts import STATUS_CODES
+    from dagster_project.lib.paths import SEEDS_DIR
+    from sandbox.model import SLOT_STATUS
+
+    with (SEEDS_DIR / "statuses.csv").open(encoding="utf-8") as seed:
+        seeded = {row["status_code"] for row in csv.DictReader(seed)}
+    assert STATUS_CODES == seeded and "registered" in seeded
+    for spec in (SED_APPEALS, PORTAL_APPEALS):
+        assert set(spec.status_map.values()) <= seeded, spec.name
+    assert set(SLOT_STATUS) == seeded  # the sandbox's APIs send every warehouse code and nothing else

@@ -28,11 +28,11 @@ pytestmark = pytest.mark.integration
 # local = 05.06 20:00 UTC: not overdue at the as-of moment of the appeals in the fact (this appeal's own 31.05 06:00),
 # overdue at any as-of in 2031.
 P10 = pos_message("P10", "64", "63701000", "64-ROIV-minstroy", "housing.01", "citizen-10",
-                  "2024-05-31 06:00", "new", "2024-05-31 06:00")
+                  "2024-05-31 06:00", "registered", "2024-05-31 06:00")
 P2031 = pos_message("P2031", "64", "63701000", "64-ROIV-minstroy", "housing.01", "citizen-2031",
-                    "2031-06-01 06:00", "new", "2031-06-01 06:00")
+                    "2031-06-01 06:00", "registered", "2031-06-01 06:00")
 P1900 = pos_message("P1900", "64", "63701000", "64-ROIV-minstroy", "housing.01", "citizen-1900",
-                    "1900-01-02 06:00", "new", "1900-01-02 06:00")
+                    "1900-01-02 06:00", "registered", "1900-01-02 06:00")
 BAD_BATCH = {
     "pos_messages": [P10, P2031, P1900],
     "pos_message_events": [

@@ -1,35 +1,9 @@
-{#- Source status (ПОС/Инцидент Менеджмент API codes, Russian СЭД and portal wording) → warehouse status code.
-    Anything unrecognised becomes 'unknown' (the «не определено» member of dim_status); the row is kept. -#}
+{#- The warehouse status code of a landed status. The codes are listed once, in the seed statuses.csv (dim_status);
+    the landing admits no other value (an export's wording is mapped there), so this only guards the warehouse:
+    anything else becomes 'unknown' (the «не определено» member of dim_status), kept and counted, never dropped. -#}
 {% macro map_status(column) -%}
-    case lower(trim({{ column }}))
-        when 'registered' then 'registered'
-        when 'new' then 'registered'
-        when 'created' then 'registered'
-        when 'detected' then 'registered'
-        when 'зарегистрировано' then 'registered'
-        when 'новое' then 'registered'
-        when 'in_work' then 'in_work'
-        when 'in_progress' then 'in_work'
-        when 'assigned' then 'in_work'
-        when 'на рассмотрении' then 'in_work'
-        when 'в работе' then 'in_work'
-        when 'answered' then 'answered'
-        when 'reacted' then 'answered'
-        when 'resolved' then 'answered'
-        when 'дан ответ' then 'answered'
-        when 'ответ дан' then 'answered'
-        when 'closed' then 'closed'
-        when 'закрыто' then 'closed'
-        when 'redirected' then 'redirected'
-        when 'forwarded' then 'redirected'
-        when 'перенаправлено' then 'redirected'
-        when 'extended' then 'extended'
-        when 'продлено' then 'extended'
-        when 'срок продлен' then 'extended'
-        when 'returned_for_rework' then 'returned_for_rework'
-        when 'возвращено на доработку' then 'returned_for_rework'
-        when 'reopened' then 'reopened'
-        when 'переоткрыто' then 'reopened'
-        else 'unknown'
-    end
+    coalesce(
+        (select max(statuses.status_code) from {{ ref('statuses') }} as statuses where statuses.status_code = {{ column }}),
+        'unknown'
+    )
 {%- endmacro %}
