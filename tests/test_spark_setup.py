@@ -2,6 +2,9 @@
 exposed to the DuckDB warehouse after it, the cluster's processes. The build itself: tests/test_marts.py (marker
 spark)."""
 
+import subprocess
+import sys
+
 import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -54,3 +57,12 @@ def test_cluster_is_a_master_and_two_workers_on_loopback(monkeypatch):
     for n, ui_port in [(1, "3581"), (2, "3582")]:
         worker = commands[f"spark_worker_{n}"]
         assert worker[-1] == "spark://127.0.0.1:3577" and worker[worker.index("--webui-port") + 1] == ui_port
+
+
+def test_great_expectations_imports_in_a_process_without_a_main_file():
+    """Dagster's run workers have a __main__ without a file; with pyspark installed but not Spark Connect's
+    dependencies, importing GE there ended the process with exit code 0 (pyspark's doctest guard) and every GE step
+    failed. `python -c` has the same kind of __main__."""
+    result = subprocess.run([sys.executable, "-c", "import great_expectations; print('imported')"],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0 and result.stdout.strip().endswith("imported"), result.stderr[-2000:]
