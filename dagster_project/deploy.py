@@ -141,20 +141,28 @@ def up() -> int:
     ready = {"code_server": lambda: port_open(settings.deploy_ports()["code_server"]),
              "daemon": lambda: True, "webserver": webserver_healthy}
     for name, command in commands(home).items():
-        if pid := running_pid(name):
-            print(f"{name}: already running (pid {pid})")
+        if (pid := start(name, command, env, paths.REPO_ROOT)) is None:
             continue
-        with (logs_dir() / f"{name}.log").open("ab") as log:
-            process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                       cwd=paths.REPO_ROOT, start_new_session=True, preexec_fn=restore_default_signals)
-        pid_file(name).write_text(str(process.pid))
         wait_until(ready[name], name)
-        print(f"{name}: started (pid {process.pid}, log {logs_dir() / (name + '.log')})", flush=True)
+        print(f"{name}: started (pid {pid}, log {logs_dir() / (name + '.log')})", flush=True)
     print(f"Dagster UI: http://127.0.0.1:{settings.deploy_ports()['webserver']}  (instance {home})")
     return 0
 
 
-def stop(name: str, timeout_s: float) -> None:
+def start(name: str, command: list[str], env: dict[str, str], cwd: Path) -> int | None:
+    """Starts `name` in its own session with its pid file and log; None (and says so) when it is already running."""
+    if pid := running_pid(name):
+        print(f"{name}: already running (pid {pid})")
+        return None
+    with (logs_dir() / f"{name}.log").open("ab") as log:
+        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                   cwd=cwd, start_new_session=True, preexec_fn=restore_default_signals)
+    pid_file(name).write_text(str(process.pid))
+    return process.pid
+
+
+def stop(name: str) -> None:
+    timeout_s = float(settings.env("CUR_STOP_TIMEOUT_S", "60"))
     pid = running_pid(name)
     if pid is None:
         pid_file(name).unlink(missing_ok=True)
@@ -171,9 +179,8 @@ def stop(name: str, timeout_s: float) -> None:
 
 
 def down() -> int:
-    timeout_s = float(settings.env("CUR_STOP_TIMEOUT_S", "60"))
     for name in reversed(PROCESSES):
-        stop(name, timeout_s)
+        stop(name)
     return 0
 
 

@@ -11,7 +11,6 @@ Java 17 or newer is needed (`make spark-java` installs Debian's openjdk-17-jre-h
 
 import argparse
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -74,15 +73,9 @@ def up() -> int:
     deploy.logs_dir().mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     for name, command in commands().items():
-        if pid := deploy.running_pid(name):
-            print(f"{name}: already running (pid {pid})")
+        if (pid := deploy.start(name, command, env, paths.data_dir() / "spark")) is None:
             continue
-        with (deploy.logs_dir() / f"{name}.log").open("ab") as log:
-            process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                       cwd=paths.data_dir() / "spark", start_new_session=True,
-                                       preexec_fn=deploy.restore_default_signals)
-        deploy.pid_file(name).write_text(str(process.pid))
-        print(f"{name}: started (pid {process.pid}, log {deploy.logs_dir() / (name + '.log')})", flush=True)
+        print(f"{name}: started (pid {pid}, log {deploy.logs_dir() / (name + '.log')})", flush=True)
         if name == "spark_master":
             deploy.wait_until(lambda: deploy.port_open(settings.spark_ports()["master"]), name, STARTUP_TIMEOUT_S)
     for name in PROCESSES[1:]:
@@ -94,7 +87,7 @@ def up() -> int:
 
 def down() -> int:
     for name in reversed(PROCESSES):
-        deploy.stop(name, float(settings.env("CUR_STOP_TIMEOUT_S", "60")))
+        deploy.stop(name)
     return 0
 
 
