@@ -27,12 +27,13 @@ venv: $(BIN)/dagster $(DATA_DOCS_ASSETS)
 run: venv
 	$(BIN)/python -m sandbox run $(if $(SCALE),--scale $(SCALE))
 
-# Both tiers lint first (ruff, config in pyproject.toml): a finding stops before the tests start.
+# Both tiers lint and check formatting first (ruff, config in pyproject.toml): a finding stops before the tests start.
 # `make test` installs pyspark and Java (the fast Spark tests and the GE import guard run with them) but leaves out the
 # parity test (marker spark): it builds the warehouse on a real Spark cluster and takes 15+ minutes here, more than
 # CI's budget allows — `make test-spark` runs it.
 test: venv spark-install spark-java
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -m "not spark"
 
 test-spark: venv spark-install spark-java
@@ -41,6 +42,7 @@ test-spark: venv spark-install spark-java
 # The unit tier for the inner loop (under 2 minutes): no dbt build, no Dagster run, no Superset, no Spark.
 test-fast: venv
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -m "not integration and not superset and not spark"
 
 ui: venv

@@ -41,18 +41,38 @@ INCREMENTAL_DAYS = 11  # ≈1 % of the three-year sandbox period arrives in the 
 # The same aggregates over a mart (left) and its floor table (right): equal results make the ratio honest.
 FLOOR_CHECKS = {
     ("fct_appeals", "floor_appeals"): (
-        "count(*)", "count(*) filter (where is_answered)", "count(*) filter (where is_on_time)",
-        "count(*) filter (where is_overdue_open)", "count(*) filter (where is_repeat)", "sum(response_hours)",
-        "sum(response_working_days)", "sum(epoch(deadline_at))", "sum(epoch(first_response_at))",
-        "sum(epoch(closed_at))", "count(distinct agency_id || sector_code || category_code)",
+        "count(*)",
+        "count(*) filter (where is_answered)",
+        "count(*) filter (where is_on_time)",
+        "count(*) filter (where is_overdue_open)",
+        "count(*) filter (where is_repeat)",
+        "sum(response_hours)",
+        "sum(response_working_days)",
+        "sum(epoch(deadline_at))",
+        "sum(epoch(first_response_at))",
+        "sum(epoch(closed_at))",
+        "count(distinct agency_id || sector_code || category_code)",
     ),
     ("agency_rating_monthly", "floor_rating"): (
-        "count(*)", "sum(received)", "sum(answered_on_time)", "sum(open_overdue)", "sum(rated_4_5)",
-        "sum(answered_complete)", "sum(score)", "sum(rating_rank)",
+        "count(*)",
+        "sum(received)",
+        "sum(answered_on_time)",
+        "sum(open_overdue)",
+        "sum(rated_4_5)",
+        "sum(answered_complete)",
+        "sum(score)",
+        "sum(rating_rank)",
     ),
     ("sector_kpis_monthly", "floor_sector_kpis"): (
-        "count(*)", "sum(received)", "sum(answered)", "sum(answered_on_time)", "sum(overdue_open)", "sum(rated)",
-        "sum(repeats)", "sum(other_category)", "sum(median_response_hours)",
+        "count(*)",
+        "sum(received)",
+        "sum(answered)",
+        "sum(answered_on_time)",
+        "sum(overdue_open)",
+        "sum(rated)",
+        "sum(repeats)",
+        "sum(other_category)",
+        "sum(median_response_hours)",
     ),
 }
 
@@ -82,10 +102,18 @@ def run_stage(name: str, command: list[str], rows: int, env: dict[str, str], all
     if code not in allowed_codes:
         raise SystemExit(f"bench: stage {name!r} failed with exit code {code}: {' '.join(command)}")
     # ru_maxrss is in KiB on Linux; wait4 reports the maximum over the child and its reaped descendants.
-    result = StageResult(name, wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, rows,
-                         f"exit code {code}" if code else "", os.getloadavg()[0])
-    print(f"bench: {name}: {wall:.1f} s wall, {result.cpu_s:.1f} s CPU, {result.peak_rss_mb:.0f} MB peak RSS",
-          flush=True)
+    result = StageResult(
+        name,
+        wall,
+        usage.ru_utime + usage.ru_stime,
+        usage.ru_maxrss / 1024,
+        rows,
+        f"exit code {code}" if code else "",
+        os.getloadavg()[0],
+    )
+    print(
+        f"bench: {name}: {wall:.1f} s wall, {result.cpu_s:.1f} s CPU, {result.peak_rss_mb:.0f} MB peak RSS", flush=True
+    )
     return result
 
 
@@ -107,8 +135,11 @@ def _run(selection, with_ge_checks: bool) -> bool:
         selection = selection - AssetSelection.checks(*quality.defs.asset_checks)
     job = define_asset_job("bench", selection=selection)
     with DagsterInstance.get() as instance:
-        result = Definitions.merge(defs, Definitions(jobs=[job])).resolve_job_def("bench").execute_in_process(
-            instance=instance, raise_on_error=False)
+        result = (
+            Definitions.merge(defs, Definitions(jobs=[job]))
+            .resolve_job_def("bench")
+            .execute_in_process(instance=instance, raise_on_error=False)
+        )
     failed_checks = [e for e in result.get_asset_check_evaluations() if not e.passed]
     outcome = "SUCCESS" if result.success else "FAILURE"
     print(f"bench: run {result.run_id}: {outcome}, {len(failed_checks)} checks failed", flush=True)
@@ -150,9 +181,18 @@ def dbt_full_build(target_dir: Path) -> list[str]:
     from dagster_project.defs.transform.assets import dbt_build_args
 
     dbt = str(Path(sys.executable).parent / "dbt")
-    return [dbt, *dbt_build_args(full_refresh=True), "--project-dir", str(paths.DBT_PROJECT_DIR),
-            "--profiles-dir", str(paths.DBT_PROJECT_DIR), "--target-path", str(target_dir),
-            "--log-path", str(target_dir / "logs")]
+    return [
+        dbt,
+        *dbt_build_args(full_refresh=True),
+        "--project-dir",
+        str(paths.DBT_PROJECT_DIR),
+        "--profiles-dir",
+        str(paths.DBT_PROJECT_DIR),
+        "--target-path",
+        str(target_dir),
+        "--log-path",
+        str(target_dir / "logs"),
+    ]
 
 
 def spark_build(data_dir: Path, env: dict[str, str], duckdb_build: StageResult) -> StageResult:
@@ -167,15 +207,28 @@ def spark_build(data_dir: Path, env: dict[str, str], duckdb_build: StageResult) 
         spark.prepare_sources()
         target = data_dir / "dbt_target_spark"
         # a failing dbt test is a finding about the build, not a broken stage: the exit code goes into the note
-        stage = run_stage("2s. dbt build --full-refresh on Spark", [*dbt_full_build(target), "--target", "spark"],
-                          duckdb_build.rows, env, allowed_codes=(0, 1))
+        stage = run_stage(
+            "2s. dbt build --full-refresh on Spark",
+            [*dbt_full_build(target), "--target", "spark"],
+            duckdb_build.rows,
+            env,
+            allowed_codes=(0, 1),
+        )
     finally:
         if started:
             spark_cluster.down()
     cores = spark_cluster.WORKERS * settings.spark_worker_resources()[0]
-    stage.note = "; ".join(filter(None, [
-        f"{cores} executor cores, {stage.wall_s / duckdb_build.wall_s:.1f} × the DuckDB build", stage.note,
-        "dbt's timings: " + ", ".join(f"{kind} {seconds:.0f} s" for kind, seconds in dbt_seconds(target).items())]))
+    stage.note = "; ".join(
+        filter(
+            None,
+            [
+                f"{cores} executor cores, {stage.wall_s / duckdb_build.wall_s:.1f} × the DuckDB build",
+                stage.note,
+                "dbt's timings: "
+                + ", ".join(f"{kind} {seconds:.0f} s" for kind, seconds in dbt_seconds(target).items()),
+            ],
+        )
+    )
     return stage
 
 
@@ -257,7 +310,8 @@ def compare_with_marts(floor_json: Path) -> list[str]:
     for (mart, _), expressions in FLOOR_CHECKS.items():
         for expression, mart_value, floor_value in zip(expressions, marts[mart], floor[mart]):
             equal = mart_value == floor_value or (
-                None not in (mart_value, floor_value) and math.isclose(mart_value, floor_value, rel_tol=1e-9))
+                None not in (mart_value, floor_value) and math.isclose(mart_value, floor_value, rel_tol=1e-9)
+            )
             if not equal:
                 differences.append(f"{mart} {expression}: mart {mart_value} ≠ floor {floor_value}")
     return differences
@@ -288,16 +342,32 @@ def set_clock(base_url: str, now: datetime) -> None:
 
 
 def machine() -> str:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
     memory_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return (f"{os.cpu_count()} × {cpu}, {memory_gib:.0f} GiB RAM, {platform.platform()}, "
-            f"Python {platform.python_version()}, DuckDB {duckdb.__version__}")
+    return (
+        f"{os.cpu_count()} × {cpu}, {memory_gib:.0f} GiB RAM, {platform.platform()}, "
+        f"Python {platform.python_version()}, DuckDB {duckdb.__version__}"
+    )
 
 
-def render(scale: int, full: list[StageResult], transform: StageResult, incremental: StageResult,
-           floor: StageResult, facts: dict, dbt_lineage_s: float, serving_ratio: float,
-           on_spark: StageResult | None = None) -> str:
+def render(
+    scale: int,
+    full: list[StageResult],
+    transform: StageResult,
+    incremental: StageResult,
+    floor: StageResult,
+    facts: dict,
+    dbt_lineage_s: float,
+    serving_ratio: float,
+    on_spark: StageResult | None = None,
+) -> str:
     """This scale's section of docs/performance.md: the stage table and the targets."""
     stages = [*full, incremental]
     full_s = sum(s.wall_s for s in full)
@@ -314,8 +384,10 @@ def render(scale: int, full: list[StageResult], transform: StageResult, incremen
         "|---|---:|---:|---:|---:|---:|---:|---|",
     ]
     for s in [*stages, floor, *([on_spark] if on_spark else [])]:
-        lines.append(f"| {s.name} | {s.wall_s:.1f} | {s.cpu_s:.1f} | {s.peak_rss_mb:.0f} | {s.rows:,} | "
-                     f"{s.rows_per_s:,.0f} | {s.load:.1f} | {s.note} |")
+        lines.append(
+            f"| {s.name} | {s.wall_s:.1f} | {s.cpu_s:.1f} | {s.peak_rss_mb:.0f} | {s.rows:,} | "
+            f"{s.rows_per_s:,.0f} | {s.load:.1f} | {s.note} |"
+        )
     lines += [
         "",
         "| target | measured | met |",
@@ -396,42 +468,61 @@ def bench(scale: int, seed: int, data_dir: Path, engine: str = "duckdb") -> int:
         transform = run_stage("2. dbt build --full-refresh", dbt_command, 0, env)
         transform.rows = warehouse_value("select count(*) from main.fct_appeals")
         dbt_split = dbt_seconds(dbt_target)
-        transform.note = (f"dbt threads {dbt_command[dbt_command.index('--threads') + 1]}; dbt's timings: "
-                          + ", ".join(f"{kind} {seconds:.0f} s" for kind, seconds in dbt_split.items()))
+        transform.note = f"dbt threads {dbt_command[dbt_command.index('--threads') + 1]}; dbt's timings: " + ", ".join(
+            f"{kind} {seconds:.0f} s" for kind, seconds in dbt_split.items()
+        )
         stages.append(transform)
         keep_parse_state(dbt_target)  # as after the nightly full build, the hourly build starts from its parse
         # not a stage of the platform's run: the same build on the other engine, for the comparison
         on_spark = spark_build(data_dir, env, transform) if engine == "spark" else None
 
         floor_json = data_dir / "floor.json"
-        floor = run_stage("floor: bench/floor.sql (DuckDB)", python_stage(f"run_floor(Path({str(floor_json)!r}))"),
-                          transform.rows, env)
+        floor = run_stage(
+            "floor: bench/floor.sql (DuckDB)",
+            python_stage(f"run_floor(Path({str(floor_json)!r}))"),
+            transform.rows,
+            env,
+        )
         # A floor that differs from the marts makes the ratio meaningless: the report says so, the bench exits 1.
         differences = compare_with_marts(floor_json)
         for difference in differences:
             print(f"bench: the floor differs from the marts: {difference}", flush=True)
-        floor.note = (f"DIFFERS from the marts: {'; '.join(differences)}" if differences
-                      else "equals the marts (" + ", ".join(mart for mart, _ in FLOOR_CHECKS) + ")")
+        floor.note = (
+            f"DIFFERS from the marts: {'; '.join(differences)}"
+            if differences
+            else "equals the marts (" + ", ".join(mart for mart, _ in FLOOR_CHECKS) + ")"
+        )
 
         # Failed expectations are findings about the data, not a broken stage: the exit code goes into the note.
         quality = [sys.executable, "-m", "dagster_project.defs.quality", "run-all"]
         checks = run_stage("3. Great Expectations checks", quality, transform.rows, env, allowed_codes=(0, 1))
         stages.append(checks)
-        publish = run_stage("4. publish", python_stage('materialize(\'key:"serving/marts"\', False)'),
-                            transform.rows, env)
+        publish = run_stage(
+            "4. publish", python_stage("materialize('key:\"serving/marts\"', False)"), transform.rows, env
+        )
         served_bytes, marts_bytes = serving_sizes(data_dir / "marts_only.duckdb")
-        publish.note = (f"serving {served_bytes / 2**20:,.1f} MiB for marts of {marts_bytes / 2**20:,.1f} MiB "
-                        f"({served_bytes / marts_bytes:.2f} ×)")
+        publish.note = (
+            f"serving {served_bytes / 2**20:,.1f} MiB for marts of {marts_bytes / 2**20:,.1f} MiB "
+            f"({served_bytes / marts_bytes:.2f} ×)"
+        )
         stages.append(publish)
 
         before = transform.rows
         release_held_files(held)
         set_clock(base_url, period_end)
         hourly_started = time.time()
-        incremental = run_stage("5. incremental hourly run (every asset and check)",
-                                python_stage('materialize("*", True)'), 0, env, allowed_codes=(0, 1))
-        hourly_targets = [p.parent for p in (paths.DBT_PROJECT_DIR / "target").glob("*/run_results.json")
-                          if p.stat().st_mtime >= hourly_started]
+        incremental = run_stage(
+            "5. incremental hourly run (every asset and check)",
+            python_stage('materialize("*", True)'),
+            0,
+            env,
+            allowed_codes=(0, 1),
+        )
+        hourly_targets = [
+            p.parent
+            for p in (paths.DBT_PROJECT_DIR / "target").glob("*/run_results.json")
+            if p.stat().st_mtime >= hourly_started
+        ]
         after = warehouse_value("select count(*) from main.fct_appeals")
         changed = warehouse_value(f"select count(*) from main.fct_appeals where updated_at >= '{incremental_from}'")
         incremental.rows = changed
@@ -439,25 +530,47 @@ def bench(scale: int, seed: int, data_dir: Path, engine: str = "duckdb") -> int:
         parse = parse_summary(max(hourly_targets, key=lambda p: p.stat().st_mtime)) if hourly_targets else ""
         incremental.note = "; ".join(filter(None, [counts, parse, incremental.note]))
 
-    facts = {"appeals": scale, "raw rows landed": extraction.rows, "held-back daily files": held_files,
-             "status events": warehouse_value("select count(*) from main.fct_appeal_status_events"),
-             "sandbox generation (not counted)": f"{generate_s:.0f} s"}
-    section = render(scale, stages, transform, incremental, floor, facts, dbt_split["floor lineage"],
-                     served_bytes / marts_bytes, on_spark)
+    facts = {
+        "appeals": scale,
+        "raw rows landed": extraction.rows,
+        "held-back daily files": held_files,
+        "status events": warehouse_value("select count(*) from main.fct_appeal_status_events"),
+        "sandbox generation (not counted)": f"{generate_s:.0f} s",
+    }
+    section = render(
+        scale,
+        stages,
+        transform,
+        incremental,
+        floor,
+        facts,
+        dbt_split["floor lineage"],
+        served_bytes / marts_bytes,
+        on_spark,
+    )
     write_report(scale, section)
     print(f"bench: results written to {REPORT}")
     return 1 if differences else 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.pipeline", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.pipeline", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--scale", type=int, default=1_000_000, help="number of sandbox appeals (default 1000000)")
     parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--engine", choices=["duckdb", "spark"], default="duckdb",
-                        help="spark: also build the warehouse on Apache Spark, beside DuckDB (default duckdb only)")
-    parser.add_argument("--data-dir", type=Path, default=paths.REPO_ROOT / "data" / "bench",
-                        help="scratch data root, wiped first (default data/bench)")
+    parser.add_argument(
+        "--engine",
+        choices=["duckdb", "spark"],
+        default="duckdb",
+        help="spark: also build the warehouse on Apache Spark, beside DuckDB (default duckdb only)",
+    )
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=paths.REPO_ROOT / "data" / "bench",
+        help="scratch data root, wiped first (default data/bench)",
+    )
     args = parser.parse_args(argv)
     if args.scale <= 0:
         parser.error("--scale must be a positive number of appeals")

@@ -45,8 +45,11 @@ def build_variant(data_dir: Path, scale: int, seed: int, bursts: int | None) -> 
     pipeline.prepare(data_dir)
     summary = generate(paths.sandbox_dir(), paths.inbox_dir(""), scale, seed=seed, bursts=bursts)
     write_manual_inputs(paths.data_dir(), seed=seed)
-    print(f"bench_spikes: {data_dir.name}: generated {summary['bursts']} bursts, "
-          f"{summary['burst_appeals']} burst appeals", flush=True)
+    print(
+        f"bench_spikes: {data_dir.name}: generated {summary['bursts']} bursts, "
+        f"{summary['burst_appeals']} burst appeals",
+        flush=True,
+    )
     env = dict(os.environ, DO_NOT_TRACK="1")
     with running_server(paths.sandbox_dir(), startup_timeout_s=600) as base_url:
         env |= {"POS_BASE_URL": f"{base_url}/pos/v1", "INCIDENT_BASE_URL": f"{base_url}/im/v1"}
@@ -60,14 +63,36 @@ def run_dbt(data_dir: Path, selection: str, dbt_vars: dict) -> float:
     use_data_dir(data_dir)
     dbt = str(Path(sys.executable).parent / "dbt")
     target = data_dir / "dbt_target"
-    subprocess.run([dbt, "build", "--select", selection, "--exclude-resource-type", "test", "unit_test",
-                    "--vars", json.dumps({"spike_history_days": HISTORY_DAYS, **dbt_vars}),
-                    "--project-dir", str(paths.DBT_PROJECT_DIR), "--profiles-dir", str(paths.DBT_PROJECT_DIR),
-                    "--target-path", str(target), "--log-path", str(target / "logs")],
-                   env=dict(os.environ, DO_NOT_TRACK="1"), cwd=paths.REPO_ROOT, check=True)
+    subprocess.run(
+        [
+            dbt,
+            "build",
+            "--select",
+            selection,
+            "--exclude-resource-type",
+            "test",
+            "unit_test",
+            "--vars",
+            json.dumps({"spike_history_days": HISTORY_DAYS, **dbt_vars}),
+            "--project-dir",
+            str(paths.DBT_PROJECT_DIR),
+            "--profiles-dir",
+            str(paths.DBT_PROJECT_DIR),
+            "--target-path",
+            str(target),
+            "--log-path",
+            str(target / "logs"),
+        ],
+        env=dict(os.environ, DO_NOT_TRACK="1"),
+        cwd=paths.REPO_ROOT,
+        check=True,
+    )
     results = json.loads((target / "run_results.json").read_text())["results"]
-    return sum(r["execution_time"] for r in results
-               if r["unique_id"] in ("model.cur.spike_alarm_hours", "model.cur.problem_spikes"))
+    return sum(
+        r["execution_time"]
+        for r in results
+        if r["unique_id"] in ("model.cur.spike_alarm_hours", "model.cur.problem_spikes")
+    )
 
 
 def meta_of(data_dir: Path) -> dict:
@@ -80,8 +105,10 @@ def read(sql: str) -> list[tuple]:
 
 
 def evaluate_bursts(meta: dict) -> dict:
-    alarms = read("select oktmo, series_code, hour_at + interval 1 hour from main.spike_alarm_hours "
-                  "where series_kind = 'category'")
+    alarms = read(
+        "select oktmo, series_code, hour_at + interval 1 hour from main.spike_alarm_hours "
+        "where series_kind = 'category'"
+    )
     spikes = read("select oktmo, category_code, detected_at from main.problem_spikes where series_kind = 'category'")
     by_series: dict[tuple, list[datetime]] = {}
     for oktmo, code, alarm_end in alarms:
@@ -89,8 +116,11 @@ def evaluate_bursts(meta: dict) -> dict:
     delays, missed = [], []
     for burst in meta["bursts"]:
         onset = datetime.fromisoformat(burst["onset_at"].rstrip("Z"))
-        hits = [t for t in by_series.get((burst["oktmo"], burst["category_code"]), [])
-                if onset <= t <= onset + timedelta(hours=24)]
+        hits = [
+            t
+            for t in by_series.get((burst["oktmo"], burst["category_code"]), [])
+            if onset <= t <= onset + timedelta(hours=24)
+        ]
         if hits:
             delays.append((min(hits) - onset).total_seconds() / 3600)
         else:
@@ -98,21 +128,29 @@ def evaluate_bursts(meta: dict) -> dict:
     matched = 0
     for oktmo, code, detected in spikes:
         matched += any(
-            b["oktmo"] == oktmo and b["category_code"] == code
-            and datetime.fromisoformat(b["onset_at"].rstrip("Z")) <= detected
+            b["oktmo"] == oktmo
+            and b["category_code"] == code
+            and datetime.fromisoformat(b["onset_at"].rstrip("Z"))
+            <= detected
             <= datetime.fromisoformat(b["onset_at"].rstrip("Z")) + timedelta(hours=b["duration_hours"] + 24)
-            for b in meta["bursts"])
+            for b in meta["bursts"]
+        )
     sizes = [b["size"] for b in meta["bursts"]]
     return {
-        "bursts": len(meta["bursts"]), "burst_size_median": statistics.median(sizes),
+        "bursts": len(meta["bursts"]),
+        "burst_size_median": statistics.median(sizes),
         "burst_size_range": [min(sizes), max(sizes)],
-        "detected_within_24h": len(delays), "recall": len(delays) / len(meta["bursts"]),
+        "detected_within_24h": len(delays),
+        "recall": len(delays) / len(meta["bursts"]),
         "median_delay_hours": statistics.median(delays) if delays else None,
         "delay_hours_p90": sorted(delays)[int(0.9 * (len(delays) - 1))] if delays else None,
-        "category_spikes": len(spikes), "category_spikes_matching_a_burst": matched,
+        "category_spikes": len(spikes),
+        "category_spikes_matching_a_burst": matched,
         "precision": matched / len(spikes) if spikes else None,
-        "missed": [{k: b[k] for k in ("burst_id", "oktmo", "category_code", "onset_at", "size", "duration_hours")}
-                   for b in missed],
+        "missed": [
+            {k: b[k] for k in ("burst_id", "oktmo", "category_code", "onset_at", "size", "duration_hours")}
+            for b in missed
+        ],
     }
 
 
@@ -121,8 +159,10 @@ def evaluate_false_alarms(meta: dict) -> dict:
 
     start, end = date.fromisoformat(meta["start"]), date.fromisoformat(meta["end"])
     weeks = ((end - start).days + 1 - BURST_WARMUP_DAYS) / 7
-    rows = read(f"select region_code, series_kind, count(*) from main.problem_spikes "
-                f"where detected_at >= timestamp '{start + timedelta(days=BURST_WARMUP_DAYS)}' group by all")
+    rows = read(
+        f"select region_code, series_kind, count(*) from main.problem_spikes "
+        f"where detected_at >= timestamp '{start + timedelta(days=BURST_WARMUP_DAYS)}' group by all"
+    )
     regions = len(read("select region_code from main.dim_region"))
     by_kind = {kind: sum(n for _, k, n in rows if k == kind) for kind in ("category", "sector")}
     per_region = {}
@@ -130,7 +170,9 @@ def evaluate_false_alarms(meta: dict) -> dict:
         per_region[region_code] = per_region.get(region_code, 0) + n
     total = sum(by_kind.values())
     return {
-        "weeks": round(weeks, 1), "regions": regions, "spikes": by_kind,
+        "weeks": round(weeks, 1),
+        "regions": regions,
+        "spikes": by_kind,
         "false_alarms_per_region_week": total / (regions * weeks),
         "worst_region_per_week": max(per_region.values(), default=0) / weeks,
         "by_region": per_region,
@@ -138,17 +180,29 @@ def evaluate_false_alarms(meta: dict) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.spikes", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.spikes", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--scale", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--bursts", type=int, default=None, help="bursts in the first run (default: the sandbox's)")
-    parser.add_argument("--data-dir", type=Path, default=paths.REPO_ROOT / "data" / "bench_spikes",
-                        help="scratch data root, wiped first (default data/bench_spikes)")
-    parser.add_argument("--reuse", action="store_true",
-                        help="reuse the two warehouses of a previous run: rebuild and evaluate only the detector")
-    parser.add_argument("--vars", type=json.loads, default={},
-                        help='dbt vars for the detector, e.g. \'{"spike_z": 4.5}\' (default: dbt_project.yml)')
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=paths.REPO_ROOT / "data" / "bench_spikes",
+        help="scratch data root, wiped first (default data/bench_spikes)",
+    )
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="reuse the two warehouses of a previous run: rebuild and evaluate only the detector",
+    )
+    parser.add_argument(
+        "--vars",
+        type=json.loads,
+        default={},
+        help="dbt vars for the detector, e.g. '{\"spike_z\": 4.5}' (default: dbt_project.yml)",
+    )
     args = parser.parse_args(argv)
     root = args.data_dir.resolve()
     started = datetime.now()
@@ -160,11 +214,16 @@ def main(argv: list[str] | None = None) -> int:
     detection = evaluate_bursts(meta_of(with_bursts))
     run_dbt(without_bursts, "spike_alarm_hours problem_spikes", args.vars)
     false_alarms = evaluate_false_alarms(meta_of(without_bursts))
-    report = {"command": "python -m bench.spikes " + " ".join(argv or sys.argv[1:]),
-              "scale": meta_of(with_bursts)["n_appeals"], "seed": meta_of(with_bursts)["seed"], "vars": args.vars,
-              "detector_dbt_seconds": round(seconds, 1),
-              "minutes": round((datetime.now() - started).seconds / 60, 1),
-              "detection": detection, "false_alarms": false_alarms}
+    report = {
+        "command": "python -m bench.spikes " + " ".join(argv or sys.argv[1:]),
+        "scale": meta_of(with_bursts)["n_appeals"],
+        "seed": meta_of(with_bursts)["seed"],
+        "vars": args.vars,
+        "detector_dbt_seconds": round(seconds, 1),
+        "minutes": round((datetime.now() - started).seconds / 60, 1),
+        "detection": detection,
+        "false_alarms": false_alarms,
+    }
     print(json.dumps(report, ensure_ascii=False, indent=2, default=str))
     (root / "report.json").write_text(json.dumps(report, ensure_ascii=False, indent=2, default=str))
     return 0

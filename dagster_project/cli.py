@@ -47,16 +47,22 @@ def materialize_all(asset_selection=None, sources: dict[str, str] | None = None)
         # The Governor's report is partitioned by month × region: one run cannot hold it without a partition key, so
         # it is left to its automation after each closed month, a backfill, or `make report`.
         graph = defs.resolve_asset_graph()
-        asset_selection = [key for key in graph.get_all_asset_keys()
-                           if graph.get(key).is_materializable and key != GOVERNOR_REPORT_KEY]
+        asset_selection = [
+            key for key in graph.get_all_asset_keys() if graph.get(key).is_materializable and key != GOVERNOR_REPORT_KEY
+        ]
     run_config = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
     if sources:
         run_config["resources"] = api_resources_run_config(sources)
     with DagsterInstance.from_config(str(prepare_instance())) as instance:
         for run_id in runs.fail_runs_of_dead_processes(instance):
             print(f"run {run_id}: its process is gone (killed?): marked failed", flush=True)
-        return job.execute_in_process(instance=instance, run_config=run_config, raise_on_error=False,
-                                      tags=runs.process_tags(), asset_selection=asset_selection)
+        return job.execute_in_process(
+            instance=instance,
+            run_config=run_config,
+            raise_on_error=False,
+            tags=runs.process_tags(),
+            asset_selection=asset_selection,
+        )
 
 
 def mart_row_counts() -> dict[str, int]:
@@ -118,8 +124,11 @@ def run() -> int:
         print(f"no source configured: set {', '.join(missing)} (or run the sandbox: `make run`)", file=sys.stderr)
         return 2
     if missing:
-        print(f"real-source mode ({', '.join(configured)} set) needs every source: set {', '.join(missing)} too; "
-              "no sandbox is started for a real installation", file=sys.stderr)
+        print(
+            f"real-source mode ({', '.join(configured)} set) needs every source: set {', '.join(missing)} too; "
+            "no sandbox is started for a real installation",
+            file=sys.stderr,
+        )
         return 2
     print("real-source mode: " + ", ".join(f"{k}={v}" for k, v in configured.items()), flush=True)
     return run_pipeline()
@@ -129,8 +138,11 @@ def ui(port: int, env: dict[str, str] | None = None) -> int:
     """`dagster dev` on 127.0.0.1 on the instance of `run` (plus `env`, e.g. the sandbox's API URLs)."""
     env = settings.child_env({"DO_NOT_TRACK": "1", "DAGSTER_HOME": str(prepare_instance()), **(env or {})})
     dagster = str(Path(sys.executable).parent / "dagster")
-    child = subprocess.Popen([dagster, "dev", "-m", "dagster_project.definitions", "-h", "127.0.0.1", "-p", str(port)],
-                             env=env, preexec_fn=restore_default_signals)
+    child = subprocess.Popen(
+        [dagster, "dev", "-m", "dagster_project.definitions", "-h", "127.0.0.1", "-p", str(port)],
+        env=env,
+        preexec_fn=restore_default_signals,
+    )
 
     # SIGTERM or SIGINT here (make forwards SIGTERM) → SIGINT to `dagster dev`, which then stops its webserver
     # and daemon.
@@ -153,11 +165,16 @@ def main(argv: list[str] | None = None) -> int:
     ui_parser = commands.add_parser("ui", help="the Dagster UI (dagster dev)")
     ui_parser.add_argument("--port", type=int, default=3000)
     check_parser = commands.add_parser(
-        "check-file", help="dry run of one export: what would land, be quarantined (why, which line) or rejected, "
-                           "which codes are unknown; lands nothing")
+        "check-file",
+        help="dry run of one export: what would land, be quarantined (why, which line) or rejected, "
+        "which codes are unknown; lands nothing",
+    )
     check_parser.add_argument("path", type=Path)
-    check_parser.add_argument("--mapping", type=Path, help="a mapping file (default: the contracts and the mapping "
-                                                           "files of CUR_SOURCE_MAPPINGS_DIR)")
+    check_parser.add_argument(
+        "--mapping",
+        type=Path,
+        help="a mapping file (default: the contracts and the mapping files of CUR_SOURCE_MAPPINGS_DIR)",
+    )
     check_parser.add_argument("--limit", type=int, default=50, help="quarantined rows to list (default 50)")
     args = parser.parse_args(argv)
     if args.command == "ui":

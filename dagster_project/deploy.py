@@ -57,8 +57,9 @@ def write_instance(home: Path) -> dict:
     home.mkdir(parents=True, exist_ok=True)
     (home / "dagster.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     ports = settings.deploy_ports()
-    workspace = {"load_from": [{"grpc_server": {"host": "127.0.0.1", "port": ports["code_server"],
-                                                "location_name": "cur"}}]}
+    workspace = {
+        "load_from": [{"grpc_server": {"host": "127.0.0.1", "port": ports["code_server"], "location_name": "cur"}}]
+    }
     (home / "workspace.yaml").write_text(yaml.safe_dump(workspace, sort_keys=False))
     return extra_env
 
@@ -67,11 +68,29 @@ def commands(home: Path) -> dict[str, list[str]]:
     bin_dir = Path(sys.executable).parent
     ports, workspace = settings.deploy_ports(), str(home / "workspace.yaml")
     return {
-        "code_server": [str(bin_dir / "dagster"), "code-server", "start", "-m", "dagster_project.definitions",
-                        "-h", "127.0.0.1", "-p", str(ports["code_server"]), "--location-name", "cur"],
+        "code_server": [
+            str(bin_dir / "dagster"),
+            "code-server",
+            "start",
+            "-m",
+            "dagster_project.definitions",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(ports["code_server"]),
+            "--location-name",
+            "cur",
+        ],
         "daemon": [str(bin_dir / "dagster-daemon"), "run", "-w", workspace],
-        "webserver": [str(bin_dir / "dagster-webserver"), "-w", workspace, "-h", "127.0.0.1",
-                      "-p", str(ports["webserver"])],
+        "webserver": [
+            str(bin_dir / "dagster-webserver"),
+            "-w",
+            workspace,
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(ports["webserver"]),
+        ],
     }
 
 
@@ -83,9 +102,22 @@ def parse_dbt_project(env: dict) -> None:
     from dagster_project.lib.dbt import DBT_EXECUTABLE  # here: dagster-dbt takes seconds to import, status needs none
 
     with (logs_dir() / "dbt_parse.log").open("ab") as log:
-        subprocess.run([DBT_EXECUTABLE, "parse", "--project-dir", str(paths.DBT_PROJECT_DIR),
-                        "--profiles-dir", str(paths.DBT_PROJECT_DIR)], env=env, stdout=log, stderr=subprocess.STDOUT,
-                       stdin=subprocess.DEVNULL, cwd=paths.DBT_PROJECT_DIR, check=True)
+        subprocess.run(
+            [
+                DBT_EXECUTABLE,
+                "parse",
+                "--project-dir",
+                str(paths.DBT_PROJECT_DIR),
+                "--profiles-dir",
+                str(paths.DBT_PROJECT_DIR),
+            ],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=paths.DBT_PROJECT_DIR,
+            check=True,
+        )
 
 
 def restore_default_signals() -> None:
@@ -131,15 +163,25 @@ def webserver_healthy() -> bool:
 def up() -> int:
     settings.check_production()
     home = paths.dagster_home()
-    env = settings.child_env({"DAGSTER_HOME": str(home), "DO_NOT_TRACK": "1", "CUR_DATA_DIR": str(paths.data_dir()),
-                              "WAREHOUSE_PATH": str(paths.warehouse_path()), **write_instance(home)})
+    env = settings.child_env(
+        {
+            "DAGSTER_HOME": str(home),
+            "DO_NOT_TRACK": "1",
+            "CUR_DATA_DIR": str(paths.data_dir()),
+            "WAREHOUSE_PATH": str(paths.warehouse_path()),
+            **write_instance(home),
+        }
+    )
     run_dir().mkdir(parents=True, exist_ok=True)
     logs_dir().mkdir(parents=True, exist_ok=True)
     if running_pid("code_server") is None:  # a running code server keeps the manifest it loaded
         parse_dbt_project(env)
         print(f"dbt project parsed for this deployment (log {logs_dir() / 'dbt_parse.log'})", flush=True)
-    ready = {"code_server": lambda: port_open(settings.deploy_ports()["code_server"]),
-             "daemon": lambda: True, "webserver": webserver_healthy}
+    ready = {
+        "code_server": lambda: port_open(settings.deploy_ports()["code_server"]),
+        "daemon": lambda: True,
+        "webserver": webserver_healthy,
+    }
     for name, command in commands(home).items():
         if (pid := start(name, command, env, paths.REPO_ROOT)) is None:
             continue
@@ -155,8 +197,16 @@ def start(name: str, command: list[str], env: dict[str, str], cwd: Path) -> int 
         print(f"{name}: already running (pid {pid})")
         return None
     with (logs_dir() / f"{name}.log").open("ab") as log:
-        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                   cwd=cwd, start_new_session=True, preexec_fn=restore_default_signals)
+        process = subprocess.Popen(
+            command,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=cwd,
+            start_new_session=True,
+            preexec_fn=restore_default_signals,
+        )
     pid_file(name).write_text(str(process.pid))
     return process.pid
 
@@ -186,8 +236,11 @@ def down() -> int:
 
 def status() -> int:
     """One line per process; exit code 1 when any is down."""
-    checks = {"code_server": lambda: port_open(settings.deploy_ports()["code_server"]),
-              "daemon": lambda: True, "webserver": webserver_healthy}
+    checks = {
+        "code_server": lambda: port_open(settings.deploy_ports()["code_server"]),
+        "daemon": lambda: True,
+        "webserver": webserver_healthy,
+    }
     healthy = True
     for name in PROCESSES:
         pid = running_pid(name)
@@ -199,8 +252,11 @@ def status() -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m dagster_project.deploy", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m dagster_project.deploy",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("command", choices=["up", "down", "status"])
     args = parser.parse_args(argv)
     return {"up": up, "down": down, "status": status}[args.command]()

@@ -39,20 +39,44 @@ def spark_env() -> dict[str, str]:
         raise SystemExit("java is not installed: Spark 4 needs Java 17 or newer (make spark-java installs it)")
     work = paths.data_dir() / "spark" / "work"
     work.mkdir(parents=True, exist_ok=True)
-    return settings.child_env({"SPARK_HOME": str(spark_home()), "SPARK_LOCAL_IP": "127.0.0.1",
-                               "SPARK_WORKER_DIR": str(work), "SPARK_LOG_DIR": str(deploy.logs_dir())})
+    return settings.child_env(
+        {
+            "SPARK_HOME": str(spark_home()),
+            "SPARK_LOCAL_IP": "127.0.0.1",
+            "SPARK_WORKER_DIR": str(work),
+            "SPARK_LOG_DIR": str(deploy.logs_dir()),
+        }
+    )
 
 
 def commands() -> dict[str, list[str]]:
     spark_class = str(spark_home() / "bin" / "spark-class")
     ports = settings.spark_ports()
     cores, memory = settings.spark_worker_resources()
-    master = [spark_class, "org.apache.spark.deploy.master.Master", "--host", "127.0.0.1",
-              "--port", str(ports["master"]), "--webui-port", str(ports["master_ui"])]
+    master = [
+        spark_class,
+        "org.apache.spark.deploy.master.Master",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(ports["master"]),
+        "--webui-port",
+        str(ports["master_ui"]),
+    ]
     workers = {
-        f"spark_worker_{n}": [spark_class, "org.apache.spark.deploy.worker.Worker", "--host", "127.0.0.1",
-                              "--webui-port", str(ports["worker_ui"] + n - 1), "--cores", str(cores),
-                              "--memory", memory, f"spark://127.0.0.1:{ports['master']}"]
+        f"spark_worker_{n}": [
+            spark_class,
+            "org.apache.spark.deploy.worker.Worker",
+            "--host",
+            "127.0.0.1",
+            "--webui-port",
+            str(ports["worker_ui"] + n - 1),
+            "--cores",
+            str(cores),
+            "--memory",
+            memory,
+            f"spark://127.0.0.1:{ports['master']}",
+        ]
         for n in range(1, WORKERS + 1)
     }
     return {"spark_master": master, **workers}
@@ -80,8 +104,10 @@ def up() -> int:
             deploy.wait_until(lambda: deploy.port_open(settings.spark_ports()["master"]), name, STARTUP_TIMEOUT_S)
     for name in PROCESSES[1:]:
         deploy.wait_until(lambda: alive_workers() >= WORKERS, name, STARTUP_TIMEOUT_S)
-    print(f"Spark master {settings.spark_master_url()} with {alive_workers()} workers "
-          f"(UI http://127.0.0.1:{settings.spark_ports()['master_ui']}), up in {time.monotonic() - started:.0f} s")
+    print(
+        f"Spark master {settings.spark_master_url()} with {alive_workers()} workers "
+        f"(UI http://127.0.0.1:{settings.spark_ports()['master_ui']}), up in {time.monotonic() - started:.0f} s"
+    )
     return 0
 
 
@@ -104,8 +130,11 @@ def status() -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m dagster_project.spark_cluster", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m dagster_project.spark_cluster",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("command", choices=["up", "down", "status"])
     args = parser.parse_args(argv)
     return {"up": up, "down": down, "status": status}[args.command]()

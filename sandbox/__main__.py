@@ -24,16 +24,22 @@ def main(argv: list[str] | None = None) -> int:
     gen.add_argument("--start", type=date.fromisoformat, default=date(2023, 1, 1))
     gen.add_argument("--end", type=date.fromisoformat, default=date(2025, 12, 31))
     gen.add_argument("--bad-rate", type=float, default=0.01)
-    gen.add_argument("--bursts", type=int, default=None,
-                     help="labelled bursts of problems on top of --scale (default: 60 per million appeals, at least 1)")
+    gen.add_argument(
+        "--bursts",
+        type=int,
+        default=None,
+        help="labelled bursts of problems on top of --scale (default: 60 per million appeals, at least 1)",
+    )
 
     srv = commands.add_parser("serve", help="serve the ПОС and Инцидент Менеджмент APIs")
     add_serve_arguments(srv, paths.sandbox_dir())
 
-    run = commands.add_parser("run", help="generate the sandbox (once per scale and seed), serve it, materialize every "
-                                          "asset, print a summary")
-    run.add_argument("--scale", type=int, default=DEFAULT_SCALE,
-                     help=f"number of sandbox appeals (default {DEFAULT_SCALE})")
+    run = commands.add_parser(
+        "run", help="generate the sandbox (once per scale and seed), serve it, materialize every asset, print a summary"
+    )
+    run.add_argument(
+        "--scale", type=int, default=DEFAULT_SCALE, help=f"number of sandbox appeals (default {DEFAULT_SCALE})"
+    )
     run.add_argument("--seed", type=int, default=42)
     ui = commands.add_parser("ui", help="the Dagster UI (dagster dev) with the sandbox serving the APIs")
     ui.add_argument("--port", type=int, default=3000)
@@ -51,8 +57,16 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("--scale must be a positive number of appeals")
         return pipeline.run(args.scale, args.seed)
     if args.command == "generate":
-        summary = generate(args.out, args.inbox, args.scale, seed=args.seed, start=args.start, end=args.end,
-                           bad_rate=args.bad_rate, bursts=args.bursts)
+        summary = generate(
+            args.out,
+            args.inbox,
+            args.scale,
+            seed=args.seed,
+            start=args.start,
+            end=args.end,
+            bad_rate=args.bad_rate,
+            bursts=args.bursts,
+        )
         print(json.dumps(summary, ensure_ascii=False, indent=2))
     else:
         serve(args.data, args.host, args.port, args.token, faults=args.faults, now=args.now, quiet=not args.verbose)

@@ -22,8 +22,9 @@ def join(*parts) -> pa.Array:
 
 def ts_array(seconds: np.ndarray, valid: np.ndarray | None = None) -> pa.Array:
     """Epoch seconds as an Arrow timestamp[s] array (naive UTC), null where not valid."""
-    return pa.array(np.asarray(seconds).astype("datetime64[s]"), type=pa.timestamp("s"),
-                    mask=None if valid is None else ~valid)
+    return pa.array(
+        np.asarray(seconds).astype("datetime64[s]"), type=pa.timestamp("s"), mask=None if valid is None else ~valid
+    )
 
 
 def flat(values) -> pa.Array:

@@ -37,27 +37,64 @@ DAILY_DAYS = 30
 DAY = 86_400
 
 SED_COLUMNS = (
-    "Рег. номер", "Дата регистрации", "Код классификатора", "Код региона", "ОКТМО", "Код органа", "Заявитель",
-    "Телефон", "Эл. почта", "Адрес", "Текст обращения", "Статус", "Дата продления", "Кол-во перенаправлений",
-    "Дата перенаправления", "Дата ответа", "Повторное", "Дата выгрузки",
+    "Рег. номер",
+    "Дата регистрации",
+    "Код классификатора",
+    "Код региона",
+    "ОКТМО",
+    "Код органа",
+    "Заявитель",
+    "Телефон",
+    "Эл. почта",
+    "Адрес",
+    "Текст обращения",
+    "Статус",
+    "Дата продления",
+    "Кол-во перенаправлений",
+    "Дата перенаправления",
+    "Дата ответа",
+    "Повторное",
+    "Дата выгрузки",
 )
 PORTAL_COLUMNS = (
-    "Номер", "Портал", "Дата создания", "Категория", "Подкатегория", "ОКТМО", "Исполнитель", "Заявитель", "Телефон",
-    "Эл. почта", "Адрес", "Текст", "Статус", "Дата ответа", "Возвратов на доработку", "Оценка", "Дата изменения",
+    "Номер",
+    "Портал",
+    "Дата создания",
+    "Категория",
+    "Подкатегория",
+    "ОКТМО",
+    "Исполнитель",
+    "Заявитель",
+    "Телефон",
+    "Эл. почта",
+    "Адрес",
+    "Текст",
+    "Статус",
+    "Дата ответа",
+    "Возвратов на доработку",
+    "Оценка",
+    "Дата изменения",
 )
 SED_STATUS = {
-    "registered": "зарегистрировано", "in_work": "на рассмотрении", "extended": "продлено",
-    "redirected": "перенаправлено", "answered": "дан ответ", "closed": "закрыто",
+    "registered": "зарегистрировано",
+    "in_work": "на рассмотрении",
+    "extended": "продлено",
+    "redirected": "перенаправлено",
+    "answered": "дан ответ",
+    "closed": "закрыто",
 }
 PORTAL_STATUS = {
-    "registered": "новое", "in_work": "в работе", "answered": "ответ дан",
-    "returned_for_rework": "возвращено на доработку", "closed": "закрыто", "reopened": "переоткрыто",
+    "registered": "новое",
+    "in_work": "в работе",
+    "answered": "ответ дан",
+    "returned_for_rework": "возвращено на доработку",
+    "closed": "закрыто",
+    "reopened": "переоткрыто",
 }
 # How each region's portal exports its files: (format, encoding). Unlisted regions: UTF-8 CSV.
 PORTAL_FORMATS = {"37": ("csv", "cp1251"), "56": ("csv", "cp1251"), "65": ("xlsx", None)}
 DATE_FORMAT = "%d.%m.%Y %H:%M"
-BAD_ROW_KINDS = ("bad_date", "unknown_category", "missing_id", "answer_before_registration", "future_date",
-                 "duplicate")
+BAD_ROW_KINDS = ("bad_date", "unknown_category", "missing_id", "answer_before_registration", "future_date", "duplicate")
 BAD_FILE_KINDS = ("wrong_encoding", "extra_column", "missing_column", "wrong_delimiter")
 BAD_DATES = ("31.02.2024 10:00", "2024-13-45", "вчера", "00.00.0000 00:00", "12/31/2024 25:61")
 
@@ -94,15 +131,24 @@ class Exporter:
         end_day = np.datetime64(model.end, "D")
         self.bulk_day = end_day - DAILY_DAYS
         self.window = self.bulk_day + 1 + np.arange(DAILY_DAYS)
-        planned = [self._path(source, str(code), day) for source in self.dirs for code in model.region_codes
-                   for day in [self.bulk_day, *self.window]]
+        planned = [
+            self._path(source, str(code), day)
+            for source in self.dirs
+            for code in model.region_codes
+            for day in [self.bulk_day, *self.window]
+        ]
         foreign = [str(path) for path in planned if path.exists() or path.is_symlink()]
         if foreign:  # checked before anything is written: a refused generation leaves the inbox as it was
-            raise FileExistsError(f"{len(foreign)} files in the inbox were not written by the sandbox generator "
-                                  f"(or were changed since), e.g. {foreign[0]}: refusing to overwrite them (move them "
-                                  "away, or generate into another inbox)")
-        self.bulk_writers = {(source, str(code)): self._writer(source, str(code), self.bulk_day)
-                             for source in self.dirs for code in model.region_codes}
+            raise FileExistsError(
+                f"{len(foreign)} files in the inbox were not written by the sandbox generator "
+                f"(or were changed since), e.g. {foreign[0]}: refusing to overwrite them (move them "
+                "away, or generate into another inbox)"
+            )
+        self.bulk_writers = {
+            (source, str(code)): self._writer(source, str(code), self.bulk_day)
+            for source in self.dirs
+            for code in model.region_codes
+        }
         self.daily: dict[tuple[str, str, np.datetime64], list[pa.Table]] = {}
         self.bad_rows = {kind: 0 for kind in BAD_ROW_KINDS}
         self.rows = {"sed": 0, "portal": 0}
@@ -157,12 +203,16 @@ class Exporter:
                 if key in faults:
                     bad_files[writer.path.name] = faults[key]
         self.manifest.parent.mkdir(parents=True, exist_ok=True)
-        self.manifest.write_text(json.dumps(
-            {str(path.relative_to(self.inbox_dir)): file_sha256(path) for path in self.written}, indent=0))
+        self.manifest.write_text(
+            json.dumps({str(path.relative_to(self.inbox_dir)): file_sha256(path) for path in self.written}, indent=0)
+        )
         return {
-            "sed_appeals": self.rows["sed"], "portal_appeals": self.rows["portal"],
-            "sed_files": files["sed"], "portal_files": files["portal"],
-            "bad_rows": dict(self.bad_rows), "bad_files": bad_files,
+            "sed_appeals": self.rows["sed"],
+            "portal_appeals": self.rows["portal"],
+            "sed_files": files["sed"],
+            "portal_files": files["portal"],
+            "bad_rows": dict(self.bad_rows),
+            "bad_files": bad_files,
         }
 
     def _file_faults(self, source: str, keys: list) -> dict:
@@ -205,27 +255,30 @@ class Exporter:
 
         if source == "sed":
             export_at = np.full(len(rows), (day.astype(np.int64) + 1) * DAY - 60)
-            return pa.table({
-                "Рег. номер": _join("ОГ-", region_code, "-", _digits(gidx, 8)),
-                "Дата регистрации": local(chunk["created"][rows]),
-                "Код классификатора": pa.array(chunk["classifier_code"][rows], pa.string()),
-                "Код региона": region_code,
-                "ОКТМО": oktmo,
-                "Код органа": _take(m.agency_ids, agency),
-                "Заявитель": person["name"].take(take),
-                "Телефон": person["phone"].take(take),
-                "Эл. почта": pc.if_else(pa.array(gidx % 3 == 0), pa.scalar(None, pa.string()),
-                                        person["email"].take(take)),
-                "Адрес": chunk["address"].take(take),
-                "Текст обращения": chunk["text"].take(take),
-                "Статус": _take([SED_STATUS.get(s, s) for s in SLOT_STATUS], last),
-                "Дата продления": local(T[:, EXT], vis[:, EXT]),
-                "Кол-во перенаправлений": pa.array(vis[:, REDIR].astype(np.int64)).cast(pa.string()),
-                "Дата перенаправления": local(T[:, REDIR], vis[:, REDIR]),
-                "Дата ответа": local(answered_at, answered_at >= 0),
-                "Повторное": _take(("нет", "да"), chunk["is_repeat"][rows].astype(np.int64)),
-                "Дата выгрузки": _fmt(export_at),
-            })
+            return pa.table(
+                {
+                    "Рег. номер": _join("ОГ-", region_code, "-", _digits(gidx, 8)),
+                    "Дата регистрации": local(chunk["created"][rows]),
+                    "Код классификатора": pa.array(chunk["classifier_code"][rows], pa.string()),
+                    "Код региона": region_code,
+                    "ОКТМО": oktmo,
+                    "Код органа": _take(m.agency_ids, agency),
+                    "Заявитель": person["name"].take(take),
+                    "Телефон": person["phone"].take(take),
+                    "Эл. почта": pc.if_else(
+                        pa.array(gidx % 3 == 0), pa.scalar(None, pa.string()), person["email"].take(take)
+                    ),
+                    "Адрес": chunk["address"].take(take),
+                    "Текст обращения": chunk["text"].take(take),
+                    "Статус": _take([SED_STATUS.get(s, s) for s in SLOT_STATUS], last),
+                    "Дата продления": local(T[:, EXT], vis[:, EXT]),
+                    "Кол-во перенаправлений": pa.array(vis[:, REDIR].astype(np.int64)).cast(pa.string()),
+                    "Дата перенаправления": local(T[:, REDIR], vis[:, REDIR]),
+                    "Дата ответа": local(answered_at, answered_at >= 0),
+                    "Повторное": _take(("нет", "да"), chunk["is_repeat"][rows].astype(np.int64)),
+                    "Дата выгрузки": _fmt(export_at),
+                }
+            )
         rated = chunk["rated"][rows] & (chunk["rated_at"][rows] <= cutoff)
         updated = np.where(rated, np.maximum(last_at, chunk["rated_at"][rows]), last_at)
         is_capital = m.muni_is_capital[chunk["muni"][rows]]
@@ -233,25 +286,27 @@ class Exporter:
         region_pos = chunk["region"][rows]
         regional_names = [f"Портал обратной связи: {name}" for name in m.ref.regions["region_name"]]
         municipal_names = [f"Наш город — {name}" for name in m.ref.regions["capital_name"]]
-        return pa.table({
-            "Номер": _join("P", region_code, "-", _digits(gidx, 8)),
-            "Портал": _take(regional_names + municipal_names, region_pos + municipal * len(regional_names)),
-            "Дата создания": local(chunk["created"][rows]),
-            "Категория": pa.array(chunk["category_code"][rows], pa.string()),
-            "Подкатегория": pa.array(chunk["subcategory_code"][rows], pa.string()),
-            "ОКТМО": oktmo,
-            "Исполнитель": _take(m.agency_ids, agency),
-            "Заявитель": person["name"].take(take),
-            "Телефон": person["phone"].take(take),
-            "Эл. почта": person["email"].take(take),
-            "Адрес": chunk["address"].take(take),
-            "Текст": chunk["text"].take(take),
-            "Статус": _take([PORTAL_STATUS.get(s, s) for s in SLOT_STATUS], last),
-            "Дата ответа": local(answered_at, answered_at >= 0),
-            "Возвратов на доработку": pa.array(vis[:, RET].astype(np.int64)).cast(pa.string()),
-            "Оценка": pa.array(chunk["rating"][rows], pa.int64(), mask=~rated).cast(pa.string()),
-            "Дата изменения": local(updated),
-        })
+        return pa.table(
+            {
+                "Номер": _join("P", region_code, "-", _digits(gidx, 8)),
+                "Портал": _take(regional_names + municipal_names, region_pos + municipal * len(regional_names)),
+                "Дата создания": local(chunk["created"][rows]),
+                "Категория": pa.array(chunk["category_code"][rows], pa.string()),
+                "Подкатегория": pa.array(chunk["subcategory_code"][rows], pa.string()),
+                "ОКТМО": oktmo,
+                "Исполнитель": _take(m.agency_ids, agency),
+                "Заявитель": person["name"].take(take),
+                "Телефон": person["phone"].take(take),
+                "Эл. почта": person["email"].take(take),
+                "Адрес": chunk["address"].take(take),
+                "Текст": chunk["text"].take(take),
+                "Статус": _take([PORTAL_STATUS.get(s, s) for s in SLOT_STATUS], last),
+                "Дата ответа": local(answered_at, answered_at >= 0),
+                "Возвратов на доработку": pa.array(vis[:, RET].astype(np.int64)).cast(pa.string()),
+                "Оценка": pa.array(chunk["rating"][rows], pa.int64(), mask=~rated).cast(pa.string()),
+                "Дата изменения": local(updated),
+            }
+        )
 
     def _inject_bad_rows(self, source: str, table: pa.Table) -> pa.Table:
         """Spoil `bad_rate` of the rows, each in one way of BAD_ROW_KINDS."""
@@ -260,8 +315,11 @@ class Exporter:
         if not len(bad):
             return table
         kinds = self.rng.integers(0, len(BAD_ROW_KINDS), len(bad))
-        id_col, date_col, cat_col = (("Рег. номер", "Дата регистрации", "Код классификатора") if source == "sed"
-                                     else ("Номер", "Дата создания", "Категория"))
+        id_col, date_col, cat_col = (
+            ("Рег. номер", "Дата регистрации", "Код классификатора")
+            if source == "sed"
+            else ("Номер", "Дата создания", "Категория")
+        )
         cols = {name: table[name].to_numpy(zero_copy_only=False).astype(object) for name in table.column_names}
         duplicates = []
         for row, kind_no in zip(bad, kinds):  # only the spoiled rows (≈ bad_rate of the file) are looped over
@@ -278,8 +336,9 @@ class Exporter:
                 cols["Дата ответа"][row] = (registered - timedelta(days=int(2 + row % 9))).strftime(DATE_FORMAT)
             elif kind == "future_date":
                 registered = _parse(cols[date_col][row])
-                cols[date_col][row] = registered.replace(year=registered.year + 6, day=min(registered.day, 28)
-                                                         ).strftime(DATE_FORMAT)
+                cols[date_col][row] = registered.replace(
+                    year=registered.year + 6, day=min(registered.day, 28)
+                ).strftime(DATE_FORMAT)
             else:
                 duplicates.append(row)
         spoiled = pa.table({name: pa.array(values, pa.string()) for name, values in cols.items()})
@@ -320,8 +379,13 @@ class _FileWriter:
             self.rows_written += table.num_rows
         else:
             buffer = io.BytesIO()
-            pacsv.write_csv(table, buffer, pacsv.WriteOptions(
-                include_header=not self.header_written, delimiter=self.delimiter, quoting_style="needed"))
+            pacsv.write_csv(
+                table,
+                buffer,
+                pacsv.WriteOptions(
+                    include_header=not self.header_written, delimiter=self.delimiter, quoting_style="needed"
+                ),
+            )
             data = buffer.getvalue()
             if self.encoding != "utf-8":
                 data = data.decode("utf-8").encode(self.encoding)
@@ -386,25 +450,31 @@ XLSX_PARTS = {
         'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
         '<Override PartName="/xl/worksheets/sheet1.xml" '
         'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
-        '</Types>'),
+        "</Types>"
+    ),
     "_rels/.rels": (
         '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
         '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
         '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/'
-        'officeDocument" Target="xl/workbook.xml"/></Relationships>'),
+        'officeDocument" Target="xl/workbook.xml"/></Relationships>'
+    ),
     "xl/workbook.xml": (
         '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
         '<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
         'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
-        '<sheets><sheet name="Обращения" sheetId="1" r:id="rId1"/></sheets></workbook>'),
+        '<sheets><sheet name="Обращения" sheetId="1" r:id="rId1"/></sheets></workbook>'
+    ),
     "xl/_rels/workbook.xml.rels": (
         '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
         '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
         '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/'
-        'worksheet" Target="worksheets/sheet1.xml"/></Relationships>'),
+        'worksheet" Target="worksheets/sheet1.xml"/></Relationships>'
+    ),
 }
-XLSX_SHEET_HEAD = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
-                   '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>')
+XLSX_SHEET_HEAD = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+    '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
+)
 XLSX_SHEET_TAIL = "</sheetData></worksheet>"
 
 
@@ -418,8 +488,9 @@ def _sheet_rows(table: pa.Table, first_row: int) -> str:
         value = flat(table[name])
         for char, entity in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;")):
             value = pc.replace_substring(value, char, entity)
-        cell = _join('<c r="', _column_letter(i), row_no, '" t="inlineStr"><is><t xml:space="preserve">', value,
-                     "</t></is></c>")
+        cell = _join(
+            '<c r="', _column_letter(i), row_no, '" t="inlineStr"><is><t xml:space="preserve">', value, "</t></is></c>"
+        )
         cells.append(pc.if_else(pc.is_null(value), "", cell))
     rows = _join('<row r="', row_no, '">', *cells, "</row>")
     return "".join(rows.to_pylist())

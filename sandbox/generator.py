@@ -106,10 +106,13 @@ def generate(
     n_chunks = max(1, -(-n_appeals // CHUNK_SIZE))
     streams = np.random.SeedSequence(seed).spawn(n_chunks)
     # The bursts have their own random streams, so the ordinary appeals are the same with or without them.
-    burst_table = sample_bursts(model, np.random.default_rng([seed, 23]), default_bursts(n_appeals) if bursts is None
-                                else bursts)
-    chunks = [(chunk_no * CHUNK_SIZE, min(CHUNK_SIZE, n_appeals - chunk_no * CHUNK_SIZE), stream, None)
-              for chunk_no, stream in enumerate(streams)]
+    burst_table = sample_bursts(
+        model, np.random.default_rng([seed, 23]), default_bursts(n_appeals) if bursts is None else bursts
+    )
+    chunks = [
+        (chunk_no * CHUNK_SIZE, min(CHUNK_SIZE, n_appeals - chunk_no * CHUNK_SIZE), stream, None)
+        for chunk_no, stream in enumerate(streams)
+    ]
     if burst_table["size"].sum():
         chunks.append((n_appeals, int(burst_table["size"].sum()), np.random.SeedSequence([seed, 29]), burst_table))
     for base, n, stream, burst_rows in chunks:
@@ -132,16 +135,26 @@ def generate(
     pq.write_table(polls, api_dir / "polls.parquet")
     file_summary = exporter.finish()
     meta = {
-        "seed": seed, "n_appeals": n_appeals, "start": start.isoformat(), "end": end.isoformat(),
-        "default_now": default_now(end).strftime("%Y-%m-%dT%H:%M:%SZ"), "bad_rate": bad_rate,
+        "seed": seed,
+        "n_appeals": n_appeals,
+        "start": start.isoformat(),
+        "end": end.isoformat(),
+        "default_now": default_now(end).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "bad_rate": bad_rate,
         "slow_agency_ids": model.slow_ids,
         "bursts": burst_ground_truth(model, burst_table, first_index=n_appeals),
     }
     (api_dir / "meta.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2))
     n_polls = len(pc.unique(polls["poll_id"]))
-    return {**counts, "polls": n_polls, "poll_options": polls.num_rows, **file_summary,
-            "slow_agency_ids": model.slow_ids, "bursts": len(burst_table["size"]),
-            "burst_appeals": int(burst_table["size"].sum())}
+    return {
+        **counts,
+        "polls": n_polls,
+        "poll_options": polls.num_rows,
+        **file_summary,
+        "slow_agency_ids": model.slow_ids,
+        "bursts": len(burst_table["size"]),
+        "burst_appeals": int(burst_table["size"].sum()),
+    }
 
 
 def default_now(end: date) -> datetime:
@@ -149,8 +162,9 @@ def default_now(end: date) -> datetime:
     return datetime(end.year, end.month, end.day) + timedelta(days=1)
 
 
-def _sample_chunk(model: Model, rng: np.random.Generator, base: int, n: int, sentence_pool,
-                  bursts: dict | None = None) -> dict:
+def _sample_chunk(
+    model: Model, rng: np.random.Generator, base: int, n: int, sentence_pool, bursts: dict | None = None
+) -> dict:
     """`n` appeals from `base` on; with `bursts` (model.sample_bursts), the `n` appeals of those bursts."""
     channel = rng.choice(len(CHANNELS), n, p=CHANNEL_SHARES)
     is_incident = channel == CHANNELS.index("incident")
@@ -176,13 +190,15 @@ def _sample_chunk(model: Model, rng: np.random.Generator, base: int, n: int, sen
     pick = (rng.random(n)[:, None] > model.cand_cumw[combo]).sum(axis=1)
     final_agency = model.cand_agency[combo, np.minimum(pick, model.cand_agency.shape[1] - 1)]
     redirect_p = np.asarray([REDIRECT_P[c] for c in CHANNELS])[channel]
-    other_agency = (model.region_agency_start[region]
-                    + (rng.random(n) * model.region_agency_count[region]).astype(np.int64))
+    other_agency = model.region_agency_start[region] + (rng.random(n) * model.region_agency_count[region]).astype(
+        np.int64
+    )
     redirected = (rng.random(n) < redirect_p) & (other_agency != final_agency)
     initial_agency = np.where(redirected, other_agency, final_agency)
 
-    is_59fz = ((channel == CHANNELS.index("sed"))
-               | ((channel == CHANNELS.index("pos")) & (rng.random(n) < POS_59FZ_SHARE)))
+    is_59fz = (channel == CHANNELS.index("sed")) | (
+        (channel == CHANNELS.index("pos")) & (rng.random(n) < POS_59FZ_SHARE)
+    )
     speed = model.agency_speed[final_agency]
     slow = model.agency_is_slow[final_agency]
     T, M, deadline = _lifecycle(model, rng, n, channel, created, offset, cat, is_59fz, redirected, speed, slow)
@@ -192,8 +208,14 @@ def _sample_chunk(model: Model, rng: np.random.Generator, base: int, n: int, sen
     on_time = answered & (final_answer <= deadline)
     rated = answered & (rng.random(n) < np.asarray([RATING_P[c] for c in CHANNELS])[channel])
     rated_at = final_answer + ((0.3 + rng.lognormal(np.log(2.0), 0.6, n)) * DAY).astype(np.int64)
-    score = (3.2 + model.agency_quality[final_agency] + 0.8 * on_time - 0.6 * M[:, RET] - 0.4 * redirected
-             + rng.normal(0, 0.9, n))
+    score = (
+        3.2
+        + model.agency_quality[final_agency]
+        + 0.8 * on_time
+        - 0.6 * M[:, RET]
+        - 0.4 * redirected
+        + rng.normal(0, 0.9, n)
+    )
     rating = np.clip(np.rint(score), 1, 5).astype(np.int64)
 
     citizen = _citizens(rng, region, base, len(model.region_codes))
@@ -204,12 +226,32 @@ def _sample_chunk(model: Model, rng: np.random.Generator, base: int, n: int, sen
     text = pc.if_else(pa.array(rng.random(n) < 0.05), _join(text, " Телефон для связи: ", person["phone"]), text)
 
     return {
-        "n": n, "base": base, "channel": channel, "region": region, "muni": muni, "created": created,
-        "offset": offset, "cat": cat, "category_code": category_code, "subcategory_code": subcategory,
-        "classifier_code": classifier, "initial_agency": initial_agency, "final_agency": final_agency,
-        "redirected": redirected, "is_59fz": is_59fz, "T": T, "M": M, "deadline": deadline,
-        "rated": rated, "rated_at": rated_at, "rating": rating, "citizen": citizen, "is_repeat": is_repeat,
-        "person": person, "address": _addresses(model, rng, muni, n), "text": text,
+        "n": n,
+        "base": base,
+        "channel": channel,
+        "region": region,
+        "muni": muni,
+        "created": created,
+        "offset": offset,
+        "cat": cat,
+        "category_code": category_code,
+        "subcategory_code": subcategory,
+        "classifier_code": classifier,
+        "initial_agency": initial_agency,
+        "final_agency": final_agency,
+        "redirected": redirected,
+        "is_59fz": is_59fz,
+        "T": T,
+        "M": M,
+        "deadline": deadline,
+        "rated": rated,
+        "rated_at": rated_at,
+        "rating": rating,
+        "citizen": citizen,
+        "is_repeat": is_repeat,
+        "person": person,
+        "address": _addresses(model, rng, muni, n),
+        "text": text,
         "answer_text": np.asarray(texts.ANSWERS, dtype=object)[rng.integers(0, len(texts.ANSWERS), n)],
         "rng_extra": rng.integers(0, 2**62, n),
     }
@@ -274,12 +316,15 @@ def _lifecycle(model, rng, n, channel, created, offset, cat, is_59fz, redirected
     M[:, REDIR] = redirected
     t = np.where(redirected, redirect_at, t)
 
-    reaction = np.where(
-        is_incident,
-        # Social posts: most reactions within INCIDENT_REACTION_HOURS, the slow agencies miss it often.
-        rng.exponential(INCIDENT_REACTION_HOURS / 2 * HOUR, n) * speed,
-        0.5 * HOUR + rng.exponential(10 * HOUR, n) * speed,
-    ).astype(np.int64) + 60
+    reaction = (
+        np.where(
+            is_incident,
+            # Social posts: most reactions within INCIDENT_REACTION_HOURS, the slow agencies miss it often.
+            rng.exponential(INCIDENT_REACTION_HOURS / 2 * HOUR, n) * speed,
+            0.5 * HOUR + rng.exponential(10 * HOUR, n) * speed,
+        ).astype(np.int64)
+        + 60
+    )
     T[:, INWORK] = t + reaction
     M[:, INWORK] = True
     t = T[:, INWORK]
@@ -309,7 +354,8 @@ def _lifecycle(model, rng, n, channel, created, offset, cat, is_59fz, redirected
     final_answer = np.where(rework, T[:, ANS2], answer_at)
 
     close_delay = np.where(
-        channel == CHANNELS.index("sed"), rng.uniform(0.1, 2.0, n),
+        channel == CHANNELS.index("sed"),
+        rng.uniform(0.1, 2.0, n),
         np.where(is_incident, rng.uniform(0.2, 2.0, n), 1.0 + rng.exponential(3.0, n)),
     )
     T[:, CLOSE1] = final_answer + (close_delay * DAY).astype(np.int64)
@@ -332,8 +378,9 @@ def _citizens(rng, region, base, n_regions) -> np.ndarray:
         rows = np.flatnonzero(region == r)
         pool = max(20, int(len(rows) / 2.5))
         frequent = max(5, pool // 20)
-        local = np.where(rng.random(len(rows)) < 0.3,
-                         rng.integers(0, frequent, len(rows)), rng.integers(0, pool, len(rows)))
+        local = np.where(
+            rng.random(len(rows)) < 0.3, rng.integers(0, frequent, len(rows)), rng.integers(0, pool, len(rows))
+        )
         citizen[rows] = pool_start + local
         pool_start += pool
     return citizen
@@ -378,13 +425,27 @@ def persons(citizen: np.ndarray) -> dict[str, pa.Array]:
     year_s = pa.array(year).cast(pa.string())
     short_year = _digits(year % 100, 2)
     initial = pc.utf8_slice_codeunits(first_lat, 0, 1)
-    login = pc.if_else(pa.array(style == 0), _join(sur_lat, ".", first_lat),
-            pc.if_else(pa.array(style == 1), _join(first_lat, ".", sur_lat, short_year),
-            pc.if_else(pa.array(style == 2), _join(sur_lat, year_s), _join(initial, sur_lat))))
+    login = pc.if_else(
+        pa.array(style == 0),
+        _join(sur_lat, ".", first_lat),
+        pc.if_else(
+            pa.array(style == 1),
+            _join(first_lat, ".", sur_lat, short_year),
+            pc.if_else(pa.array(style == 2), _join(sur_lat, year_s), _join(initial, sur_lat)),
+        ),
+    )
     return {
         "name": _join(surname, " ", first, " ", patronymic),
-        "phone": _join("+7 9", _digits(phone // 10**7, 2), " ", _digits(phone // 10**4 % 1000, 3), "-",
-                       _digits(phone // 100 % 100, 2), "-", _digits(phone % 100, 2)),
+        "phone": _join(
+            "+7 9",
+            _digits(phone // 10**7, 2),
+            " ",
+            _digits(phone // 10**4 % 1000, 3),
+            "-",
+            _digits(phone // 100 % 100, 2),
+            "-",
+            _digits(phone % 100, 2),
+        ),
         "email": _join(login, "@", _take(texts.EMAIL_DOMAINS, domain)),
         "handle": _join(_take(texts.HANDLE_WORDS, phone % len(texts.HANDLE_WORDS)), "_", first_lat, short_year),
         "display_name": _join(first, " ", surname),
@@ -395,8 +456,9 @@ def _addresses(model: Model, rng, muni, n) -> pa.Array:
     town = pc.replace_substring(_take(model.muni_name, muni), "город ", "г. ")
     street = _take(texts.STREETS, rng.integers(0, len(texts.STREETS), n))
     house = pa.array(rng.integers(1, 120, n)).cast(pa.string())
-    flat = pc.if_else(pa.array(rng.random(n) < 0.6),
-                      _join(", кв. ", pa.array(rng.integers(1, 200, n)).cast(pa.string())), "")
+    flat = pc.if_else(
+        pa.array(rng.random(n) < 0.6), _join(", кв. ", pa.array(rng.integers(1, 200, n)).cast(pa.string())), ""
+    )
     return _join(town, ", ", street, ", д. ", house, flat)
 
 
@@ -406,8 +468,13 @@ def _texts(rng, cat, sentence_pool, n) -> pa.Array:
     opening = _take(texts.OPENINGS, rng.integers(0, len(texts.OPENINGS), n))
     duration = pc.if_else(
         pa.array(rng.random(n) < 0.5),
-        _join(" ", _take(texts.DURATIONS, rng.integers(0, len(texts.DURATIONS), n)), " ",
-              pa.array(rng.integers(2, 60, n)).cast(pa.string()), " дн."),
+        _join(
+            " ",
+            _take(texts.DURATIONS, rng.integers(0, len(texts.DURATIONS), n)),
+            " ",
+            pa.array(rng.integers(2, 60, n)).cast(pa.string()),
+            " дн.",
+        ),
         "",
     )
     closing = _take(texts.CLOSINGS, rng.integers(0, len(texts.CLOSINGS), n))
@@ -421,13 +488,15 @@ def events_table(model: Model, chunk: dict, rows: np.ndarray, ids: pa.Array, id_
     first = np.concatenate([[0], np.cumsum(M.sum(axis=1))[:-1]])
     seq = np.arange(len(r)) - first[r] + 1
     agency = np.where((s == REG), chunk["initial_agency"][rows][r], chunk["final_agency"][rows][r])
-    return pa.table({
-        id_column: ids.take(pa.array(r)),
-        "seq": pa.array(seq, pa.int32()),
-        "status": _take(SLOT_STATUS, s),
-        "at": ts_array(chunk["T"][rows][r, s]),
-        "agency_id": _take(model.agency_ids, agency),
-    })
+    return pa.table(
+        {
+            id_column: ids.take(pa.array(r)),
+            "seq": pa.array(seq, pa.int32()),
+            "status": _take(SLOT_STATUS, s),
+            "at": ts_array(chunk["T"][rows][r, s]),
+            "agency_id": _take(model.agency_ids, agency),
+        }
+    )
 
 
 def _api_tables(model: Model, chunk: dict) -> dict[str, pa.Table]:
@@ -442,23 +511,25 @@ def _api_tables(model: Model, chunk: dict) -> dict[str, pa.Table]:
     pos_take = pa.array(pos)
     pos_ids = _join("POS-", region_code.take(pos_take), "-", _digits(gidx[pos], 8))
     address = chunk["address"].take(pos_take)
-    out["pos_messages"] = pa.table({
-        "id": pos_ids,
-        "region_code": region_code.take(pos_take),
-        "oktmo": oktmo.take(pos_take),
-        "is_59fz": pa.array(chunk["is_59fz"][pos]),
-        "category_code": pa.array(chunk["category_code"][pos], pa.string()),
-        "subcategory_code": pa.array(chunk["subcategory_code"][pos], pa.string()),
-        "text": chunk["text"].take(pos_take),
-        "address": pc.if_else(pa.array(chunk["rng_extra"][pos] % 10 == 0), pa.scalar(None, pa.string()), address),
-        "author_name": person["name"].take(pos_take),
-        "author_phone": person["phone"].take(pos_take),
-        "author_email": person["email"].take(pos_take),
-        "created_at": ts_array(chunk["created"][pos]),
-        "answer_text": pa.array(chunk["answer_text"][pos], pa.string()),
-        "rating_value": pa.array(chunk["rating"][pos], pa.int8(), mask=~chunk["rated"][pos]),
-        "rated_at": ts_array(chunk["rated_at"][pos], chunk["rated"][pos]),
-    })
+    out["pos_messages"] = pa.table(
+        {
+            "id": pos_ids,
+            "region_code": region_code.take(pos_take),
+            "oktmo": oktmo.take(pos_take),
+            "is_59fz": pa.array(chunk["is_59fz"][pos]),
+            "category_code": pa.array(chunk["category_code"][pos], pa.string()),
+            "subcategory_code": pa.array(chunk["subcategory_code"][pos], pa.string()),
+            "text": chunk["text"].take(pos_take),
+            "address": pc.if_else(pa.array(chunk["rng_extra"][pos] % 10 == 0), pa.scalar(None, pa.string()), address),
+            "author_name": person["name"].take(pos_take),
+            "author_phone": person["phone"].take(pos_take),
+            "author_email": person["email"].take(pos_take),
+            "created_at": ts_array(chunk["created"][pos]),
+            "answer_text": pa.array(chunk["answer_text"][pos], pa.string()),
+            "rating_value": pa.array(chunk["rating"][pos], pa.int8(), mask=~chunk["rated"][pos]),
+            "rated_at": ts_array(chunk["rated_at"][pos], chunk["rated"][pos]),
+        }
+    )
     out["pos_message_events"] = events_table(model, chunk, pos, pos_ids, "message_id")
 
     inc_take = pa.array(inc)
@@ -469,25 +540,32 @@ def _api_tables(model: Model, chunk: dict) -> dict[str, pa.Table]:
     platform = _take(PLATFORMS, platform_idx)
     handle = person["handle"].take(inc_take)
     post_url = pc.if_else(
-        pc.equal(platform, "vk"), _join("https://vk.com/wall-", group_no, "_", post_no),
-        pc.if_else(pc.equal(platform, "telegram"), _join("https://t.me/", handle, "/", post_no),
-                   _join("https://ok.ru/group/", group_no, "/topic/", post_no)))
+        pc.equal(platform, "vk"),
+        _join("https://vk.com/wall-", group_no, "_", post_no),
+        pc.if_else(
+            pc.equal(platform, "telegram"),
+            _join("https://t.me/", handle, "/", post_no),
+            _join("https://ok.ru/group/", group_no, "/topic/", post_no),
+        ),
+    )
     created = chunk["created"][inc]
     prefix = _take(texts.INCIDENT_PREFIXES, rnd % len(texts.INCIDENT_PREFIXES))
     inc_ids = _join("INC-", region_code.take(inc_take), "-", _digits(gidx[inc], 8))
-    out["incidents"] = pa.table({
-        "id": inc_ids,
-        "region_code": region_code.take(inc_take),
-        "oktmo": oktmo.take(inc_take),
-        "platform": platform,
-        "post_url": post_url,
-        "author_handle": handle,
-        "author_name": person["display_name"].take(inc_take),
-        "text": pc.utf8_trim_whitespace(_join(prefix, " ", chunk["text"].take(inc_take))),
-        "category_code": pa.array(chunk["category_code"][inc], pa.string()),
-        "published_at": ts_array(created - (600 + rnd % (6 * HOUR))),
-        "detected_at": ts_array(created),
-    })
+    out["incidents"] = pa.table(
+        {
+            "id": inc_ids,
+            "region_code": region_code.take(inc_take),
+            "oktmo": oktmo.take(inc_take),
+            "platform": platform,
+            "post_url": post_url,
+            "author_handle": handle,
+            "author_name": person["display_name"].take(inc_take),
+            "text": pc.utf8_trim_whitespace(_join(prefix, " ", chunk["text"].take(inc_take))),
+            "category_code": pa.array(chunk["category_code"][inc], pa.string()),
+            "published_at": ts_array(created - (600 + rnd % (6 * HOUR))),
+            "detected_at": ts_array(created),
+        }
+    )
     out["incident_events"] = events_table(model, chunk, inc, inc_ids, "incident_id")
     return out
 
@@ -510,14 +588,21 @@ def _polls(model: Model, rng: np.random.Generator, n_appeals: int) -> pa.Table:
         shares = rng.dirichlet(np.ones(len(options)) * 2.0)
         year = str(started[p].astype("datetime64[s]").astype(object).year)
         for o, option in enumerate(options):
-            rows.append({
-                "poll_id": f"POLL-{model.region_codes[region[p]]}-{p + 1:05d}",
-                "region_code": str(model.region_codes[region[p]]), "oktmo": oktmo,
-                "title": f"{title} — {year}", "question": question, "option_id": f"{o + 1}", "option_text": option,
-                "votes": int(round(total[p] * shares[o])),
-                "started_at": started[p], "ended_at": ended[p],
-            })
+            rows.append(
+                {
+                    "poll_id": f"POLL-{model.region_codes[region[p]]}-{p + 1:05d}",
+                    "region_code": str(model.region_codes[region[p]]),
+                    "oktmo": oktmo,
+                    "title": f"{title} — {year}",
+                    "question": question,
+                    "option_id": f"{o + 1}",
+                    "option_text": option,
+                    "votes": int(round(total[p] * shares[o])),
+                    "started_at": started[p],
+                    "ended_at": ended[p],
+                }
+            )
     table = pa.Table.from_pylist(rows)
-    return table.set_column(table.schema.get_field_index("started_at"), "started_at",
-                            ts_array(table["started_at"].to_numpy())).set_column(
-        table.schema.get_field_index("ended_at"), "ended_at", ts_array(table["ended_at"].to_numpy()))
+    return table.set_column(
+        table.schema.get_field_index("started_at"), "started_at", ts_array(table["started_at"].to_numpy())
+    ).set_column(table.schema.get_field_index("ended_at"), "ended_at", ts_array(table["ended_at"].to_numpy()))

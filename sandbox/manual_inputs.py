@@ -43,10 +43,15 @@ def _indicator_rows(seeds_dir: Path, rng: random.Random, start: date, end: date)
             else:
                 # a count to date (нарастающим итогом) that grows over the year
                 value = float(round(goal * performance * elapsed))
-            rows.append({
-                "region_code": target["region_code"], "indicator_code": target["indicator_code"],
-                "actual_date": day.isoformat(), "value": f"{value:g}", "comment": "ежеквартальный отчет ЦУР",
-            })
+            rows.append(
+                {
+                    "region_code": target["region_code"],
+                    "indicator_code": target["indicator_code"],
+                    "actual_date": day.isoformat(),
+                    "value": f"{value:g}",
+                    "comment": "ежеквартальный отчет ЦУР",
+                }
+            )
     return rows
 
 
@@ -63,10 +68,15 @@ def _roadmap_rows(seeds_dir: Path, rng: random.Random, end: date) -> list[dict]:
                 log.append((deadline + timedelta(days=rng.randint(-45, 30)), "done", "результат достигнут"))
             for day, status, comment in log:
                 if day <= end:
-                    rows.append({
-                        "region_code": region["region_code"], "event_code": event["event_code"],
-                        "status_date": day.isoformat(), "status": status, "comment": comment,
-                    })
+                    rows.append(
+                        {
+                            "region_code": region["region_code"],
+                            "event_code": event["event_code"],
+                            "status_date": day.isoformat(),
+                            "status": status,
+                            "comment": comment,
+                        }
+                    )
     return rows
 
 

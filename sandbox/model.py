@@ -26,8 +26,17 @@ UNKNOWN_CATEGORY_CODES = ("gkh.17", "misc.00", "blago.05")
 # Status lifecycle slots. Each appeal has a fixed row of slots; a slot is present or not, and present slots are
 # strictly increasing in time, so the order of slots is the order of events.
 SLOT_STATUS = (
-    "registered", "redirected", "in_work", "extended", "answered", "returned_for_rework", "answered",
-    "closed", "reopened", "answered", "closed",
+    "registered",
+    "redirected",
+    "in_work",
+    "extended",
+    "answered",
+    "returned_for_rework",
+    "answered",
+    "closed",
+    "reopened",
+    "answered",
+    "closed",
 )
 REG, REDIR, INWORK, EXT, ANS1, RET, ANS2, CLOSE1, REOPEN, ANS3, CLOSE2 = range(len(SLOT_STATUS))
 ANSWER_SLOTS = (ANS1, ANS2, ANS3)
@@ -50,8 +59,14 @@ MUNICIPALITY_FLOOR_POPULATION = 60_000
 RESPONSIBLE_KIND_WEIGHTS = {"ОМСУ": 3.0, "РОИВ": 1.0, "подведомственная": 0.5}
 
 SECTOR_WEIGHTS = {
-    "housing": 0.30, "roads": 0.14, "waste": 0.09, "energy": 0.08, "health": 0.10, "transport": 0.08,
-    "education": 0.07, "social": 0.07,
+    "housing": 0.30,
+    "roads": 0.14,
+    "waste": 0.09,
+    "energy": 0.08,
+    "health": 0.10,
+    "transport": 0.08,
+    "education": 0.07,
+    "social": 0.07,
 }
 OTHER_SECTOR_WEIGHT = 0.03
 OTHER_CATEGORY_SHARE = 0.12  # share of «прочие по направлению» inside its sector
@@ -72,12 +87,56 @@ SEASON_PATTERNS = (
 )
 # Local hour-of-day profiles: messages follow the working day, social posts the evening.
 HOURS_MESSAGES = (
-    0.15, 0.08, 0.05, 0.04, 0.05, 0.15, 0.4, 0.9, 1.5, 2.0, 2.2, 2.1,
-    1.8, 1.9, 2.0, 1.9, 1.7, 1.6, 1.6, 1.7, 1.6, 1.2, 0.7, 0.35,
+    0.15,
+    0.08,
+    0.05,
+    0.04,
+    0.05,
+    0.15,
+    0.4,
+    0.9,
+    1.5,
+    2.0,
+    2.2,
+    2.1,
+    1.8,
+    1.9,
+    2.0,
+    1.9,
+    1.7,
+    1.6,
+    1.6,
+    1.7,
+    1.6,
+    1.2,
+    0.7,
+    0.35,
 )
 HOURS_SOCIAL = (
-    0.5, 0.3, 0.15, 0.1, 0.1, 0.2, 0.5, 0.9, 1.2, 1.4, 1.5, 1.5,
-    1.5, 1.5, 1.5, 1.5, 1.6, 1.8, 2.0, 2.2, 2.3, 2.1, 1.6, 1.0,
+    0.5,
+    0.3,
+    0.15,
+    0.1,
+    0.1,
+    0.2,
+    0.5,
+    0.9,
+    1.2,
+    1.4,
+    1.5,
+    1.5,
+    1.5,
+    1.5,
+    1.5,
+    1.5,
+    1.6,
+    1.8,
+    2.0,
+    2.2,
+    2.3,
+    2.1,
+    1.6,
+    1.0,
 )
 WEEKDAY_WEIGHTS = (1.15, 1.08, 1.05, 1.03, 0.97, 0.6, 0.5)
 
@@ -163,7 +222,7 @@ def build_model(ref: Reference, seed: int, start: date, end: date) -> Model:
     # Pareto over municipalities: super-linear in population (floored, see MUNICIPALITY_FLOOR_POPULATION), the capital
     # gets an extra pull.
     floored = np.maximum(population, MUNICIPALITY_FLOOR_POPULATION)
-    muni_weights = floored ** 1.05 * np.where(munis["is_capital"].to_numpy(), 1.8, 1.0)
+    muni_weights = floored**1.05 * np.where(munis["is_capital"].to_numpy(), 1.8, 1.0)
     region_weights = np.bincount(muni_region, weights=population, minlength=len(region_codes))
     region_weights = region_weights / region_weights.sum()
 
@@ -172,10 +231,12 @@ def build_model(ref: Reference, seed: int, start: date, end: date) -> Model:
     sector_index = {code: i for i, code in enumerate(sector_codes)}
     cat_sector = cats["sector_code"].map(sector_index).to_numpy()
     season_names = tuple(SEASONS)
-    cat_season = np.array([
-        season_names.index(season_of(c, s, n))
-        for c, s, n in zip(cats["category_code"], cats["sector_code"], cats["category_name"])
-    ])
+    cat_season = np.array(
+        [
+            season_names.index(season_of(c, s, n))
+            for c, s, n in zip(cats["category_code"], cats["sector_code"], cats["category_name"])
+        ]
+    )
     cat_base_weight = np.zeros(len(cats))
     for sector_code, group in cats.groupby("sector_code"):
         regular = group.index[~group["is_other"]].to_numpy()
@@ -191,7 +252,8 @@ def build_model(ref: Reference, seed: int, start: date, end: date) -> Model:
     for row in ref.region_sectors.itertuples():
         if row.region_code in region_index and row.sector_code in sector_index:
             valid_from[region_index[row.region_code], sector_index[row.sector_code]] = np.datetime64(
-                row.valid_from.date(), "D")
+                row.valid_from.date(), "D"
+            )
 
     cat_codes = cats["category_code"].to_numpy()
     cat_pos = {code: i for i, code in enumerate(cat_codes)}
@@ -209,9 +271,7 @@ def build_model(ref: Reference, seed: int, start: date, end: date) -> Model:
             cls_by_cat[row.category_code].append(row.classifier_code)
             cls_by_sector[row.category_code.split(".")[0]].append(row.classifier_code)
     all_cls = list(ref.classifier_codes["classifier_code"])
-    cls_codes, cls_counts = _pad([
-        cls_by_cat[c] or cls_by_sector[c.split(".")[0]] or all_cls for c in cat_codes
-    ])
+    cls_codes, cls_counts = _pad([cls_by_cat[c] or cls_by_sector[c.split(".")[0]] or all_cls for c in cat_codes])
 
     agencies = ref.agencies.assign(region_pos=ref.agencies["region_code"].map(region_index))
     agencies = agencies.sort_values(["region_pos", "agency_id"]).reset_index(drop=True)
@@ -235,8 +295,11 @@ def build_model(ref: Reference, seed: int, start: date, end: date) -> Model:
     for r, oktmo in zip(muni_region, munis["oktmo"]):
         fallback = next((a[0] for a in by_region[r] if a[1] == "РОИВ"), by_region[r][0][0])
         for sector in sector_codes:
-            found = [(i, RESPONSIBLE_KIND_WEIGHTS.get(kind, 0.5)) for i, kind, a_oktmo, sectors in by_region[r]
-                     if sector in sectors and (kind != "ОМСУ" or a_oktmo == oktmo)]
+            found = [
+                (i, RESPONSIBLE_KIND_WEIGHTS.get(kind, 0.5))
+                for i, kind, a_oktmo, sectors in by_region[r]
+                if sector in sectors and (kind != "ОМСУ" or a_oktmo == oktmo)
+            ]
             found = found or [(fallback, 1.0)]
             cand_lists.append([i for i, _ in found])
             cand_weights.append([w for _, w in found])
@@ -252,22 +315,40 @@ def build_model(ref: Reference, seed: int, start: date, end: date) -> Model:
     day_weights = np.asarray(WEEKDAY_WEIGHTS)[weekday] * trend * np.where(np.isin(days, hol), 0.6, 1.0)
 
     return Model(
-        ref=ref, start=start, end=end,
+        ref=ref,
+        start=start,
+        end=end,
         region_codes=region_codes,
         region_offsets_s=regions["utc_offset_hours"].to_numpy(dtype="int64") * 3600,
         region_weights=region_weights,
-        muni_oktmo=munis["oktmo"].to_numpy(), muni_region=muni_region,
-        muni_name=munis["municipality_name"].to_numpy(), muni_is_capital=munis["is_capital"].to_numpy(),
+        muni_oktmo=munis["oktmo"].to_numpy(),
+        muni_region=muni_region,
+        muni_name=munis["municipality_name"].to_numpy(),
+        muni_is_capital=munis["is_capital"].to_numpy(),
         muni_weights=muni_weights,
-        cat_codes=cat_codes, cat_sector=cat_sector,
+        cat_codes=cat_codes,
+        cat_sector=cat_sector,
         cat_deadline_wd=cats["deadline_working_days"].to_numpy(dtype="int64"),
-        cat_season=cat_season, cat_base_weight=cat_base_weight,
-        sector_codes=sector_codes, region_sector_valid_from=valid_from,
-        sub_codes=sub_codes, sub_counts=sub_counts, cls_codes=cls_codes, cls_counts=cls_counts,
-        agency_ids=agency_ids, agency_speed=agency_speed, agency_is_slow=is_slow,
-        agency_quality=agency_quality, region_agency_start=region_agency_start,
-        region_agency_count=region_agency_count, cand_agency=cand_agency, cand_cumw=cand_cumw,
-        slow_ids=slow_ids, days=days, day_weights=day_weights / day_weights.sum(), holidays=hol,
+        cat_season=cat_season,
+        cat_base_weight=cat_base_weight,
+        sector_codes=sector_codes,
+        region_sector_valid_from=valid_from,
+        sub_codes=sub_codes,
+        sub_counts=sub_counts,
+        cls_codes=cls_codes,
+        cls_counts=cls_counts,
+        agency_ids=agency_ids,
+        agency_speed=agency_speed,
+        agency_is_slow=is_slow,
+        agency_quality=agency_quality,
+        region_agency_start=region_agency_start,
+        region_agency_count=region_agency_count,
+        cand_agency=cand_agency,
+        cand_cumw=cand_cumw,
+        slow_ids=slow_ids,
+        days=days,
+        day_weights=day_weights / day_weights.sum(),
+        holidays=hol,
     )
 
 
@@ -290,8 +371,10 @@ def category_month_weights(model: Model, region: int, month_start: np.datetime64
 
 def category_texts(model: Model) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Flattened complaint sentences per category: (pool, offset per category, count per category)."""
-    pools = [texts.category_sentences(code, name) for code, name in
-             zip(model.ref.categories["category_code"], model.ref.categories["category_name"])]
+    pools = [
+        texts.category_sentences(code, name)
+        for code, name in zip(model.ref.categories["category_code"], model.ref.categories["category_name"])
+    ]
     counts = np.array([len(p) for p in pools])
     offsets = np.concatenate([[0], np.cumsum(counts)[:-1]])
     return np.array([s for p in pools for s in p]), offsets, counts
@@ -316,22 +399,28 @@ def default_bursts(n_appeals: int) -> int:
 def sample_bursts(model: Model, rng: np.random.Generator, n_bursts: int) -> dict[str, np.ndarray]:
     """The bursts as arrays by burst, sorted by onset (int64 UTC seconds)."""
     period_start = np.datetime64(model.start, "s").astype(np.int64) + BURST_WARMUP_DAYS * 86_400
-    period_end = (np.datetime64(model.end, "s").astype(np.int64) + 86_400
-                  - BURST_DURATION_HOURS[1] * 3_600)
+    period_end = np.datetime64(model.end, "s").astype(np.int64) + 86_400 - BURST_DURATION_HOURS[1] * 3_600
     onset = np.sort(rng.integers(period_start, max(period_end, period_start + 1), n_bursts))
     weights = np.sqrt(model.muni_weights)
     muni = rng.choice(len(model.muni_oktmo), n_bursts, p=weights / weights.sum())
     region = model.muni_region[muni]
-    cat = np.array([
-        rng.choice(len(model.cat_codes), p=category_month_weights(
-            model, int(r), onset_s.astype("datetime64[s]").astype("datetime64[M]").astype("datetime64[D]")))
-        for r, onset_s in zip(region, onset)
-    ], dtype=np.int64)
-    size = np.clip(np.rint(rng.lognormal(np.log(BURST_MEDIAN_SIZE), BURST_SIZE_SIGMA, n_bursts)),
-                   *BURST_SIZE_RANGE).astype(np.int64)
+    cat = np.array(
+        [
+            rng.choice(
+                len(model.cat_codes),
+                p=category_month_weights(
+                    model, int(r), onset_s.astype("datetime64[s]").astype("datetime64[M]").astype("datetime64[D]")
+                ),
+            )
+            for r, onset_s in zip(region, onset)
+        ],
+        dtype=np.int64,
+    )
+    size = np.clip(
+        np.rint(rng.lognormal(np.log(BURST_MEDIAN_SIZE), BURST_SIZE_SIGMA, n_bursts)), *BURST_SIZE_RANGE
+    ).astype(np.int64)
     duration_h = rng.integers(BURST_DURATION_HOURS[0], BURST_DURATION_HOURS[1] + 1, n_bursts)
-    return {"onset": onset, "muni": muni, "region": region, "cat": cat, "size": size,
-            "duration_s": duration_h * 3_600}
+    return {"onset": onset, "muni": muni, "region": region, "cat": cat, "size": size, "duration_s": duration_h * 3_600}
 
 
 def burst_ground_truth(model: Model, bursts: dict[str, np.ndarray], first_index: int) -> list[dict]:
@@ -339,17 +428,19 @@ def burst_ground_truth(model: Model, bursts: dict[str, np.ndarray], first_index:
     records, index = [], first_index
     for i in range(len(bursts["size"])):
         cat = int(bursts["cat"][i])
-        records.append({
-            "burst_id": i + 1,
-            "region_code": str(model.region_codes[bursts["region"][i]]),
-            "oktmo": str(model.muni_oktmo[bursts["muni"][i]]),
-            "municipality_name": str(model.muni_name[bursts["muni"][i]]),
-            "category_code": str(model.cat_codes[cat]),
-            "sector_code": str(model.sector_codes[model.cat_sector[cat]]),
-            "onset_at": str(bursts["onset"][i].astype("datetime64[s]")) + "Z",
-            "duration_hours": int(bursts["duration_s"][i] // 3_600),
-            "size": int(bursts["size"][i]),
-            "appeal_numbers": [index, index + int(bursts["size"][i]) - 1],
-        })
+        records.append(
+            {
+                "burst_id": i + 1,
+                "region_code": str(model.region_codes[bursts["region"][i]]),
+                "oktmo": str(model.muni_oktmo[bursts["muni"][i]]),
+                "municipality_name": str(model.muni_name[bursts["muni"][i]]),
+                "category_code": str(model.cat_codes[cat]),
+                "sector_code": str(model.sector_codes[model.cat_sector[cat]]),
+                "onset_at": str(bursts["onset"][i].astype("datetime64[s]")) + "Z",
+                "duration_hours": int(bursts["duration_s"][i] // 3_600),
+                "size": int(bursts["size"][i]),
+                "appeal_numbers": [index, index + int(bursts["size"][i]) - 1],
+            }
+        )
         index += int(bursts["size"][i])
     return records

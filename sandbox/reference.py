@@ -8,8 +8,16 @@ import pandas as pd
 from dagster_project.lib import paths
 
 SEED_FILES = (
-    "regions", "municipalities", "sectors", "region_sectors", "categories", "subcategories",
-    "classifier_codes", "agencies", "agency_names", "agency_sectors",
+    "regions",
+    "municipalities",
+    "sectors",
+    "region_sectors",
+    "categories",
+    "subcategories",
+    "classifier_codes",
+    "agencies",
+    "agency_names",
+    "agency_sectors",
 )
 
 
@@ -34,10 +42,7 @@ def _as_bool(series: pd.Series) -> pd.Series:
 def load_reference(seeds_dir: Path | None = None) -> Reference:
     """Read the seeds; codes stay strings, flags become bools, rows are sorted so that sampling is deterministic."""
     seeds_dir = Path(seeds_dir or paths.SEEDS_DIR)
-    frames = {
-        name: pd.read_csv(seeds_dir / f"{name}.csv", dtype=str, keep_default_na=False)
-        for name in SEED_FILES
-    }
+    frames = {name: pd.read_csv(seeds_dir / f"{name}.csv", dtype=str, keep_default_na=False) for name in SEED_FILES}
     regions = frames["regions"].sort_values("region_code").reset_index(drop=True)
     regions["utc_offset_hours"] = regions["utc_offset_hours"].astype(float).astype(int)
 

@@ -33,8 +33,15 @@ from sandbox.snapshot import ISO, Snapshot, load_resources
 DEFAULT_LIMIT = 500
 MAX_LIMIT = 5000
 FAULT_DEFAULTS = {
-    "seed": 1, "rate_429": 0.0, "retry_after_s": 1, "rate_5xx": 0.0, "slow_rate": 0.0, "slow_s": 5.0,
-    "reset_rate": 0.0, "duplicate_rate": 0.0, "malformed_rate": 0.0,
+    "seed": 1,
+    "rate_429": 0.0,
+    "retry_after_s": 1,
+    "rate_5xx": 0.0,
+    "slow_rate": 0.0,
+    "slow_s": 5.0,
+    "reset_rate": 0.0,
+    "duplicate_rate": 0.0,
+    "malformed_rate": 0.0,
 }
 DUPLICATES_PER_PAGE = 3
 
@@ -94,9 +101,14 @@ class Faults:
         s = self.settings
         with self.lock:
             u, variant = self.random.random(), self.random.random()
-        for name, rate in (("429", s["rate_429"]), ("5xx", s["rate_5xx"]), ("slow", s["slow_rate"]),
-                           ("reset", s["reset_rate"]), ("duplicate", s["duplicate_rate"]),
-                           ("malformed", s["malformed_rate"])):
+        for name, rate in (
+            ("429", s["rate_429"]),
+            ("5xx", s["rate_5xx"]),
+            ("slow", s["slow_rate"]),
+            ("reset", s["reset_rate"]),
+            ("duplicate", s["duplicate_rate"]),
+            ("malformed", s["malformed_rate"]),
+        ):
             if u < rate:
                 return name, variant
             u -= rate
@@ -166,8 +178,9 @@ def make_handler(store: Store, faults: Faults, token: str, quiet: bool = True):
             fault, variant = faults.draw()
             settings = faults.settings
             if fault == "429":
-                return self._json(429, {"error": "too many requests"},
-                                  {"Retry-After": str(int(settings["retry_after_s"]))})
+                return self._json(
+                    429, {"error": "too many requests"}, {"Retry-After": str(int(settings["retry_after_s"]))}
+                )
             if fault == "5xx":
                 status = (500, 502, 503)[int(variant * 3)]
                 return self._json(status, {"error": "upstream failure"})
@@ -175,8 +188,9 @@ def make_handler(store: Store, faults: Faults, token: str, quiet: bool = True):
                 time.sleep(float(settings["slow_s"]))
             items = snapshot.json_items(start, stop)
             if fault == "duplicate" and resumed_at > 0:
-                items = pa.concat_arrays([snapshot.json_items(max(0, resumed_at - DUPLICATES_PER_PAGE), resumed_at),
-                                          items])
+                items = pa.concat_arrays(
+                    [snapshot.json_items(max(0, resumed_at - DUPLICATES_PER_PAGE), resumed_at), items]
+                )
             if fault == "malformed" and len(items):
                 index = int(variant * len(items))
                 record = json.loads(items[index].as_py())
@@ -185,11 +199,12 @@ def make_handler(store: Store, faults: Faults, token: str, quiet: bool = True):
                 else:
                     record["updatedAt"] = 1700000000  # a wrong type
                 broken = pa.array([json.dumps(record, ensure_ascii=False)], pa.string())
-                items = pa.concat_arrays([items[:index], broken, items[index + 1:]])
+                items = pa.concat_arrays([items[:index], broken, items[index + 1 :]])
             # The page's records joined by Arrow, straight from its buffer: no Python string per record.
             joined = pc.binary_join(pa.ListArray.from_arrays(pa.array([0, len(items)], pa.int32()), items), ",")
-            body = b"".join([b'{"items":[', joined[0].as_buffer(), b'],"next_cursor":',
-                             json.dumps(next_cursor).encode(), b"}"])
+            body = b"".join(
+                [b'{"items":[', joined[0].as_buffer(), b'],"next_cursor":', json.dumps(next_cursor).encode(), b"}"]
+            )
             if fault == "reset":
                 return self._reset(body)
             return self._send(200, body)
@@ -256,8 +271,15 @@ class _Server(ThreadingHTTPServer):
             super().handle_error(request, client_address)
 
 
-def serve(data_dir: Path, host: str, port: int, token: str, faults: dict | None = None, now: datetime | None = None,
-          quiet: bool = True) -> None:
+def serve(
+    data_dir: Path,
+    host: str,
+    port: int,
+    token: str,
+    faults: dict | None = None,
+    now: datetime | None = None,
+    quiet: bool = True,
+) -> None:
     """Build the snapshot, bind, print `SANDBOX_URL <url>` on stdout, and serve until killed."""
     store = Store(data_dir, now)
     server = _Server((host, port), make_handler(store, Faults(faults), token, quiet))
@@ -266,11 +288,29 @@ def serve(data_dir: Path, host: str, port: int, token: str, faults: dict | None 
 
 
 @contextlib.contextmanager
-def running_server(data_dir, port: int = 0, token: str = "sandbox-token", faults: dict | None = None,
-                   now: datetime | None = None, startup_timeout_s: float = 120.0):
+def running_server(
+    data_dir,
+    port: int = 0,
+    token: str = "sandbox-token",
+    faults: dict | None = None,
+    now: datetime | None = None,
+    startup_timeout_s: float = 120.0,
+):
     """Start the sandbox server as a real subprocess, wait for /health, yield its base URL, stop it."""
-    command = [sys.executable, "-m", "sandbox", "serve", "--data", str(data_dir),
-               "--host", "127.0.0.1", "--port", str(port), "--token", token]
+    command = [
+        sys.executable,
+        "-m",
+        "sandbox",
+        "serve",
+        "--data",
+        str(data_dir),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--token",
+        token,
+    ]
     if faults:
         command += ["--faults", json.dumps(faults)]
     if now:

@@ -25,21 +25,37 @@ from sandbox.arrow_utils import join as _join
 ISO = "%Y-%m-%dT%H:%M:%SZ"
 DAY = 86_400
 # 'HH:MM:SSZ"' of every second of a day, then "" (the clock of a missing time): see `_iso`.
-_CLOCKS = pa.concat_arrays([
-    _join(pc.utf8_slice_codeunits(pa.array(np.arange(DAY), pa.timestamp("s")).cast(pa.string()), 11, 19), 'Z"'),
-    pa.array([""]),
-])
+_CLOCKS = pa.concat_arrays(
+    [
+        _join(pc.utf8_slice_codeunits(pa.array(np.arange(DAY), pa.timestamp("s")).cast(pa.string()), 11, 19), 'Z"'),
+        pa.array([""]),
+    ]
+)
 
 # The fields that never change, in wire order: JSON key → store column (or a nested object of them).
 MESSAGE_FIELDS = {
-    "id": "id", "regionCode": "region_code", "oktmo": "oktmo", "is59FZ": "is_59fz", "categoryCode": "category_code",
-    "subcategoryCode": "subcategory_code", "text": "text", "address": "address",
-    "author": {"name": "author_name", "phone": "author_phone", "email": "author_email"}, "createdAt": "created_at",
+    "id": "id",
+    "regionCode": "region_code",
+    "oktmo": "oktmo",
+    "is59FZ": "is_59fz",
+    "categoryCode": "category_code",
+    "subcategoryCode": "subcategory_code",
+    "text": "text",
+    "address": "address",
+    "author": {"name": "author_name", "phone": "author_phone", "email": "author_email"},
+    "createdAt": "created_at",
 }
 INCIDENT_FIELDS = {
-    "id": "id", "regionCode": "region_code", "oktmo": "oktmo", "platform": "platform", "postUrl": "post_url",
-    "author": {"handle": "author_handle", "name": "author_name"}, "text": "text", "categoryCode": "category_code",
-    "publishedAt": "published_at", "detectedAt": "detected_at",
+    "id": "id",
+    "regionCode": "region_code",
+    "oktmo": "oktmo",
+    "platform": "platform",
+    "postUrl": "post_url",
+    "author": {"handle": "author_handle", "name": "author_name"},
+    "text": "text",
+    "categoryCode": "category_code",
+    "publishedAt": "published_at",
+    "detectedAt": "detected_at",
 }
 
 
@@ -167,8 +183,15 @@ class EventSourced:
     status, history, answer and rating or reaction, updatedAt) from its events visible at «now».
     """
 
-    def __init__(self, records_path: Path, fields: dict, events_path: Path, id_column: str, agency_key: str,
-                 answers: bool = False):
+    def __init__(
+        self,
+        records_path: Path,
+        fields: dict,
+        events_path: Path,
+        id_column: str,
+        agency_key: str,
+        answers: bool = False,
+    ):
         self.fields, self.agency_key, self.answers = fields, agency_key, answers
         ids = flat(pq.read_table(records_path, columns=["id"])["id"])
         n = len(ids)
@@ -178,13 +201,15 @@ class EventSourced:
         events = _parquet(events_path, [id_column, "status", "agency_id"])
         owner_ids = events.read(columns=[id_column])[id_column].unify_dictionaries().combine_chunks()
         owner = pc.index_in(owner_ids.dictionary, value_set=ids).to_numpy(zero_copy_only=False)[
-            owner_ids.indices.to_numpy()]
+            owner_ids.indices.to_numpy()
+        ]
         order = pa.array(np.lexsort((flat(events.read(columns=["seq"])["seq"]).to_numpy(), owner)))
         self.ev_start = np.searchsorted(owner[order.to_numpy()], np.arange(n + 1))
         del ids, owner_ids, owner
         self.ev_at = _seconds(flat(events.read(columns=["at"])["at"]).take(order))
-        self.ev_status, self.ev_agency = (_literals(events.read(columns=[name])[name]).take(order)
-                                          for name in ("status", "agency_id"))
+        self.ev_status, self.ev_agency = (
+            _literals(events.read(columns=[name])[name]).take(order) for name in ("status", "agency_id")
+        )
         self.answered, self.in_work = _code(self.ev_status, "answered"), _code(self.ev_status, "in_work")
         # An element of statusHistory is these two around its time.
         self.ev_head = _affixed(self.ev_status, '{"status":', ',"at":')
@@ -207,8 +232,9 @@ class EventSourced:
             upd = np.where((rated >= 0) & (rated <= now_s), np.maximum(upd, rated), upd)
         order = np.lexsort((self.id_rank[visible], upd))
         rec, last, upd = visible[order], last[order], upd[order]
-        return Snapshot(upd, lambda a, b: self._ids(rec[a:b]),
-                        lambda a, b: self._render(rec[a:b], last[a:b], upd[a:b], now_s))
+        return Snapshot(
+            upd, lambda a, b: self._ids(rec[a:b]), lambda a, b: self._render(rec[a:b], last[a:b], upd[a:b], now_s)
+        )
 
     def _ids(self, rec: np.ndarray) -> list[str]:
         return [json.loads(literal) for literal in _pick(self.columns["id"], pa.array(rec)).to_pylist()]
@@ -221,29 +247,51 @@ class EventSourced:
         offsets = np.concatenate([[0], np.cumsum(counts)])
         events = np.repeat(starts - offsets[:-1], counts) + np.arange(offsets[-1])
         event_rows = pa.array(events)
-        history = pc.binary_join(pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), _join(
-            _pick(self.ev_head, event_rows), *_iso(self.ev_at[events]), _pick(self.ev_tail, event_rows))), ",")
+        history = pc.binary_join(
+            pa.ListArray.from_arrays(
+                pa.array(offsets, pa.int32()),
+                _join(_pick(self.ev_head, event_rows), *_iso(self.ev_at[events]), _pick(self.ev_tail, event_rows)),
+            ),
+            ",",
+        )
         status = self.ev_status.indices.to_numpy()[events]
         if self.answers:
             # The latest visible answer; a rating once it has arrived by «now».
             answer = np.maximum.reduceat(np.where(status == self.answered, events, -1), offsets[:-1])
             answered = answer >= 0
-            answer_json = _join('{"text":', _pick(self.columns["answer_text"], rows), ',"at":',
-                                *_iso(self.ev_at[answer], answered), "}")
+            answer_json = _join(
+                '{"text":', _pick(self.columns["answer_text"], rows), ',"at":', *_iso(self.ev_at[answer], answered), "}"
+            )
             rated_at = self.rated_at[rec]
             rated = (rated_at >= 0) & (rated_at <= now_s)
-            rating_json = _join('{"value":', _pick(self.columns["rating_value"], rows), ',"at":',
-                                *_iso(rated_at, rated), "}")
-            tail = ['"answer":', pc.if_else(pa.array(answered), answer_json, "null"),
-                    ',"rating":', pc.if_else(pa.array(rated), rating_json, "null")]
+            rating_json = _join(
+                '{"value":', _pick(self.columns["rating_value"], rows), ',"at":', *_iso(rated_at, rated), "}"
+            )
+            tail = [
+                '"answer":',
+                pc.if_else(pa.array(answered), answer_json, "null"),
+                ',"rating":',
+                pc.if_else(pa.array(rated), rating_json, "null"),
+            ]
         else:
             # The first reaction (transition to in_work), if visible.
             none = len(self.ev_at)
             reaction = np.minimum.reduceat(np.where(status == self.in_work, events, none), offsets[:-1])
             tail = ['"reactionAt":', *_iso(self.ev_at[np.minimum(reaction, none - 1)], reaction < none)]
-        return _join(*self._object(self.fields, rows), f',"{self.agency_key}":', _pick(self.ev_agency, last_rows),
-                     ',"status":', _pick(self.ev_status, last_rows), ',"statusHistory":[', history, "],", *tail,
-                     ',"updatedAt":', *_iso(upd), "}")
+        return _join(
+            *self._object(self.fields, rows),
+            f',"{self.agency_key}":',
+            _pick(self.ev_agency, last_rows),
+            ',"status":',
+            _pick(self.ev_status, last_rows),
+            ',"statusHistory":[',
+            history,
+            "],",
+            *tail,
+            ',"updatedAt":',
+            *_iso(upd),
+            "}",
+        )
 
     def _object(self, fields: dict, rows: pa.Array) -> list:
         """The parts of the JSON object of `fields` for the given rows, left open for the changing fields."""
@@ -256,8 +304,9 @@ class EventSourced:
                 parts.append(_pick(column, rows))
             else:
                 times = column.take(rows)
-                parts += _iso(pc.fill_null(times.cast(pa.int64()), 0).to_numpy(),
-                              times.is_valid().to_numpy(zero_copy_only=False))
+                parts += _iso(
+                    pc.fill_null(times.cast(pa.int64()), 0).to_numpy(), times.is_valid().to_numpy(zero_copy_only=False)
+                )
         return parts
 
 
@@ -275,14 +324,24 @@ class Polls:
                 continue
             updated = max(row["started_at"], min(row["ended_at"], hour))
             share = (updated - row["started_at"]) / (row["ended_at"] - row["started_at"])
-            poll = polls.setdefault(row["poll_id"], {
-                "id": row["poll_id"], "regionCode": row["region_code"], "oktmo": row["oktmo"], "title": row["title"],
-                "question": row["question"], "startedAt": row["started_at"].strftime(ISO),
-                "endedAt": row["ended_at"].strftime(ISO), "options": [], "updatedAt": updated.strftime(ISO),
-                "_upd": epoch_seconds(updated),
-            })
-            poll["options"].append({"id": row["option_id"], "text": row["option_text"],
-                                    "votes": round(row["votes"] * share)})
+            poll = polls.setdefault(
+                row["poll_id"],
+                {
+                    "id": row["poll_id"],
+                    "regionCode": row["region_code"],
+                    "oktmo": row["oktmo"],
+                    "title": row["title"],
+                    "question": row["question"],
+                    "startedAt": row["started_at"].strftime(ISO),
+                    "endedAt": row["ended_at"].strftime(ISO),
+                    "options": [],
+                    "updatedAt": updated.strftime(ISO),
+                    "_upd": epoch_seconds(updated),
+                },
+            )
+            poll["options"].append(
+                {"id": row["option_id"], "text": row["option_text"], "votes": round(row["votes"] * share)}
+            )
         ordered = sorted(polls.values(), key=lambda p: (p["_upd"], p["id"]))
         upd = np.array([p.pop("_upd") for p in ordered], dtype=np.int64)
         ids = [p["id"] for p in ordered]
@@ -293,9 +352,20 @@ class Polls:
 def load_resources(api_dir: Path) -> dict[str, EventSourced | Polls]:
     """The three list endpoints over the generator's Parquet store."""
     return {
-        "/pos/v1/messages": EventSourced(api_dir / "pos_messages.parquet", MESSAGE_FIELDS,
-                                         api_dir / "pos_message_events.parquet", "message_id", "opaId", answers=True),
+        "/pos/v1/messages": EventSourced(
+            api_dir / "pos_messages.parquet",
+            MESSAGE_FIELDS,
+            api_dir / "pos_message_events.parquet",
+            "message_id",
+            "opaId",
+            answers=True,
+        ),
         "/pos/v1/polls": Polls(pq.read_table(api_dir / "polls.parquet")),
-        "/im/v1/incidents": EventSourced(api_dir / "incidents.parquet", INCIDENT_FIELDS,
-                                         api_dir / "incident_events.parquet", "incident_id", "agencyId"),
+        "/im/v1/incidents": EventSourced(
+            api_dir / "incidents.parquet",
+            INCIDENT_FIELDS,
+            api_dir / "incident_events.parquet",
+            "incident_id",
+            "agencyId",
+        ),
     }

@@ -38,8 +38,14 @@ SCREENSHOTS_DIR = SUPERSET_DIR / "screenshots"
 CHROMIUM = Path(settings.env("CHROMIUM_PATH", "/usr/bin/chromium"))
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 # The pipeline's secrets, which Superset's process does not need and does not get.
-PIPELINE_ONLY_SECRETS = ("PII_HASH_KEY", "POS_API_TOKEN", "INCIDENT_API_TOKEN", "SERVING_POSTGRES_URL", "PGPASSWORD",
-                         "SUPERSET_ADMIN_PASSWORD")
+PIPELINE_ONLY_SECRETS = (
+    "PII_HASH_KEY",
+    "POS_API_TOKEN",
+    "INCIDENT_API_TOKEN",
+    "SERVING_POSTGRES_URL",
+    "PGPASSWORD",
+    "SUPERSET_ADMIN_PASSWORD",
+)
 
 
 def log(message: str) -> None:
@@ -85,8 +91,11 @@ def ensure_screenshot_tooling() -> None:
         log("installing chromium from Debian")
         subprocess.run(["apt-get", "update", "-qq"], check=True)
         # CI has no terminal: debconf must not ask.
-        subprocess.run(["apt-get", "install", "-y", "-qq", "chromium", "fonts-dejavu-core"], check=True,
-                       env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
+        subprocess.run(
+            ["apt-get", "install", "-y", "-qq", "chromium", "fonts-dejavu-core"],
+            check=True,
+            env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"),
+        )
     if not (SCREENSHOTS_DIR / "node_modules" / "playwright-core").exists():
         log("installing playwright-core from npm")
         subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--silent"], cwd=SCREENSHOTS_DIR, check=True)
@@ -120,7 +129,8 @@ def set_admin(env: dict[str, str], admin: tuple[str, str], venv: Path = VENV_DIR
     visible to every user of the machine)."""
     completed = subprocess.run(
         [str(venv / "bin" / "python"), str(SUPERSET_DIR / "admin_user.py")],
-        env=env | {"SUPERSET_ADMIN_USER": admin[0], "SUPERSET_ADMIN_PASSWORD": admin[1]}, capture_output=True,
+        env=env | {"SUPERSET_ADMIN_USER": admin[0], "SUPERSET_ADMIN_PASSWORD": admin[1]},
+        capture_output=True,
     )
     if completed.returncode:
         raise RuntimeError(f"creating the admin failed:\n{completed.stderr.decode(errors='replace')[-4000:]}")
@@ -136,8 +146,21 @@ def start_server(env: dict[str, str], host: str, port: int, log_path: Path, venv
     """Gunicorn with threads (charts of a dashboard load in parallel), in its own session so it outlives make."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
     command = [
-        str(venv / "bin" / "gunicorn"), "--bind", f"{host}:{port}", "--workers", "1", "--worker-class", "gthread",
-        "--threads", "8", "--timeout", "120", "--limit-request-line", "0", "--limit-request-field_size", "0",
+        str(venv / "bin" / "gunicorn"),
+        "--bind",
+        f"{host}:{port}",
+        "--workers",
+        "1",
+        "--worker-class",
+        "gthread",
+        "--threads",
+        "8",
+        "--timeout",
+        "120",
+        "--limit-request-line",
+        "0",
+        "--limit-request-field_size",
+        "0",
         "superset.app:create_app()",
     ]
     with log_path.open("ab") as output:
@@ -221,16 +244,20 @@ def deploy_serving_snapshot(url: str, admin: tuple[str, str], serving_path: Path
         result = deploy(
             client, serving_duckdb_uri(serving_path), agencies_in_snapshot(serving_path), serving_catalog=serving_path
         )
-    log(f"deployed {len(result.dashboards)} dashboards, {len(result.charts)} charts (data checked), "
-        f"{len(result.datasets)} datasets, {result.rls_rules} RLS rules in {result.duration_s} s")
+    log(
+        f"deployed {len(result.dashboards)} dashboards, {len(result.charts)} charts (data checked), "
+        f"{len(result.datasets)} datasets, {result.rls_rules} RLS rules in {result.duration_s} s"
+    )
 
 
 def bind_problem(host: str) -> str | None:
     """Why Superset may not listen on `host`: beyond loopback only in production, whose secrets `up` has checked."""
     if host in LOOPBACK_HOSTS or settings.is_production():
         return None
-    return (f"--host {host} is not a loopback address: outside CUR_ENV=production (with its secrets set) Superset "
-            f"listens on {sorted(LOOPBACK_HOSTS)} only, its admin and secret key being the public development defaults")
+    return (
+        f"--host {host} is not a loopback address: outside CUR_ENV=production (with its secrets set) Superset "
+        f"listens on {sorted(LOOPBACK_HOSTS)} only, its admin and secret key being the public development defaults"
+    )
 
 
 def command_up(args) -> int:
@@ -282,7 +309,11 @@ def take_screenshots(url: str, admin: tuple[str, str], out_dir: Path) -> list[di
     slugs = sorted(config["slug"] for name, config in load_bundle().items() if name.startswith("dashboards/"))
     completed = subprocess.run(
         ["node", "screenshot.mjs", "--url", url, "--user", admin[0], "--out", str(out_dir), *slugs],
-        cwd=SCREENSHOTS_DIR, capture_output=True, text=True, check=True, timeout=900,
+        cwd=SCREENSHOTS_DIR,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=900,
         env=os.environ | {"SUPERSET_ADMIN_PASSWORD": admin[1]},
     )
     return [json.loads(line) for line in completed.stdout.splitlines() if line.startswith("{")]

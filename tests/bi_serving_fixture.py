@@ -35,8 +35,11 @@ PARTIAL_MONTH = MONTHS[-1]  # the month in progress at the fixture's as-of momen
 
 def publish_serving_fixture(root: Path, seed: int = 8) -> Path:
     """The fixture's marts published as the platform publishes them: `root/serving/marts.duckdb`, the catalog."""
-    return publish_marts(build_serving_fixture(root / "warehouse.duckdb", seed), serving.served_mart_names(),
-                         root / "serving" / "marts.duckdb")
+    return publish_marts(
+        build_serving_fixture(root / "warehouse.duckdb", seed),
+        serving.served_mart_names(),
+        root / "serving" / "marts.duckdb",
+    )
 
 
 def publish_marts(warehouse: Path, marts, catalog: Path) -> Path:
@@ -51,18 +54,24 @@ def build_serving_fixture(path: Path, seed: int = 8) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     with duckdb.connect(str(path)) as con:
         con.execute("""create table dim_region(region_code varchar, region_name varchar, iso_3166_2 varchar)""")
-        con.executemany("insert into dim_region values (?, ?, ?)", [(code, name, ISO_CODES[code]) for code, name in REGIONS.items()])
+        con.executemany(
+            "insert into dim_region values (?, ?, ?)", [(code, name, ISO_CODES[code]) for code, name in REGIONS.items()]
+        )
         con.execute("""create table dim_agency(agency_sk varchar, agency_id varchar, region_code varchar, agency_kind varchar,
             agency_name varchar, valid_from date, valid_to date, is_current boolean)""")
         con.executemany(
             "insert into dim_agency values (?, ?, ?, ?, ?, date '2020-01-01', null, true)",
             [(f"{a}#1", a, r, k, n) for a, r, k, n in AGENCIES],
         )
-        con.execute("create table dim_municipality(oktmo varchar, region_code varchar, municipality_name varchar, population bigint)")
+        con.execute(
+            "create table dim_municipality(oktmo varchar, region_code varchar, municipality_name varchar, population bigint)"
+        )
         con.executemany("insert into dim_municipality values (?, ?, ?, ?)", MUNICIPALITIES)
         con.execute("create table dim_sector(region_code varchar, sector_code varchar, sector_name varchar)")
-        con.executemany("insert into dim_sector values (?, ?, ?)",
-                        [(region, code, name) for region in REGIONS for code, name in SECTORS.items()])
+        con.executemany(
+            "insert into dim_sector values (?, ?, ?)",
+            [(region, code, name) for region in REGIONS for code, name in SECTORS.items()],
+        )
         _rating(con, rng)
         _sector_kpis(con, rng)
         _heat_map(con, rng)
@@ -81,12 +90,16 @@ def build_serving_fixture(path: Path, seed: int = 8) -> Path:
 
 def _names_and_months(con) -> None:
     """What the marts derive from their keys: the region's name, the month as ГГГГ-ММ, whether it is in progress."""
-    for (table,) in con.sql("select table_name from information_schema.columns where column_name = 'region_code' "
-                            "and table_name not like 'dim_%' and table_name != 'governor_monthly_summary'").fetchall():
+    for (table,) in con.sql(
+        "select table_name from information_schema.columns where column_name = 'region_code' "
+        "and table_name not like 'dim_%' and table_name != 'governor_monthly_summary'"
+    ).fetchall():
         if "region_name" not in semantic.mart_columns(table):
             continue
         con.execute(f"alter table {table} add column region_name varchar")
-        con.execute(f"update {table} as t set region_name = r.region_name from dim_region as r where r.region_code = t.region_code")
+        con.execute(
+            f"update {table} as t set region_name = r.region_name from dim_region as r where r.region_code = t.region_code"
+        )
     for table in ("agency_rating_monthly", "sector_kpis_monthly", "problem_heat_map", "governor_monthly_summary"):
         con.execute(f"alter table {table} add column report_month varchar")
         con.execute(f"update {table} set report_month = strftime(month_start, '%Y-%m')")
@@ -108,9 +121,22 @@ def _rating(con, rng) -> None:
                 completeness_score, median_response_hours, score, is_ranked, not_ranked_reason)
                values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, true, null)""",
             [
-                (region, month, kind, agency, name, name, received, answered, round(answered / received, 4),
-                 speed, quality, completeness, round(rng.uniform(5, 200), 1),
-                 round(100 * (answered / received + speed + quality + completeness) / 4, 2))
+                (
+                    region,
+                    month,
+                    kind,
+                    agency,
+                    name,
+                    name,
+                    received,
+                    answered,
+                    round(answered / received, 4),
+                    speed,
+                    quality,
+                    completeness,
+                    round(rng.uniform(5, 200), 1),
+                    round(100 * (answered / received + speed + quality + completeness) / 4, 2),
+                )
                 for agency, region, kind, name in AGENCIES
                 for received in [rng.randint(20, 200)]
                 for answered in [rng.randint(received // 2, received)]
@@ -151,9 +177,27 @@ def _sector_kpis(con, rng) -> None:
                 satisfaction = round(rated_4_5 / rated, 4) if rated else None
                 repeats = rng.randint(0, received // 10)
                 other = rng.randint(0, received // 5)
-                rows.append((region, sector, sector_name, month, received, answered, on_time, overdue,
-                             round(on_time / (answered + overdue), 4), round(rng.uniform(10, 300), 1), rated, rated_4_5, satisfaction,
-                             repeats, round(repeats / received, 4), other, round(other / received, 4)))
+                rows.append(
+                    (
+                        region,
+                        sector,
+                        sector_name,
+                        month,
+                        received,
+                        answered,
+                        on_time,
+                        overdue,
+                        round(on_time / (answered + overdue), 4),
+                        round(rng.uniform(10, 300), 1),
+                        rated,
+                        rated_4_5,
+                        satisfaction,
+                        repeats,
+                        round(repeats / received, 4),
+                        other,
+                        round(other / received, 4),
+                    )
+                )
     con.executemany(f"insert into sector_kpis_monthly values ({', '.join('?' * 17)})", rows)
 
 
@@ -168,8 +212,19 @@ def _heat_map(con, rng) -> None:
                 overdue = rng.randint(0, appeals // 4)
                 con.execute(
                     "insert into problem_heat_map values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, null, null)",
-                    [region, oktmo, name, sector, sector_name, month, appeals, population,
-                     round(10000 * appeals / population, 3), overdue, round(overdue / appeals, 4)],
+                    [
+                        region,
+                        oktmo,
+                        name,
+                        sector,
+                        sector_name,
+                        month,
+                        appeals,
+                        population,
+                        round(10000 * appeals / population, 3),
+                        overdue,
+                        round(overdue / appeals, 4),
+                    ],
                 )
     con.execute("""update problem_heat_map as h set region_median_per_10k = m.median_per_10k,
             intensity_index = round(h.appeals_per_10k / m.median_per_10k, 3)
@@ -180,7 +235,9 @@ def _heat_map(con, rng) -> None:
     con.execute("update problem_heat_map set appeals = 3 where oktmo = '64708000' and sector_code = 'roads'")
     con.execute("alter table problem_heat_map add column has_min_volume boolean")
     con.execute("alter table problem_heat_map add column is_hot boolean")
-    con.execute("update problem_heat_map set has_min_volume = appeals >= 5, is_hot = appeals >= 5 and intensity_index >= 1.5")
+    con.execute(
+        "update problem_heat_map set has_min_volume = appeals >= 5, is_hot = appeals >= 5 and intensity_index >= 1.5"
+    )
     # the administrative centre's point: made-up but distinct per municipality
     con.execute("alter table problem_heat_map add column latitude double")
     con.execute("alter table problem_heat_map add column longitude double")
@@ -230,9 +287,18 @@ def _category_priorities(con, rng) -> None:
             for rank, (appeals, number) in enumerate(volumes, start=1):
                 con.execute(
                     "insert into category_priorities values (?, ?, ?, date '2025-07-01', ?, ?, ?, ?, ?, ?, ?)",
-                    [region, sector, sector_name, f"{sector}.{number:02d}",
-                     "прочие по направлению" if number == 99 else f"Категория {number}", number == 99, appeals,
-                     round(appeals / total, 4), rank, rank <= 3],
+                    [
+                        region,
+                        sector,
+                        sector_name,
+                        f"{sector}.{number:02d}",
+                        "прочие по направлению" if number == 99 else f"Категория {number}",
+                        number == 99,
+                        appeals,
+                        round(appeals / total, 4),
+                        rank,
+                        rank <= 3,
+                    ],
                 )
             for rank, word in enumerate(("подъезд", "освещение"), start=1):
                 con.execute(
@@ -245,16 +311,37 @@ def _indicators(con) -> None:
     con.execute("""create table indicator_tracking(region_code varchar, indicator_code varchar, indicator_kind varchar,
         indicator_kind_ru varchar, function varchar, indicator_name varchar, unit varchar, owner_role varchar, year integer, period_start date,
         target_date date, target_date_ru varchar, target_value double, actual_value double, status varchar, status_ru varchar)""")
-    statuses = [("achieved", "достигнут"), ("on_track", "в графике"), ("at_risk", "под угрозой"), ("failed", "не достигнут")]
+    statuses = [
+        ("achieved", "достигнут"),
+        ("on_track", "в графике"),
+        ("at_risk", "под угрозой"),
+        ("failed", "не достигнут"),
+    ]
     rows = []
     for region_index, region in enumerate(REGIONS):
         for number in range(1, 7):
             status, status_ru = statuses[(number + region_index) % 4]
             kind = "mandatory" if number <= 4 else "additional"
-            rows.append((region, f"{'M' if kind == 'mandatory' else 'A'}{number:02d}", kind,
-                         "обязательный" if kind == "mandatory" else "дополнительный", "обратная связь",
-                         f"Показатель {number}", "share", "руководитель ЦУР", 2025, date(2025, 1, 1), date(2025, 12, 31),
-                         "31.12.2025", 0.9, round(0.5 + number / 20, 2), status, status_ru))
+            rows.append(
+                (
+                    region,
+                    f"{'M' if kind == 'mandatory' else 'A'}{number:02d}",
+                    kind,
+                    "обязательный" if kind == "mandatory" else "дополнительный",
+                    "обратная связь",
+                    f"Показатель {number}",
+                    "share",
+                    "руководитель ЦУР",
+                    2025,
+                    date(2025, 1, 1),
+                    date(2025, 12, 31),
+                    "31.12.2025",
+                    0.9,
+                    round(0.5 + number / 20, 2),
+                    status,
+                    status_ru,
+                )
+            )
     con.executemany(f"insert into indicator_tracking values ({', '.join('?' * 16)})", rows)
 
 
@@ -262,15 +349,31 @@ def _roadmap(con) -> None:
     con.execute("""create table roadmap_status(region_code varchar, event_code varchar, stage integer, event_name varchar,
         deadline date, deadline_ru varchar, responsible_roles varchar, expected_result varchar, status varchar,
         status_ru varchar, is_overdue boolean, days_overdue integer, overdue_explanation varchar, as_of_date date)""")
-    events = [("1.1", 1, "Создание ЦУР", date(2020, 10, 31), "done", "выполнено", False, None),
-              ("2.7", 2, "Пилотные МЦУ", date(2021, 6, 30), "in_progress", "в работе", True, 1600),
-              ("3.1", 3, "Тиражирование", date(2026, 12, 31), "not_started", "не начато", False, None)]
+    events = [
+        ("1.1", 1, "Создание ЦУР", date(2020, 10, 31), "done", "выполнено", False, None),
+        ("2.7", 2, "Пилотные МЦУ", date(2021, 6, 30), "in_progress", "в работе", True, 1600),
+        ("3.1", 3, "Тиражирование", date(2026, 12, 31), "not_started", "не начато", False, None),
+    ]
     con.executemany(
         "insert into roadmap_status values ('65', ?, ?, ?, ?, strftime(?, '%d.%m.%Y'), 'руководитель ЦУР', 'результат', ?, ?, ?, ?, ?, "
         "date '2025-11-28')",
-        [(code, stage, name, deadline, deadline, status, status_ru, overdue, days,
-          f"срок {deadline:%d.%m.%Y} прошёл, мероприятие {status_ru}: просрочка {days} дн. на 28.11.2025" if overdue else None)
-         for code, stage, name, deadline, status, status_ru, overdue, days in events],
+        [
+            (
+                code,
+                stage,
+                name,
+                deadline,
+                deadline,
+                status,
+                status_ru,
+                overdue,
+                days,
+                f"срок {deadline:%d.%m.%Y} прошёл, мероприятие {status_ru}: просрочка {days} дн. на 28.11.2025"
+                if overdue
+                else None,
+            )
+            for code, stage, name, deadline, status, status_ru, overdue, days in events
+        ],
     )
 
 
@@ -289,8 +392,19 @@ def _workload(con, rng) -> None:
                 streak = streak + 1 if above else 0
                 con.execute(
                     "insert into sector_workload_weekly values (?, ?, ?, ?, ?, ?, ?, 40, ?, ?, ?, ?)",
-                    [region, sector, sector_name, week0 + timedelta(weeks=week), appeals, staff, round(appeals / staff, 2),
-                     above, streak, streak >= 4, week == 11],
+                    [
+                        region,
+                        sector,
+                        sector_name,
+                        week0 + timedelta(weeks=week),
+                        appeals,
+                        staff,
+                        round(appeals / staff, 2),
+                        above,
+                        streak,
+                        streak >= 4,
+                        week == 11,
+                    ],
                 )
 
 
@@ -356,12 +470,32 @@ def _appeals(con, rng) -> None:
                 sector, sector_name = rng.choice(list(SECTORS.items()))
                 answered = rng.random() < 0.8
                 on_time = answered and rng.random() < 0.7
-                rows.append((f"pos:{agency}-{month:%Y%m}-{number}", "pos", region, oktmo, municipality, agency, kind,
-                             name, sector, sector_name, f"{sector}.01", f"Категория {sector_name}", False,
-                             month + timedelta(days=rng.randint(0, 27)), month, answered, on_time,
-                             not answered and rng.random() < 0.5, round(rng.uniform(2, 300), 1) if answered else None,
-                             rng.randint(1, 5) if answered and rng.random() < 0.4 else None, rng.random() < 0.1,
-                             on_time and rng.random() < 0.8))
+                rows.append(
+                    (
+                        f"pos:{agency}-{month:%Y%m}-{number}",
+                        "pos",
+                        region,
+                        oktmo,
+                        municipality,
+                        agency,
+                        kind,
+                        name,
+                        sector,
+                        sector_name,
+                        f"{sector}.01",
+                        f"Категория {sector_name}",
+                        False,
+                        month + timedelta(days=rng.randint(0, 27)),
+                        month,
+                        answered,
+                        on_time,
+                        not answered and rng.random() < 0.5,
+                        round(rng.uniform(2, 300), 1) if answered else None,
+                        rng.randint(1, 5) if answered and rng.random() < 0.4 else None,
+                        rng.random() < 0.1,
+                        on_time and rng.random() < 0.8,
+                    )
+                )
     con.executemany(f"insert into appeals_deidentified values ({', '.join('?' * 22)})", rows)
 
 
@@ -382,8 +516,30 @@ def _spikes(con, rng) -> None:
         is_open = n >= 10
         con.execute(
             "insert into problem_spikes values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 24, ?, ?, ?, 6.0, 3, ?, ?, ?, ?, ?, ?, ?)",
-            [f"spike-{n}", region, oktmo, municipality, kind, code if kind == "category" else None,
-             name if kind == "category" else None, sector, SECTORS[sector], name if kind == "category" else SECTORS[sector],
-             detected - timedelta(hours=5), detected, detected + timedelta(hours=6), detected + timedelta(hours=3),
-             peak, expected, round(peak / expected, 1), peak + 5, rng.randint(0, 5), peak, is_open,
-             "открыт" if is_open else "закрыт", AGENCIES[n % len(AGENCIES)][3], "Нет отопления в доме № # по ул. …"])
+            [
+                f"spike-{n}",
+                region,
+                oktmo,
+                municipality,
+                kind,
+                code if kind == "category" else None,
+                name if kind == "category" else None,
+                sector,
+                SECTORS[sector],
+                name if kind == "category" else SECTORS[sector],
+                detected - timedelta(hours=5),
+                detected,
+                detected + timedelta(hours=6),
+                detected + timedelta(hours=3),
+                peak,
+                expected,
+                round(peak / expected, 1),
+                peak + 5,
+                rng.randint(0, 5),
+                peak,
+                is_open,
+                "открыт" if is_open else "закрыт",
+                AGENCIES[n % len(AGENCIES)][3],
+                "Нет отопления в доме № # по ул. …",
+            ],
+        )

@@ -22,8 +22,16 @@ def dbt(root: Path, *args: str) -> str:
     and logs under `root`; the environment points at the data root."""
     from dagster_project.lib import paths
 
-    command = [str(Path(sys.executable).parent / "dbt"), *args, "--profiles-dir", ".",
-               "--target-path", str(root / "target"), "--log-path", str(root / "logs")]
+    command = [
+        str(Path(sys.executable).parent / "dbt"),
+        *args,
+        "--profiles-dir",
+        ".",
+        "--target-path",
+        str(root / "target"),
+        "--log-path",
+        str(root / "logs"),
+    ]
     result = subprocess.run(command, cwd=paths.DBT_PROJECT_DIR, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, f"dbt {' '.join(args)} failed:\n{result.stdout[-6000:]}"
     return result.stdout
@@ -34,8 +42,15 @@ def sandbox_generated(tmp_path_factory):
     """A small generated sandbox: (out_dir, inbox_dir, summary). Read-only for tests."""
     root = tmp_path_factory.mktemp("sandbox")
     out_dir, inbox_dir = root / "sandbox", root / "inbox"
-    summary = generate(out_dir, inbox_dir, SANDBOX_SCALE, seed=SANDBOX_SEED, start=date(2023, 1, 1),
-                       end=date(2025, 12, 31), bad_rate=0.02)
+    summary = generate(
+        out_dir,
+        inbox_dir,
+        SANDBOX_SCALE,
+        seed=SANDBOX_SEED,
+        start=date(2023, 1, 1),
+        end=date(2025, 12, 31),
+        bad_rate=0.02,
+    )
     return out_dir, inbox_dir, summary
 
 
@@ -60,6 +75,13 @@ def sandbox_marts(sandbox_generated, sandbox_server, tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         land_sandbox(mp, data, sandbox_generated[1], sandbox_server)
         write_manual_inputs(data, seed=SANDBOX_SEED)
-        dbt(root, "build", "--select", *[f"+{s}" for s in MART_SELECTION], "--exclude-resource-type", "test",
-            "unit_test")
+        dbt(
+            root,
+            "build",
+            "--select",
+            *[f"+{s}" for s in MART_SELECTION],
+            "--exclude-resource-type",
+            "test",
+            "unit_test",
+        )
     return data, root

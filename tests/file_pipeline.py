@@ -32,8 +32,11 @@ def file_sources_run(data: Path, inbox: Path, mappings: Path, pii_hash_key: str)
         for table in contracts.RAW_TABLES:  # the API sources have landed nothing: dbt reads their empty parts
             landing.ensure_table(table)
         yield materialize(
-            [*FILE_ASSETS.values(), cur_dbt_models,
-             quality_checks(AssetKey(["raw", "portal_appeals"]), AssetKey(["raw", "sed_appeals"]))],
+            [
+                *FILE_ASSETS.values(),
+                cur_dbt_models,
+                quality_checks(AssetKey(["raw", "portal_appeals"]), AssetKey(["raw", "sed_appeals"])),
+            ],
             resources={"inbox": InboxResource(), "pii": PiiResource(), "dbt": dbt_resource()},
             raise_on_error=False,
         )

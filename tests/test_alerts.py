@@ -89,16 +89,24 @@ def receivers(tmp_path, monkeypatch):
 
 def test_an_alert_reaches_every_channel(receivers):
     http, mailbox = receivers
-    delivery = alerts.send("run_failure", "run_failure:warehouse_build", "Сбой запуска warehouse_build",
-                           "run 1f2e: step cur_dbt_models failed")
+    delivery = alerts.send(
+        "run_failure",
+        "run_failure:warehouse_build",
+        "Сбой запуска warehouse_build",
+        "run 1f2e: step cur_dbt_models failed",
+    )
     assert sorted(delivery.sent) == ["email", "telegram", "webhook"]
     assert len(http.webhook) == 1
     hook = http.webhook[0]
-    assert (hook["kind"], hook["key"], hook["title"]) == ("run_failure", "run_failure:warehouse_build",
-                                                          "Сбой запуска warehouse_build")
+    assert (hook["kind"], hook["key"], hook["title"]) == (
+        "run_failure",
+        "run_failure:warehouse_build",
+        "Сбой запуска warehouse_build",
+    )
     assert hook["text"] == "run 1f2e: step cur_dbt_models failed"
-    assert http.telegram == [{"chat_id": "-100777",
-                              "text": "ЦУР · Сбой запуска warehouse_build\n\nrun 1f2e: step cur_dbt_models failed"}]
+    assert http.telegram == [
+        {"chat_id": "-100777", "text": "ЦУР · Сбой запуска warehouse_build\n\nrun 1f2e: step cur_dbt_models failed"}
+    ]
     assert len(mailbox.messages) == 1
     sender, recipients, content = mailbox.messages[0]
     assert sender == "cur@example.org" and recipients == ["duty@example.org", "chief@example.org"]
@@ -117,8 +125,10 @@ def test_the_same_key_is_sent_once_per_window(receivers, monkeypatch):
     assert len(http.telegram) == 2 and len(mailbox.messages) == 2
     # The window ends: an entry older than the default 120 minutes lets the key through again.
     with sqlite3.connect(paths.alerts_state_path()) as con:
-        con.execute("update alerts_sent set sent_at = ? where key = 'stale_source:sed_appeals'",
-                    [(datetime.now(UTC) - timedelta(minutes=121)).isoformat()])
+        con.execute(
+            "update alerts_sent set sent_at = ? where key = 'stale_source:sed_appeals'",
+            [(datetime.now(UTC) - timedelta(minutes=121)).isoformat()],
+        )
     again = alerts.send("stale_source", "stale_source:sed_appeals", "Нет данных СЭД", "32 h")
     assert len(again.sent) == 3 and http.webhook[-1]["text"] == "32 h"
     monkeypatch.setenv("CUR_ALERT_DEDUP_MINUTES", "0")

@@ -42,8 +42,13 @@ def test_every_asset_has_something_that_runs_it():
     assert orphans == []
     assert triggers[AssetKey(["raw", "pos_messages"])] == {"extract_pos_hourly"}
     assert triggers[AssetKey(["raw", "sed_appeals"])] == {"extract_sed_appeals_daily", "sed_inbox_sensor"}
-    for key in (["fct_appeals"], ["agency_rating_monthly"], ["serving", "marts"],
-                ["serving", "superset_dashboards"], ["reference", "regions"]):
+    for key in (
+        ["fct_appeals"],
+        ["agency_rating_monthly"],
+        ["serving", "marts"],
+        ["serving", "superset_dashboards"],
+        ["reference", "regions"],
+    ):
         assert triggers[AssetKey(key)] == {"warehouse_after_load", "warehouse_full_refresh_nightly"}, key
     assert triggers[AssetKey(["reports", "governor_monthly"])] == {"governor_report_monthly"}
     assert triggers[AssetKey(["privacy", "raw_export_retention"])] == {"privacy_retention_daily"}
@@ -82,7 +87,8 @@ def test_the_report_runs_for_the_month_that_just_closed_in_every_region():
     context = build_schedule_context(scheduled_execution_time=datetime(2026, 12, 1, 7, 0, tzinfo=moscow))
     requests = governor_report_monthly(context)
     assert [r.partition_key for r in requests] == [
-        MultiPartitionKey({"month": "2026-11-01", "region": region}) for region in REGIONS]
+        MultiPartitionKey({"month": "2026-11-01", "region": region}) for region in REGIONS
+    ]
     january = build_schedule_context(scheduled_execution_time=datetime(2026, 1, 1, 7, 0, tzinfo=moscow))
     assert {r.partition_key.keys_by_dimension["month"] for r in governor_report_monthly(january)} == {"2025-12-01"}
 

@@ -24,19 +24,43 @@ from dagster_project.lib import held_loads, paths
 pytestmark = pytest.mark.integration
 
 SED = {
-    "Рег. номер": "ОГ-64-0001", "Дата регистрации": "10.03.2025 09:15", "Код классификатора": "0005.0005.0055.1122",
-    "Код региона": "64", "ОКТМО": "63701000", "Код органа": "64-ROIV-minstroy", "Заявитель": "Сидоров Пётр Ильич",
-    "Телефон": "+7 912 345-67-89", "Эл. почта": "", "Адрес": "г. Саратов, ул. Мира, д. 1",
-    "Текст обращения": "Течёт крыша", "Статус": "дан ответ", "Дата продления": "", "Кол-во перенаправлений": "0",
-    "Дата перенаправления": "", "Дата ответа": "20.03.2025 10:00", "Повторное": "нет",
+    "Рег. номер": "ОГ-64-0001",
+    "Дата регистрации": "10.03.2025 09:15",
+    "Код классификатора": "0005.0005.0055.1122",
+    "Код региона": "64",
+    "ОКТМО": "63701000",
+    "Код органа": "64-ROIV-minstroy",
+    "Заявитель": "Сидоров Пётр Ильич",
+    "Телефон": "+7 912 345-67-89",
+    "Эл. почта": "",
+    "Адрес": "г. Саратов, ул. Мира, д. 1",
+    "Текст обращения": "Течёт крыша",
+    "Статус": "дан ответ",
+    "Дата продления": "",
+    "Кол-во перенаправлений": "0",
+    "Дата перенаправления": "",
+    "Дата ответа": "20.03.2025 10:00",
+    "Повторное": "нет",
     "Дата выгрузки": "31.03.2025 23:59",
 }
 PORTAL = {
-    "Номер": "P64-0001", "Портал": "Наш город — Саратов", "Дата создания": "10.03.2025 09:15",
-    "Категория": "roads.01", "Подкатегория": "", "ОКТМО": "63701000", "Исполнитель": "64-OMSU-63701000",
-    "Заявитель": "Петрова Анна Сергеевна", "Телефон": "+7 927 111-22-33", "Эл. почта": "", "Адрес": "ул. Мира, 1",
-    "Текст": "Яма у подъезда", "Статус": "ответ дан", "Дата ответа": "12.03.2025 10:00",
-    "Возвратов на доработку": "0", "Оценка": "5", "Дата изменения": "31.03.2025 20:00",
+    "Номер": "P64-0001",
+    "Портал": "Наш город — Саратов",
+    "Дата создания": "10.03.2025 09:15",
+    "Категория": "roads.01",
+    "Подкатегория": "",
+    "ОКТМО": "63701000",
+    "Исполнитель": "64-OMSU-63701000",
+    "Заявитель": "Петрова Анна Сергеевна",
+    "Телефон": "+7 927 111-22-33",
+    "Эл. почта": "",
+    "Адрес": "ул. Мира, 1",
+    "Текст": "Яма у подъезда",
+    "Статус": "ответ дан",
+    "Дата ответа": "12.03.2025 10:00",
+    "Возвратов на доработку": "0",
+    "Оценка": "5",
+    "Дата изменения": "31.03.2025 20:00",
 }
 
 
@@ -51,13 +75,27 @@ def csv_bytes(rows: list[dict], encoding: str = "utf-8-sig", delimiter: str = ";
 
 
 def good_sed(n: int, prefix: str) -> list[dict]:
-    return [SED | {"Рег. номер": f"ОГ-64-{prefix}{i:03d}", "Заявитель": f"Заявитель {prefix}{i}",
-                   "Телефон": f"+7 912 000-{i:02d}-{len(prefix):02d}"} for i in range(n)]
+    return [
+        SED
+        | {
+            "Рег. номер": f"ОГ-64-{prefix}{i:03d}",
+            "Заявитель": f"Заявитель {prefix}{i}",
+            "Телефон": f"+7 912 000-{i:02d}-{len(prefix):02d}",
+        }
+        for i in range(n)
+    ]
 
 
 def good_portal(n: int, prefix: str) -> list[dict]:
-    return [PORTAL | {"Номер": f"P64-{prefix}{i:03d}", "Заявитель": f"Житель {prefix}{i}",
-                      "Телефон": f"+7 927 000-{i:02d}-{len(prefix):02d}"} for i in range(n)]
+    return [
+        PORTAL
+        | {
+            "Номер": f"P64-{prefix}{i:03d}",
+            "Заявитель": f"Житель {prefix}{i}",
+            "Телефон": f"+7 927 000-{i:02d}-{len(prefix):02d}",
+        }
+        for i in range(n)
+    ]
 
 
 def xlsx_bytes(rows: list[dict]) -> bytes:
@@ -95,34 +133,89 @@ class RowCase:
 
 
 ROW_CASES = [
-    RowCase("registered in 2031", "sed", {"Дата регистрации": "10.03.2031 09:15", "Дата ответа": "",
-                                           "Статус": "на рассмотрении", "Дата выгрузки": "31.03.2031 23:59"},
-            "quarantined", "registered_at: 10.03.2031 09:15 local is later than"),
-    RowCase("registered in 1900", "portal", {"Дата создания": "10.03.1900 09:15"}, "quarantined",
-            "created_at: 10.03.1900 09:15 local is before 2000-01-01"),
-    RowCase("answered in 2031", "portal", {"Дата ответа": "12.03.2031 10:00"}, "quarantined",
-            "answered_at: 12.03.2031 10:00 local is later than"),
-    RowCase("impossible date", "sed", {"Дата регистрации": "31.02.2025 10:00"}, "quarantined",
-            "registered_at: not a date in"),
-    RowCase("answer before registration", "portal", {"Дата ответа": "01.03.2025 10:00"}, "quarantined",
-            "answered_at (01.03.2025 10:00 local) is before created_at (10.03.2025 09:15 local)"),
+    RowCase(
+        "registered in 2031",
+        "sed",
+        {
+            "Дата регистрации": "10.03.2031 09:15",
+            "Дата ответа": "",
+            "Статус": "на рассмотрении",
+            "Дата выгрузки": "31.03.2031 23:59",
+        },
+        "quarantined",
+        "registered_at: 10.03.2031 09:15 local is later than",
+    ),
+    RowCase(
+        "registered in 1900",
+        "portal",
+        {"Дата создания": "10.03.1900 09:15"},
+        "quarantined",
+        "created_at: 10.03.1900 09:15 local is before 2000-01-01",
+    ),
+    RowCase(
+        "answered in 2031",
+        "portal",
+        {"Дата ответа": "12.03.2031 10:00"},
+        "quarantined",
+        "answered_at: 12.03.2031 10:00 local is later than",
+    ),
+    RowCase(
+        "impossible date",
+        "sed",
+        {"Дата регистрации": "31.02.2025 10:00"},
+        "quarantined",
+        "registered_at: not a date in",
+    ),
+    RowCase(
+        "answer before registration",
+        "portal",
+        {"Дата ответа": "01.03.2025 10:00"},
+        "quarantined",
+        "answered_at (01.03.2025 10:00 local) is before created_at (10.03.2025 09:15 local)",
+    ),
     RowCase("missing id", "sed", {"Рег. номер": ""}, "quarantined", "missing required field appeal_id"),
-    RowCase("unknown status word", "portal", {"Статус": "перенаправлено"}, "quarantined",
-            "unknown status 'перенаправлено'"),
-    RowCase("no citizen identity", "sed", {"Заявитель": "", "Телефон": "", "Эл. почта": ""}, "quarantined",
-            "no citizen identity"),
+    RowCase(
+        "unknown status word", "portal", {"Статус": "перенаправлено"}, "quarantined", "unknown status 'перенаправлено'"
+    ),
+    RowCase(
+        "no citizen identity",
+        "sed",
+        {"Заявитель": "", "Телефон": "", "Эл. почта": ""},
+        "quarantined",
+        "no citizen identity",
+    ),
     RowCase("rating out of range", "portal", {"Оценка": "9"}, "quarantined", "rating out of range: 9"),
-    RowCase("count is not a number", "portal", {"Возвратов на доработку": "два"}, "quarantined",
-            "rework_count: not a number: 'два'"),
+    RowCase(
+        "count is not a number",
+        "portal",
+        {"Возвратов на доработку": "два"},
+        "quarantined",
+        "rework_count: not a number: 'два'",
+    ),
     RowCase("yes/no word unknown", "sed", {"Повторное": "может быть"}, "quarantined", "is_repeat: expected one of"),
-    RowCase("formula =HYPERLINK", "portal", {"Текст": '=HYPERLINK("http://example.com/x","жми")'}, "landed",
-            landed=("text", '\'=HYPERLINK("http://example.com/x","жми")')),
-    RowCase("formula +cmd|", "sed", {"Текст обращения": "+cmd|' /C calc'!A0"}, "landed",
-            landed=("text", "'+cmd|' /C calc'!A0")),
+    RowCase(
+        "formula =HYPERLINK",
+        "portal",
+        {"Текст": '=HYPERLINK("http://example.com/x","жми")'},
+        "landed",
+        landed=("text", '\'=HYPERLINK("http://example.com/x","жми")'),
+    ),
+    RowCase(
+        "formula +cmd|",
+        "sed",
+        {"Текст обращения": "+cmd|' /C calc'!A0"},
+        "landed",
+        landed=("text", "'+cmd|' /C calc'!A0"),
+    ),
     # «@SUM» also looks like a social-network handle: masked as one, and neutralised
     RowCase("formula @SUM", "portal", {"Текст": "@SUM(1+1)"}, "landed", landed=("text", "'@[ник](1+1)")),
-    RowCase("formula -2+3", "sed", {"Текст обращения": "-2+3+cmd|' /C calc'!A0"}, "landed",
-            landed=("text", "'-2+3+cmd|' /C calc'!A0")),
+    RowCase(
+        "formula -2+3",
+        "sed",
+        {"Текст обращения": "-2+3+cmd|' /C calc'!A0"},
+        "landed",
+        landed=("text", "'-2+3+cmd|' /C calc'!A0"),
+    ),
     RowCase("unknown category code", "portal", {"Категория": "gkh.17"}, "landed", landed=("category_code", "gkh.17")),
 ]
 
@@ -135,8 +228,11 @@ def rows_file(inbox: str) -> tuple[list[dict], list[dict]]:
     rows = list(good)
     for number, case in enumerate(c for c in ROW_CASES if c.inbox == inbox):
         case_id = f"{prefix}-C{number:02d}" if case.row.get(key, "x") else ""
-        rows.append(good[0] | {key: case_id, "Заявитель": f"Случай {number}", "Телефон": f"+7 900 100-{number:02d}-00"}
-                    | case.row)
+        rows.append(
+            good[0]
+            | {key: case_id, "Заявитель": f"Случай {number}", "Телефон": f"+7 900 100-{number:02d}-00"}
+            | case.row
+        )
         case.appeal_id = case_id
     rows.append(good[1])  # repeated in the same export: lands once
     return rows, good
@@ -380,17 +476,30 @@ def corpus(tmp_path_factory):
     with file_sources_run(data, inbox, root / "mappings", "test-pii-key-bad-inputs-0123456789abcdef") as result:
         with duckdb.connect(str(data / "warehouse.duckdb"), read_only=True) as con:
             state = {
-                "files": {name: (outcome, reason) for name, outcome, reason in con.execute(
-                    "select original_name, outcome, reason from ops.processed_files").fetchall()},
+                "files": {
+                    name: (outcome, reason)
+                    for name, outcome, reason in con.execute(
+                        "select original_name, outcome, reason from ops.processed_files"
+                    ).fetchall()
+                },
                 "quarantine": con.execute("select source, record_key, reason from ops.quarantine").fetchall(),
-                "load_log": {source: (fetched, landed, quarantined) for source, fetched, landed, quarantined in
-                             con.execute("select source, fetched, landed, quarantined from ops.load_log").fetchall()},
+                "load_log": {
+                    source: (fetched, landed, quarantined)
+                    for source, fetched, landed, quarantined in con.execute(
+                        "select source, fetched, landed, quarantined from ops.load_log"
+                    ).fetchall()
+                },
                 "facts": {key for (key,) in con.execute("select appeal_key from main.fct_appeals").fetchall()},
             }
         state["held"] = held_loads.held_parts()
-        state["lake"] = {table: [row for part in sorted(paths.raw_dir(table).rglob("*.parquet"))
-                                 for row in pq.read_table(part).to_pylist()]
-                         for table in ("sed_appeals", "portal_appeals")}
+        state["lake"] = {
+            table: [
+                row
+                for part in sorted(paths.raw_dir(table).rglob("*.parquet"))
+                for row in pq.read_table(part).to_pylist()
+            ]
+            for table in ("sed_appeals", "portal_appeals")
+        }
     return result, state, written, inbox
 
 
@@ -417,8 +526,11 @@ def test_each_broken_file(corpus, case):
     lake_ids = {row["appeal_id"] for table in state["lake"].values() for row in table}
     if case.outcome == "rejected":
         assert case.reason in _rejected_reason(inbox, case)
-        assert not any((row["_source_file"] or "").endswith(f":{safe_name(case.name)}")
-                       for rows in state["lake"].values() for row in rows), "a rejected file landed rows"
+        assert not any(
+            (row["_source_file"] or "").endswith(f":{safe_name(case.name)}")
+            for rows in state["lake"].values()
+            for row in rows
+        ), "a rejected file landed rows"
     else:
         outcome, note = state["files"][case.name]
         assert outcome == "processed" and (case.reason in (note or "")), note
@@ -460,13 +572,18 @@ def test_counts_are_exact(corpus):
         rows, good = written[source]
         cases = [c for c in ROW_CASES if c.inbox == source]
         processed = [c for c in FILE_CASES if c.inbox == source and c.outcome == "processed"]
-        expected_landed = len(good) + sum(c.outcome == "landed" for c in cases) + sum(
-            len(c.landed_ids) for c in processed)
+        expected_landed = (
+            len(good) + sum(c.outcome == "landed" for c in cases) + sum(len(c.landed_ids) for c in processed)
+        )
         expected_quarantined = sum(c.outcome == "quarantined" for c in cases) + sum(
-            len(c.quarantined) for c in processed)
+            len(c.quarantined) for c in processed
+        )
         fetched, landed, quarantined = state["load_log"][table]
-        assert (fetched, landed, quarantined) == (expected_landed + expected_quarantined, expected_landed,
-                                                  expected_quarantined)
+        assert (fetched, landed, quarantined) == (
+            expected_landed + expected_quarantined,
+            expected_landed,
+            expected_quarantined,
+        )
         assert len(state["lake"][table]) == expected_landed  # nothing lost, nothing twice
         assert len(rows) == len(good) + len(cases) + 1  # the rows file: good rows, the cases, one repeat
         assert sum(1 for s, _, _ in state["quarantine"] if s == table) == expected_quarantined

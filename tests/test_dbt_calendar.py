@@ -25,16 +25,25 @@ def test_span_is_the_lakes_first_year_to_next_year(tmp_path):
     land(lake, "portal_appeals", [{"appeal_id": "1", "created_at": dt.datetime(2019, 3, 1, 9)}], "a")
     assert calendar.calendar_years(lake, TODAY) == (2019, 2027)
     # any timestamp of any raw table counts: an answer column, another table
-    land(lake, "sed_appeals", [{"appeal_id": "2", "registered_at": dt.datetime(2015, 1, 2),
-                                "answered_at": dt.datetime(2015, 1, 3)}], "b")
+    land(
+        lake,
+        "sed_appeals",
+        [{"appeal_id": "2", "registered_at": dt.datetime(2015, 1, 2), "answered_at": dt.datetime(2015, 1, 3)}],
+        "b",
+    )
     land(lake, "pos_polls", [{"poll_id": "p", "started_at": dt.datetime(2010, 12, 31, 23)}], "c")
     assert calendar.calendar_years(lake, TODAY) == (2010, 2027)
 
 
 def test_a_file_without_statistics_is_read(tmp_path):
     lake = tmp_path / "lake"
-    land(lake, "incidents", [{"incident_id": "i", "detected_at": dt.datetime(2012, 6, 1)}], "no-stats",
-         write_statistics=False)
+    land(
+        lake,
+        "incidents",
+        [{"incident_id": "i", "detected_at": dt.datetime(2012, 6, 1)}],
+        "no-stats",
+        write_statistics=False,
+    )
     land(lake, "incidents", [{"incident_id": "j", "detected_at": dt.datetime(2020, 6, 1)}], "stats")
     assert calendar.lake_first_year(lake) == 2012
 
@@ -43,8 +52,12 @@ def test_implausible_dates_do_not_stretch_the_calendar(tmp_path):
     """A 1900 or 2031 timestamp is no real registration: the calendar stays within 2000 … next year, and such an
     appeal is excluded with a clear error (dbt test within_production_calendar)."""
     lake = tmp_path / "lake"
-    land(lake, "pos_messages", [{"message_id": "m", "created_at": dt.datetime(1900, 1, 1),
-                                 "updated_at": dt.datetime(2031, 12, 1)}], "bad")
+    land(
+        lake,
+        "pos_messages",
+        [{"message_id": "m", "created_at": dt.datetime(1900, 1, 1), "updated_at": dt.datetime(2031, 12, 1)}],
+        "bad",
+    )
     assert calendar.calendar_years(lake, TODAY) == (calendar.EARLIEST_YEAR, 2027)
 
 

@@ -25,10 +25,12 @@ def test_staging_models_depend_on_extraction_assets():
 def test_dbt_tests_are_asset_checks():
     checks = {(check.asset_key, check.name) for check in cur_dbt_models.check_specs}
     assert (AssetKey(["fct_appeals"]), "unique_fct_appeals_appeal_key") in checks
-    assert any(key == AssetKey(["dim_agency"]) and name.startswith("scd2_versions_do_not_overlap")
-               for key, name in checks)
-    assert any(key == AssetKey(["staging", "stg_pos__messages"]) and name.startswith("accounted_for")
-               for key, name in checks)
+    assert any(
+        key == AssetKey(["dim_agency"]) and name.startswith("scd2_versions_do_not_overlap") for key, name in checks
+    )
+    assert any(
+        key == AssetKey(["staging", "stg_pos__messages"]) and name.startswith("accounted_for") for key, name in checks
+    )
 
 
 def test_hourly_and_full_builds():

@@ -36,11 +36,20 @@ from sandbox.manual_inputs import write_manual_inputs
 
 pytestmark = pytest.mark.integration
 
-ZONES = {"64": "Europe/Saratov", "37": "Europe/Moscow", "56": "Asia/Yekaterinburg", "65": "Asia/Sakhalin",
-         "03": "Asia/Irkutsk"}
-PLACES = {"64": ("63701000", "64-ROIV-minstroy"), "37": ("24701000", "37-ROIV-dgkh"),
-          "56": ("53701000", "56-ROIV-minstroy"), "65": ("64701000", "65-ROIV-mingkh"),
-          "03": ("81701000", "03-ROIV-minstroy")}
+ZONES = {
+    "64": "Europe/Saratov",
+    "37": "Europe/Moscow",
+    "56": "Asia/Yekaterinburg",
+    "65": "Asia/Sakhalin",
+    "03": "Asia/Irkutsk",
+}
+PLACES = {
+    "64": ("63701000", "64-ROIV-minstroy"),
+    "37": ("24701000", "37-ROIV-dgkh"),
+    "56": ("53701000", "56-ROIV-minstroy"),
+    "65": ("64701000", "65-ROIV-mingkh"),
+    "03": ("81701000", "03-ROIV-minstroy"),
+}
 WORKING_DAYS = {"housing.01": 3, "roads.01": 10}  # seeds/categories.csv
 DEFAULT_WORKING_DAYS = 10  # dbt var default_deadline_working_days: the «не определено» category
 HISTORY_REGION = "37"
@@ -53,17 +62,27 @@ def utc(region: str, local: str) -> dt.datetime:
     return moment.astimezone(dt.UTC).replace(tzinfo=None)
 
 
-def portal(appeal_id, region, local, category="housing.01", answered_local=None, status=None, citizen=None,
-           **codes):
+def portal(appeal_id, region, local, category="housing.01", answered_local=None, status=None, citizen=None, **codes):
     oktmo, agency = PLACES[region]
     registered = utc(region, local)
     answered = utc(region, answered_local) if answered_local else None
     return {
-        "appeal_id": appeal_id, "portal": "Городской портал", "region_code": region,
-        "oktmo": codes.get("oktmo", oktmo), "agency_id": codes.get("agency_id", agency), "category_code": category,
-        "subcategory_code": None, "citizen_hash": citizen or f"c-{appeal_id}", "address": "ул. Ленина, 1",
-        "text": "обращение", "created_at": registered, "status": status or ("answered" if answered else "registered"),
-        "answered_at": answered, "rework_count": 0, "rating": None, "updated_at": answered or registered,
+        "appeal_id": appeal_id,
+        "portal": "Городской портал",
+        "region_code": region,
+        "oktmo": codes.get("oktmo", oktmo),
+        "agency_id": codes.get("agency_id", agency),
+        "category_code": category,
+        "subcategory_code": None,
+        "citizen_hash": citizen or f"c-{appeal_id}",
+        "address": "ул. Ленина, 1",
+        "text": "обращение",
+        "created_at": registered,
+        "status": status or ("answered" if answered else "registered"),
+        "answered_at": answered,
+        "rework_count": 0,
+        "rating": None,
+        "updated_at": answered or registered,
     }
 
 
@@ -72,11 +91,22 @@ def sed(appeal_id, region, local, answered_local=None):
     registered = utc(region, local)
     answered = utc(region, answered_local) if answered_local else None
     return {
-        "appeal_id": appeal_id, "region_code": region, "oktmo": oktmo, "agency_id": agency,
-        "classifier_code": "0005.0005.0054.1111", "citizen_hash": f"c-{appeal_id}", "address": "ул. Мира, 2",
-        "text": "обращение", "registered_at": registered, "status": "answered" if answered else "registered",
-        "extended_at": None, "redirect_count": 0, "redirected_at": None, "answered_at": answered,
-        "is_repeat": False, "exported_at": answered or registered,
+        "appeal_id": appeal_id,
+        "region_code": region,
+        "oktmo": oktmo,
+        "agency_id": agency,
+        "classifier_code": "0005.0005.0054.1111",
+        "citizen_hash": f"c-{appeal_id}",
+        "address": "ул. Мира, 2",
+        "text": "обращение",
+        "registered_at": registered,
+        "status": "answered" if answered else "registered",
+        "extended_at": None,
+        "redirect_count": 0,
+        "redirected_at": None,
+        "answered_at": answered,
+        "is_repeat": False,
+        "exported_at": answered or registered,
     }
 
 
@@ -85,10 +115,22 @@ def pos(message_id, region, local, answered_local=None, is_59fz=False):
     registered = utc(region, local)
     answered = utc(region, answered_local) if answered_local else None
     return {
-        "message_id": message_id, "region_code": region, "oktmo": oktmo, "opa_id": agency, "is_59fz": is_59fz,
-        "category_code": "roads.01", "subcategory_code": None, "text": "сообщение", "address": None,
-        "citizen_hash": f"c-{message_id}", "created_at": registered, "status": "answered" if answered else "registered",
-        "answer_text": None, "answered_at": answered, "rating": None, "rated_at": None,
+        "message_id": message_id,
+        "region_code": region,
+        "oktmo": oktmo,
+        "opa_id": agency,
+        "is_59fz": is_59fz,
+        "category_code": "roads.01",
+        "subcategory_code": None,
+        "text": "сообщение",
+        "address": None,
+        "citizen_hash": f"c-{message_id}",
+        "created_at": registered,
+        "status": "answered" if answered else "registered",
+        "answer_text": None,
+        "answered_at": answered,
+        "rating": None,
+        "rated_at": None,
         "updated_at": answered or registered,
     }
 
@@ -152,8 +194,16 @@ def land(data_dir: Path, batch: dict, load_date: str) -> list[Path]:
         if not rows and (data_dir / "lake" / "raw" / table).exists():
             continue
         schema = contracts.arrow_schema(table)
-        landed = [{**row, "_run_id": f"run-{load_date}", "_landed_at": dt.datetime.fromisoformat(load_date),
-                   "_source_file": None, "_extra": None} for row in rows]
+        landed = [
+            {
+                **row,
+                "_run_id": f"run-{load_date}",
+                "_landed_at": dt.datetime.fromisoformat(load_date),
+                "_source_file": None,
+                "_extra": None,
+            }
+            for row in rows
+        ]
         part = data_dir / "lake" / "raw" / table / f"load_date={load_date}" / f"{uuid.uuid4().hex}.parquet"
         part.parent.mkdir(parents=True, exist_ok=True)
         pq.write_table(pa.Table.from_pylist(landed, schema=schema), part)
@@ -182,8 +232,11 @@ def expected_facts() -> pd.DataFrame:
     for batch in (BATCH_RECENT, BATCH_HISTORY):
         for table, records in batch.items():
             for r in records:
-                channel, key = {"portal_appeals": ("portal", "appeal_id"), "sed_appeals": ("sed", "appeal_id"),
-                                "pos_messages": ("pos", "message_id")}[table]
+                channel, key = {
+                    "portal_appeals": ("portal", "appeal_id"),
+                    "sed_appeals": ("sed", "appeal_id"),
+                    "pos_messages": ("pos", "message_id"),
+                }[table]
                 registered = r.get("created_at") or r.get("registered_at")
                 zone = ZoneInfo(ZONES[r["region_code"]])
                 local = registered.replace(tzinfo=dt.UTC).astimezone(zone).replace(tzinfo=None)
@@ -191,14 +244,29 @@ def expected_facts() -> pd.DataFrame:
                 working_days = None if is_59fz else WORKING_DAYS.get(r["category_code"], DEFAULT_WORKING_DAYS)
                 deadline_date, deadline_at = expected_deadline(r["region_code"], local.date(), working_days)
                 answered = r["answered_at"]
-                rows.append((f"{channel}:{r[key]}", local.date(), deadline_date, deadline_at,
-                             None if answered is None else answered <= deadline_at))
+                rows.append(
+                    (
+                        f"{channel}:{r[key]}",
+                        local.date(),
+                        deadline_date,
+                        deadline_at,
+                        None if answered is None else answered <= deadline_at,
+                    )
+                )
     return pd.DataFrame(rows, columns=["appeal_key", "registered_date", "deadline_date", "deadline_at", "is_on_time"])
 
 
 def run_dbt(*args: str, warehouse: Path | None = None, check: bool = True) -> subprocess.CompletedProcess:
-    command = [str(Path(sys.executable).parent / "dbt"), *args, "--profiles-dir", ".",
-               "--target-path", os.environ["DBT_TARGET_PATH"], "--log-path", os.environ["DBT_LOG_PATH"]]
+    command = [
+        str(Path(sys.executable).parent / "dbt"),
+        *args,
+        "--profiles-dir",
+        ".",
+        "--target-path",
+        os.environ["DBT_TARGET_PATH"],
+        "--log-path",
+        os.environ["DBT_LOG_PATH"],
+    ]
     env = dict(os.environ, WAREHOUSE_PATH=str(warehouse)) if warehouse else None
     result = subprocess.run(command, cwd=paths.DBT_PROJECT_DIR, capture_output=True, text=True, timeout=900, env=env)
     if check:
@@ -214,9 +282,13 @@ def query(warehouse: Path, sql: str) -> pd.DataFrame:
 def region_marts(warehouse: Path) -> dict[str, pd.DataFrame]:
     """Every mart with a region_code column, without the run columns."""
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        tables = [name for (name,) in con.execute(
-            "select distinct table_name from information_schema.columns where table_schema = 'main' "
-            "and column_name = 'region_code' and table_name not like 'dim_%'").fetchall()]
+        tables = [
+            name
+            for (name,) in con.execute(
+                "select distinct table_name from information_schema.columns where table_schema = 'main' "
+                "and column_name = 'region_code' and table_name not like 'dim_%'"
+            ).fetchall()
+        ]
         marts = {}
         for name in tables:
             frame = con.sql(f'select * from main."{name}"').df()
@@ -265,8 +337,10 @@ def builds(history_env):
     write_manual_inputs(data, seed=7)
     land(data, BATCH_RECENT, "2025-06-01")
     run_dbt("build", "--exclude-resource-type", "unit_test")
-    state = {"recent": region_marts(warehouse),
-             "calendar_recent": query(warehouse, "select min(date_day) as first, max(date_day) as last from dim_date")}
+    state = {
+        "recent": region_marts(warehouse),
+        "calendar_recent": query(warehouse, "select min(date_day) as first, max(date_day) as last from dim_date"),
+    }
 
     land(data, BATCH_HISTORY, "2025-06-10")
     (held_part,) = land(data, BATCH_HELD, "2025-06-11")
@@ -343,11 +417,21 @@ def test_unknown_codes_are_counted(builds):
     codes = builds["unknown_codes"]
     oren = codes[codes.region_code == "56"]
     # Оренбург's portal appeals registered in April 2025, local time (UTC+5): the share's denominator
-    april = sum(1 for r in BATCH_RECENT["portal_appeals"] if r["region_code"] == "56"
-                and (r["created_at"] + dt.timedelta(hours=5)).strftime("%Y-%m") == "2025-04")
+    april = sum(
+        1
+        for r in BATCH_RECENT["portal_appeals"]
+        if r["region_code"] == "56" and (r["created_at"] + dt.timedelta(hours=5)).strftime("%Y-%m") == "2025-04"
+    )
     found = {(r.code_kind, r.source_code, r.appeals, r.received, r.month_start) for r in oren.itertuples()}
-    assert found == {(kind, code, 1, april, pd.Timestamp(2025, 4, 1)) for kind, code in [
-        ("category", "ЖКХ-17"), ("agency", "Минстрой области"), ("oktmo", "(не указан)"), ("status", "на контроле")]}
+    assert found == {
+        (kind, code, 1, april, pd.Timestamp(2025, 4, 1))
+        for kind, code in [
+            ("category", "ЖКХ-17"),
+            ("agency", "Минстрой области"),
+            ("oktmo", "(не указан)"),
+            ("status", "на контроле"),
+        ]
+    }
     assert set(codes.region_code) == {"56"}  # nobody else sent an unknown code
 
 
@@ -364,8 +448,17 @@ def test_postgres_builds_the_same_dates_and_deadlines(builds, history_env):
             mp.setenv("PGSCHEMA", schema)
             mp.setenv("CUR_RAW_SCHEMA", f"{schema}_raw")
             postgres.load_lake(history_env / "lake_released")
-            run_dbt("build", "--select", "+fct_appeals", "dim_date", "--exclude-resource-type", "unit_test", "test",
-                    "--target", "postgres")
+            run_dbt(
+                "build",
+                "--select",
+                "+fct_appeals",
+                "dim_date",
+                "--exclude-resource-type",
+                "unit_test",
+                "test",
+                "--target",
+                "postgres",
+            )
             with postgres.connect() as pg, pg.cursor() as cursor:
                 cursor.execute(f'select * from "{schema}".fct_appeals')
                 facts = pd.DataFrame(cursor.fetchall(), columns=[c.name for c in cursor.description])
@@ -386,11 +479,15 @@ def test_an_appeal_outside_the_calendar_is_excluded_and_named(builds, history_en
     # the 1999 timestamp pulls the calendar back to its floor, 2000, not further
     assert "outside the production calendar 2000-01-01 … " in result.stdout
     run_results = json.loads((history_env / "target" / "run_results.json").read_text())
-    failing = [r["unique_id"].split(".")[2] for r in run_results["results"]
-               if r["status"] not in ("success", "pass") and r["unique_id"].split(".")[0] != "exposure"]
+    failing = [
+        r["unique_id"].split(".")[2]
+        for r in run_results["results"]
+        if r["status"] not in ("success", "pass") and r["unique_id"].split(".")[0] != "exposure"
+    ]
     assert len(failing) == 1 and failing[0].startswith("within_production_calendar_int_appeals_excluded")
     warehouse = history_env / "warehouse.duckdb"
-    excluded = query(warehouse, "select exclusion_reason from intermediate.int_appeals_excluded "
-                                "where appeal_key = 'portal:03-X1'")
+    excluded = query(
+        warehouse, "select exclusion_reason from intermediate.int_appeals_excluded where appeal_key = 'portal:03-X1'"
+    )
     assert excluded.exclusion_reason.tolist() == ["outside_production_calendar"]
     assert query(warehouse, "select count(*) as n from main.fct_appeals where appeal_key = 'portal:03-X1'").n[0] == 0

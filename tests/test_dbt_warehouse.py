@@ -40,122 +40,291 @@ def ts(value: str) -> dt.datetime:
 # ---- the raw lake, column for column as in docs/architecture.md "Sources: raw landed tables" -----------------------
 SCHEMAS = {
     "pos_messages": [
-        ("message_id", pa.string()), ("region_code", pa.string()), ("oktmo", pa.string()), ("opa_id", pa.string()),
-        ("is_59fz", pa.bool_()), ("category_code", pa.string()), ("subcategory_code", pa.string()),
-        ("text", pa.string()), ("address", pa.string()), ("citizen_hash", pa.string()),
-        ("created_at", pa.timestamp("us")), ("status", pa.string()), ("answer_text", pa.string()),
-        ("answered_at", pa.timestamp("us")), ("rating", pa.int64()), ("rated_at", pa.timestamp("us")),
+        ("message_id", pa.string()),
+        ("region_code", pa.string()),
+        ("oktmo", pa.string()),
+        ("opa_id", pa.string()),
+        ("is_59fz", pa.bool_()),
+        ("category_code", pa.string()),
+        ("subcategory_code", pa.string()),
+        ("text", pa.string()),
+        ("address", pa.string()),
+        ("citizen_hash", pa.string()),
+        ("created_at", pa.timestamp("us")),
+        ("status", pa.string()),
+        ("answer_text", pa.string()),
+        ("answered_at", pa.timestamp("us")),
+        ("rating", pa.int64()),
+        ("rated_at", pa.timestamp("us")),
         ("updated_at", pa.timestamp("us")),
     ],
     "pos_message_events": [
-        ("message_id", pa.string()), ("event_seq", pa.int64()), ("status", pa.string()),
-        ("event_at", pa.timestamp("us")), ("agency_id", pa.string()), ("updated_at", pa.timestamp("us")),
+        ("message_id", pa.string()),
+        ("event_seq", pa.int64()),
+        ("status", pa.string()),
+        ("event_at", pa.timestamp("us")),
+        ("agency_id", pa.string()),
+        ("updated_at", pa.timestamp("us")),
     ],
     "pos_polls": [
-        ("poll_id", pa.string()), ("region_code", pa.string()), ("oktmo", pa.string()), ("title", pa.string()),
-        ("question", pa.string()), ("option_id", pa.string()), ("option_text", pa.string()), ("votes", pa.int64()),
-        ("started_at", pa.timestamp("us")), ("ended_at", pa.timestamp("us")), ("updated_at", pa.timestamp("us")),
+        ("poll_id", pa.string()),
+        ("region_code", pa.string()),
+        ("oktmo", pa.string()),
+        ("title", pa.string()),
+        ("question", pa.string()),
+        ("option_id", pa.string()),
+        ("option_text", pa.string()),
+        ("votes", pa.int64()),
+        ("started_at", pa.timestamp("us")),
+        ("ended_at", pa.timestamp("us")),
+        ("updated_at", pa.timestamp("us")),
     ],
     "incidents": [
-        ("incident_id", pa.string()), ("region_code", pa.string()), ("oktmo", pa.string()), ("platform", pa.string()),
-        ("post_url", pa.string()), ("author_hash", pa.string()), ("text", pa.string()),
-        ("category_code", pa.string()), ("published_at", pa.timestamp("us")), ("detected_at", pa.timestamp("us")),
-        ("reaction_at", pa.timestamp("us")), ("agency_id", pa.string()), ("status", pa.string()),
+        ("incident_id", pa.string()),
+        ("region_code", pa.string()),
+        ("oktmo", pa.string()),
+        ("platform", pa.string()),
+        ("post_url", pa.string()),
+        ("author_hash", pa.string()),
+        ("text", pa.string()),
+        ("category_code", pa.string()),
+        ("published_at", pa.timestamp("us")),
+        ("detected_at", pa.timestamp("us")),
+        ("reaction_at", pa.timestamp("us")),
+        ("agency_id", pa.string()),
+        ("status", pa.string()),
         ("updated_at", pa.timestamp("us")),
     ],
     "incident_events": [
-        ("incident_id", pa.string()), ("event_seq", pa.int64()), ("status", pa.string()),
-        ("event_at", pa.timestamp("us")), ("agency_id", pa.string()), ("updated_at", pa.timestamp("us")),
+        ("incident_id", pa.string()),
+        ("event_seq", pa.int64()),
+        ("status", pa.string()),
+        ("event_at", pa.timestamp("us")),
+        ("agency_id", pa.string()),
+        ("updated_at", pa.timestamp("us")),
     ],
     "sed_appeals": [
-        ("appeal_id", pa.string()), ("region_code", pa.string()), ("oktmo", pa.string()), ("agency_id", pa.string()),
-        ("classifier_code", pa.string()), ("citizen_hash", pa.string()), ("address", pa.string()),
-        ("text", pa.string()), ("registered_at", pa.timestamp("us")), ("status", pa.string()),
-        ("extended_at", pa.timestamp("us")), ("redirect_count", pa.int64()), ("redirected_at", pa.timestamp("us")),
-        ("answered_at", pa.timestamp("us")), ("is_repeat", pa.bool_()), ("exported_at", pa.timestamp("us")),
+        ("appeal_id", pa.string()),
+        ("region_code", pa.string()),
+        ("oktmo", pa.string()),
+        ("agency_id", pa.string()),
+        ("classifier_code", pa.string()),
+        ("citizen_hash", pa.string()),
+        ("address", pa.string()),
+        ("text", pa.string()),
+        ("registered_at", pa.timestamp("us")),
+        ("status", pa.string()),
+        ("extended_at", pa.timestamp("us")),
+        ("redirect_count", pa.int64()),
+        ("redirected_at", pa.timestamp("us")),
+        ("answered_at", pa.timestamp("us")),
+        ("is_repeat", pa.bool_()),
+        ("exported_at", pa.timestamp("us")),
     ],
     "portal_appeals": [
-        ("appeal_id", pa.string()), ("portal", pa.string()), ("region_code", pa.string()), ("oktmo", pa.string()),
-        ("agency_id", pa.string()), ("category_code", pa.string()), ("subcategory_code", pa.string()),
-        ("citizen_hash", pa.string()), ("address", pa.string()), ("text", pa.string()),
-        ("created_at", pa.timestamp("us")), ("status", pa.string()), ("answered_at", pa.timestamp("us")),
-        ("rework_count", pa.int64()), ("rating", pa.int64()), ("updated_at", pa.timestamp("us")),
+        ("appeal_id", pa.string()),
+        ("portal", pa.string()),
+        ("region_code", pa.string()),
+        ("oktmo", pa.string()),
+        ("agency_id", pa.string()),
+        ("category_code", pa.string()),
+        ("subcategory_code", pa.string()),
+        ("citizen_hash", pa.string()),
+        ("address", pa.string()),
+        ("text", pa.string()),
+        ("created_at", pa.timestamp("us")),
+        ("status", pa.string()),
+        ("answered_at", pa.timestamp("us")),
+        ("rework_count", pa.int64()),
+        ("rating", pa.int64()),
+        ("updated_at", pa.timestamp("us")),
     ],
 }
 
 
-def pos_message(message_id, region, oktmo, agency, category, citizen, created, status, updated,
-                answered=None, rating=None, is_59fz=False):
+def pos_message(
+    message_id,
+    region,
+    oktmo,
+    agency,
+    category,
+    citizen,
+    created,
+    status,
+    updated,
+    answered=None,
+    rating=None,
+    is_59fz=False,
+):
     return {
-        "message_id": message_id, "region_code": region, "oktmo": oktmo, "opa_id": agency, "is_59fz": is_59fz,
-        "category_code": category, "subcategory_code": None, "text": "текст", "address": None,
-        "citizen_hash": citizen, "created_at": ts(created), "status": status, "answer_text": None,
-        "answered_at": ts(answered) if answered else None, "rating": rating,
-        "rated_at": ts(answered) if rating else None, "updated_at": ts(updated),
+        "message_id": message_id,
+        "region_code": region,
+        "oktmo": oktmo,
+        "opa_id": agency,
+        "is_59fz": is_59fz,
+        "category_code": category,
+        "subcategory_code": None,
+        "text": "текст",
+        "address": None,
+        "citizen_hash": citizen,
+        "created_at": ts(created),
+        "status": status,
+        "answer_text": None,
+        "answered_at": ts(answered) if answered else None,
+        "rating": rating,
+        "rated_at": ts(answered) if rating else None,
+        "updated_at": ts(updated),
     }
 
 
 def history(message_id, updated, agency, *steps):
     return [
-        {"message_id": message_id, "event_seq": seq, "status": status, "event_at": ts(at), "agency_id": agency,
-         "updated_at": ts(updated)}
+        {
+            "message_id": message_id,
+            "event_seq": seq,
+            "status": status,
+            "event_at": ts(at),
+            "agency_id": agency,
+            "updated_at": ts(updated),
+        }
         for seq, (status, at) in enumerate(steps, start=1)
     ]
 
 
 def portal_appeal(appeal_id, region, oktmo, agency, category, created, status, updated, answered=None, reworks=0):
     return {
-        "appeal_id": appeal_id, "portal": "Наш город", "region_code": region, "oktmo": oktmo, "agency_id": agency,
-        "category_code": category, "subcategory_code": None, "citizen_hash": "c-" + appeal_id, "address": None,
-        "text": "текст", "created_at": ts(created), "status": status,
-        "answered_at": ts(answered) if answered else None, "rework_count": reworks, "rating": None,
+        "appeal_id": appeal_id,
+        "portal": "Наш город",
+        "region_code": region,
+        "oktmo": oktmo,
+        "agency_id": agency,
+        "category_code": category,
+        "subcategory_code": None,
+        "citizen_hash": "c-" + appeal_id,
+        "address": None,
+        "text": "текст",
+        "created_at": ts(created),
+        "status": status,
+        "answered_at": ts(answered) if answered else None,
+        "rework_count": reworks,
+        "rating": None,
         "updated_at": ts(updated),
     }
 
 
 def sed_appeal(appeal_id, oktmo, agency, classifier, registered, status, exported, extended=None, answered=None):
     return {
-        "appeal_id": appeal_id, "region_code": "03", "oktmo": oktmo, "agency_id": agency,
-        "classifier_code": classifier, "citizen_hash": "c-" + appeal_id, "address": None, "text": "текст",
-        "registered_at": ts(registered), "status": status, "extended_at": ts(extended) if extended else None,
-        "redirect_count": 0, "redirected_at": None, "answered_at": ts(answered) if answered else None,
-        "is_repeat": False, "exported_at": ts(exported),
+        "appeal_id": appeal_id,
+        "region_code": "03",
+        "oktmo": oktmo,
+        "agency_id": agency,
+        "classifier_code": classifier,
+        "citizen_hash": "c-" + appeal_id,
+        "address": None,
+        "text": "текст",
+        "registered_at": ts(registered),
+        "status": status,
+        "extended_at": ts(extended) if extended else None,
+        "redirect_count": 0,
+        "redirected_at": None,
+        "answered_at": ts(answered) if answered else None,
+        "is_repeat": False,
+        "exported_at": ts(exported),
     }
 
 
 def incident(incident_id, detected, reaction, status):
     return {
-        "incident_id": incident_id, "region_code": "64", "oktmo": "63701000", "platform": "vk",
-        "post_url": "https://vk.com/wall-1_" + incident_id, "author_hash": "a-" + incident_id, "text": "пост",
-        "category_code": "roads.01", "published_at": ts(detected) - dt.timedelta(hours=1),
-        "detected_at": ts(detected), "reaction_at": ts(reaction), "agency_id": "64-ROIV-minstroy", "status": status,
+        "incident_id": incident_id,
+        "region_code": "64",
+        "oktmo": "63701000",
+        "platform": "vk",
+        "post_url": "https://vk.com/wall-1_" + incident_id,
+        "author_hash": "a-" + incident_id,
+        "text": "пост",
+        "category_code": "roads.01",
+        "published_at": ts(detected) - dt.timedelta(hours=1),
+        "detected_at": ts(detected),
+        "reaction_at": ts(reaction),
+        "agency_id": "64-ROIV-minstroy",
+        "status": status,
         "updated_at": ts(reaction),
     }
 
 
-P1_ANSWERED = pos_message("P1", "65", "64701000", "65-ROIV-fish", "housing.01", "citizen-1",
-                          "2023-09-07 10:00", "answered", "2023-09-11 03:00", answered="2023-09-11 03:00", rating=5)
-P1_HISTORY = history("P1", "2023-09-11 03:00", "65-ROIV-fish", ("registered", "2023-09-07 10:00"),
-                     ("in_work", "2023-09-08 00:00"), ("answered", "2023-09-11 03:00"))
-P2_HISTORY_STEPS = [("registered", "2023-09-08 01:00"), ("redirected", "2023-09-08 05:00"),
-                    ("answered", "2023-09-12 01:00"), ("returned_for_rework", "2023-09-13 01:00"),
-                    ("answered", "2023-09-14 01:00"), ("closed", "2023-09-15 01:00")]
+P1_ANSWERED = pos_message(
+    "P1",
+    "65",
+    "64701000",
+    "65-ROIV-fish",
+    "housing.01",
+    "citizen-1",
+    "2023-09-07 10:00",
+    "answered",
+    "2023-09-11 03:00",
+    answered="2023-09-11 03:00",
+    rating=5,
+)
+P1_HISTORY = history(
+    "P1",
+    "2023-09-11 03:00",
+    "65-ROIV-fish",
+    ("registered", "2023-09-07 10:00"),
+    ("in_work", "2023-09-08 00:00"),
+    ("answered", "2023-09-11 03:00"),
+)
+P2_HISTORY_STEPS = [
+    ("registered", "2023-09-08 01:00"),
+    ("redirected", "2023-09-08 05:00"),
+    ("answered", "2023-09-12 01:00"),
+    ("returned_for_rework", "2023-09-13 01:00"),
+    ("answered", "2023-09-14 01:00"),
+    ("closed", "2023-09-15 01:00"),
+]
 
 BATCH_1 = {  # everything the extraction landed up to the end of 2023
     "pos_messages": [
         # P1: Sakhalin (UTC+11), local 2023-09-07 21:00, before the rename → the old agency name.
         # housing.01 = 3 working days: Fri 08.09, Mon 11.09, Tue 12.09 → expires 13.09 00:00 local = 12.09 13:00 UTC.
-        pos_message("P1", "65", "64701000", "65-ROIV-fish", "housing.01", "citizen-1",
-                    "2023-09-07 10:00", "registered", "2023-09-07 10:00"),
+        pos_message(
+            "P1",
+            "65",
+            "64701000",
+            "65-ROIV-fish",
+            "housing.01",
+            "citizen-1",
+            "2023-09-07 10:00",
+            "registered",
+            "2023-09-07 10:00",
+        ),
         P1_ANSWERED,
         P1_ANSWERED,  # re-delivered by the API (duplicate page)
         # P2: same citizen and category one day later → repeat; local 2023-09-08 12:00 → the new name.
         # Its first answer was returned for rework; the final answer (14.09 12:00 local) is after 13.09 → late.
-        pos_message("P2", "65", "64701000", "65-ROIV-fish", "housing.01", "citizen-1",
-                    "2023-09-08 01:00", "closed", "2023-09-15 01:00", answered="2023-09-14 01:00"),
+        pos_message(
+            "P2",
+            "65",
+            "64701000",
+            "65-ROIV-fish",
+            "housing.01",
+            "citizen-1",
+            "2023-09-08 01:00",
+            "closed",
+            "2023-09-15 01:00",
+            answered="2023-09-14 01:00",
+        ),
         # P3: a region outside the warehouse → explained exclusion.
-        pos_message("P3", "99", "00000001", "65-ROIV-fish", "housing.01", "citizen-3",
-                    "2023-10-01 10:00", "registered", "2023-10-01 10:00"),
+        pos_message(
+            "P3",
+            "99",
+            "00000001",
+            "65-ROIV-fish",
+            "housing.01",
+            "citizen-3",
+            "2023-10-01 10:00",
+            "registered",
+            "2023-10-01 10:00",
+        ),
     ],
     "pos_message_events": [
         *history("P1", "2023-09-07 10:00", "65-ROIV-fish", ("registered", "2023-09-07 10:00")),
@@ -163,9 +332,19 @@ BATCH_1 = {  # everything the extraction landed up to the end of 2023
         *history("P2", "2023-09-15 01:00", "65-ROIV-fish", *P2_HISTORY_STEPS),
     ],
     "pos_polls": [
-        {"poll_id": "V1", "region_code": "65", "oktmo": None, "title": "Благоустройство", "question": "Что чинить?",
-         "option_id": option, "option_text": text, "votes": votes, "started_at": ts("2023-06-01 00:00"),
-         "ended_at": ts("2023-06-30 00:00"), "updated_at": ts("2023-06-30 00:00")}
+        {
+            "poll_id": "V1",
+            "region_code": "65",
+            "oktmo": None,
+            "title": "Благоустройство",
+            "question": "Что чинить?",
+            "option_id": option,
+            "option_text": text,
+            "votes": votes,
+            "started_at": ts("2023-06-01 00:00"),
+            "ended_at": ts("2023-06-30 00:00"),
+            "updated_at": ts("2023-06-30 00:00"),
+        }
         for option, text, votes in (("o1", "Дороги", 30), ("o2", "Дворы", 10))
     ],
     "incidents": [],
@@ -174,34 +353,84 @@ BATCH_1 = {  # everything the extraction landed up to the end of 2023
     "portal_appeals": [
         # R1: Ivanovo (UTC+3), Fri 29.12.2023; energy.03 = 5 working days across the New Year holidays:
         # 09.01, 10.01, 11.01, 12.01, 15.01 → expires 16.01.2024 00:00 local = 15.01 21:00 UTC.
-        portal_appeal("R1", "37", "24701000", "37-ROIV-denergy", "energy.03",
-                      "2023-12-29 12:00", "registered", "2023-12-29 12:00"),
+        portal_appeal(
+            "R1", "37", "24701000", "37-ROIV-denergy", "energy.03", "2023-12-29 12:00", "registered", "2023-12-29 12:00"
+        ),
     ],
 }
 
 BATCH_2 = {  # the next landing: new appeals and later versions of earlier ones
     "pos_messages": [
         # P2 reopened in 2024: its new history replaces the old one.
-        pos_message("P2", "65", "64701000", "65-ROIV-fish", "housing.01", "citizen-1",
-                    "2023-09-08 01:00", "reopened", "2024-06-03 00:00", answered="2023-09-14 01:00"),
+        pos_message(
+            "P2",
+            "65",
+            "64701000",
+            "65-ROIV-fish",
+            "housing.01",
+            "citizen-1",
+            "2023-09-08 01:00",
+            "reopened",
+            "2024-06-03 00:00",
+            answered="2023-09-14 01:00",
+        ),
         # P4: a 59-ФЗ appeal through ЕПГУ, extended: Sakhalin local 01.03.2024 → 30.04.2024 (+30 +30 days).
-        pos_message("P4", "65", "64701000", "65-ROIV-mingkh", "housing.01", "citizen-4",
-                    "2024-02-29 23:00", "answered", "2024-04-20 00:00", answered="2024-04-20 00:00",
-                    is_59fz=True),
+        pos_message(
+            "P4",
+            "65",
+            "64701000",
+            "65-ROIV-mingkh",
+            "housing.01",
+            "citizen-4",
+            "2024-02-29 23:00",
+            "answered",
+            "2024-04-20 00:00",
+            answered="2024-04-20 00:00",
+            is_59fz=True,
+        ),
         # P5: still in work; housing.01 from Mon 20.05.2024 → 23.05 → overdue by the data's latest change (03.06).
-        pos_message("P5", "64", "63701000", "64-ROIV-minstroy", "housing.01", "citizen-5",
-                    "2024-05-20 06:00", "in_work", "2024-05-21 06:00"),
+        pos_message(
+            "P5",
+            "64",
+            "63701000",
+            "64-ROIV-minstroy",
+            "housing.01",
+            "citizen-5",
+            "2024-05-20 06:00",
+            "in_work",
+            "2024-05-21 06:00",
+        ),
         # P9: new, Fri 31.05.2024 10:00 Saratov; 3 working days 03.06, 04.06, 05.06 → expires 05.06 20:00 UTC: not yet
         # overdue at the data's latest change (03.06), overdue once a later batch moves the as-of moment past it.
-        pos_message("P9", "64", "63701000", "64-ROIV-minstroy", "housing.01", "citizen-9",
-                    "2024-05-31 06:00", "registered", "2024-05-31 06:00"),
+        pos_message(
+            "P9",
+            "64",
+            "63701000",
+            "64-ROIV-minstroy",
+            "housing.01",
+            "citizen-9",
+            "2024-05-31 06:00",
+            "registered",
+            "2024-05-31 06:00",
+        ),
     ],
     "pos_message_events": [
         *history("P2", "2024-06-03 00:00", "65-ROIV-fish", *P2_HISTORY_STEPS, ("reopened", "2024-06-03 00:00")),
-        *history("P4", "2024-04-20 00:00", "65-ROIV-mingkh", ("registered", "2024-02-29 23:00"),
-                 ("extended", "2024-03-25 00:00"), ("answered", "2024-04-20 00:00")),
-        *history("P5", "2024-05-21 06:00", "64-ROIV-minstroy", ("registered", "2024-05-20 06:00"),
-                 ("in_work", "2024-05-21 06:00")),
+        *history(
+            "P4",
+            "2024-04-20 00:00",
+            "65-ROIV-mingkh",
+            ("registered", "2024-02-29 23:00"),
+            ("extended", "2024-03-25 00:00"),
+            ("answered", "2024-04-20 00:00"),
+        ),
+        *history(
+            "P5",
+            "2024-05-21 06:00",
+            "64-ROIV-minstroy",
+            ("registered", "2024-05-20 06:00"),
+            ("in_work", "2024-05-21 06:00"),
+        ),
         *history("P9", "2024-05-31 06:00", "64-ROIV-minstroy", ("registered", "2024-05-31 06:00")),
     ],
     "pos_polls": [],
@@ -213,49 +442,143 @@ BATCH_2 = {  # the next landing: new appeals and later versions of earlier ones
     "incident_events": [],
     "sed_appeals": [
         # S1: Buryatia (UTC+8), local 01.03.2024, extended → 60 days → 30.04.2024; answered 25.04 → on time.
-        sed_appeal("S1", "81701000", "03-ROIV-minstroy", "0005.0005.0054.1111", "2024-03-01 02:00", "answered",
-                   "2024-04-25 00:00", extended="2024-03-20 03:00", answered="2024-04-25 03:00"),
+        sed_appeal(
+            "S1",
+            "81701000",
+            "03-ROIV-minstroy",
+            "0005.0005.0054.1111",
+            "2024-03-01 02:00",
+            "answered",
+            "2024-04-25 00:00",
+            extended="2024-03-20 03:00",
+            answered="2024-04-25 03:00",
+        ),
         # S2: unknown classifier, OKTMO and agency → «не определено» members; 30 days → 31.03; answered 02.04 → late.
-        sed_appeal("S2", "99999999", "no-such-agency", "9999.9999.9999.9999", "2024-03-01 02:00", "answered",
-                   "2024-04-02 00:00", answered="2024-04-02 03:00"),
+        sed_appeal(
+            "S2",
+            "99999999",
+            "no-such-agency",
+            "9999.9999.9999.9999",
+            "2024-03-01 02:00",
+            "answered",
+            "2024-04-02 00:00",
+            answered="2024-04-02 03:00",
+        ),
     ],
     "portal_appeals": [
-        portal_appeal("R1", "37", "24701000", "37-ROIV-denergy", "energy.03",
-                      "2023-12-29 12:00", "closed", "2024-01-16 10:00", answered="2024-01-16 10:00", reworks=1),
+        portal_appeal(
+            "R1",
+            "37",
+            "24701000",
+            "37-ROIV-denergy",
+            "energy.03",
+            "2023-12-29 12:00",
+            "closed",
+            "2024-01-16 10:00",
+            answered="2024-01-16 10:00",
+            reworks=1,
+        ),
         # R2: Saratov (UTC+4), Fri 26.04.2024; housing.01 = 3 working days with the working Saturday 27.04:
         # 27.04, 02.05, 03.05 → expires 04.05 00:00 local = 03.05 20:00 UTC; answered 03.05 19:30 UTC → on time.
-        portal_appeal("R2", "64", "63701000", "64-ROIV-minstroy", "housing.01",
-                      "2024-04-26 08:00", "answered", "2024-05-03 19:30", answered="2024-05-03 19:30"),
+        portal_appeal(
+            "R2",
+            "64",
+            "63701000",
+            "64-ROIV-minstroy",
+            "housing.01",
+            "2024-04-26 08:00",
+            "answered",
+            "2024-05-03 19:30",
+            answered="2024-05-03 19:30",
+        ),
     ],
 }
 
 BATCH_3 = {  # a later landing with the cases that change rows the warehouse already has
     "pos_messages": [
         # P1's first version again (a backfill): older than the stored one, so nothing changes
-        pos_message("P1", "65", "64701000", "65-ROIV-fish", "housing.01", "citizen-1",
-                    "2023-09-07 10:00", "registered", "2023-09-07 10:00"),
+        pos_message(
+            "P1",
+            "65",
+            "64701000",
+            "65-ROIV-fish",
+            "housing.01",
+            "citizen-1",
+            "2023-09-07 10:00",
+            "registered",
+            "2023-09-07 10:00",
+        ),
         # P4 (registered March 2024) rated late: March's satisfaction changes
-        pos_message("P4", "65", "64701000", "65-ROIV-mingkh", "housing.01", "citizen-4",
-                    "2024-02-29 23:00", "answered", "2024-06-30 00:00", answered="2024-04-20 00:00", rating=2,
-                    is_59fz=True),
+        pos_message(
+            "P4",
+            "65",
+            "64701000",
+            "65-ROIV-mingkh",
+            "housing.01",
+            "citizen-4",
+            "2024-02-29 23:00",
+            "answered",
+            "2024-06-30 00:00",
+            answered="2024-04-20 00:00",
+            rating=2,
+            is_59fz=True,
+        ),
         # P6: the same citizen and category 20 days after P4's answer → P4 is no longer complete
-        pos_message("P6", "65", "64701000", "65-ROIV-mingkh", "housing.01", "citizen-4",
-                    "2024-05-10 02:00", "registered", "2024-05-10 02:00"),
+        pos_message(
+            "P6",
+            "65",
+            "64701000",
+            "65-ROIV-mingkh",
+            "housing.01",
+            "citizen-4",
+            "2024-05-10 02:00",
+            "registered",
+            "2024-05-10 02:00",
+        ),
         # P7: landed late, registered 8 days before P5 by the same citizen → P5 becomes a repeat
-        pos_message("P7", "64", "63701000", "64-ROIV-minstroy", "housing.01", "citizen-5",
-                    "2024-05-12 06:00", "registered", "2024-05-12 06:00"),
+        pos_message(
+            "P7",
+            "64",
+            "63701000",
+            "64-ROIV-minstroy",
+            "housing.01",
+            "citizen-5",
+            "2024-05-12 06:00",
+            "registered",
+            "2024-05-12 06:00",
+        ),
         # P5's version re-delivered unchanged
-        pos_message("P5", "64", "63701000", "64-ROIV-minstroy", "housing.01", "citizen-5",
-                    "2024-05-20 06:00", "in_work", "2024-05-21 06:00"),
+        pos_message(
+            "P5",
+            "64",
+            "63701000",
+            "64-ROIV-minstroy",
+            "housing.01",
+            "citizen-5",
+            "2024-05-20 06:00",
+            "in_work",
+            "2024-05-21 06:00",
+        ),
     ],
     "pos_message_events": [
         *history("P1", "2023-09-07 10:00", "65-ROIV-fish", ("registered", "2023-09-07 10:00")),
-        *history("P4", "2024-06-30 00:00", "65-ROIV-mingkh", ("registered", "2024-02-29 23:00"),
-                 ("extended", "2024-03-25 00:00"), ("answered", "2024-04-20 00:00")),
+        *history(
+            "P4",
+            "2024-06-30 00:00",
+            "65-ROIV-mingkh",
+            ("registered", "2024-02-29 23:00"),
+            ("extended", "2024-03-25 00:00"),
+            ("answered", "2024-04-20 00:00"),
+        ),
         *history("P6", "2024-05-10 02:00", "65-ROIV-mingkh", ("registered", "2024-05-10 02:00")),
         *history("P7", "2024-05-12 06:00", "64-ROIV-minstroy", ("registered", "2024-05-12 06:00")),
-        *history("P5", "2024-05-21 06:00", "64-ROIV-minstroy", ("registered", "2024-05-20 06:00"),
-                 ("in_work", "2024-05-21 06:00")),
+        *history(
+            "P5",
+            "2024-05-21 06:00",
+            "64-ROIV-minstroy",
+            ("registered", "2024-05-20 06:00"),
+            ("in_work", "2024-05-21 06:00"),
+        ),
     ],
     "pos_polls": [],
     "incidents": [],
@@ -263,11 +586,29 @@ BATCH_3 = {  # a later landing with the cases that change rows the warehouse alr
     "sed_appeals": [],
     "portal_appeals": [
         # R1's latest export names a region outside the warehouse: it leaves the fact (explained exclusion)
-        portal_appeal("R1", "99", "24701000", "37-ROIV-denergy", "energy.03",
-                      "2023-12-29 12:00", "closed", "2024-06-30 10:00", answered="2024-01-16 10:00", reworks=1),
+        portal_appeal(
+            "R1",
+            "99",
+            "24701000",
+            "37-ROIV-denergy",
+            "energy.03",
+            "2023-12-29 12:00",
+            "closed",
+            "2024-06-30 10:00",
+            answered="2024-01-16 10:00",
+            reworks=1,
+        ),
         # R2's first export, landed after its later one: it does not win
-        portal_appeal("R2", "64", "63701000", "64-ROIV-minstroy", "housing.01",
-                      "2024-04-26 08:00", "registered", "2024-04-26 08:00"),
+        portal_appeal(
+            "R2",
+            "64",
+            "63701000",
+            "64-ROIV-minstroy",
+            "housing.01",
+            "2024-04-26 08:00",
+            "registered",
+            "2024-04-26 08:00",
+        ),
     ],
 }
 
@@ -286,8 +627,16 @@ EXPECTED = pd.DataFrame(
         ("portal:R1", "37-ROIV-denergy|2000-01-01", "energy.03", "2024-01-15 21:00", False, 6, False, "closed"),
         ("portal:R2", "64-ROIV-minstroy|2000-01-01", "housing.01", "2024-05-03 20:00", True, 3, False, "answered"),
     ],
-    columns=["appeal_key", "agency_sk", "category_code", "deadline_at", "is_on_time", "response_working_days",
-             "is_repeat", "status"],
+    columns=[
+        "appeal_key",
+        "agency_sk",
+        "category_code",
+        "deadline_at",
+        "is_on_time",
+        "response_working_days",
+        "is_repeat",
+        "status",
+    ],
 )
 
 
@@ -295,10 +644,19 @@ def land(data_dir: Path, batch: dict, load_date: str) -> None:
     for table, rows in batch.items():
         if not rows and (data_dir / "lake" / "raw" / table).exists():
             continue
-        schema = pa.schema(SCHEMAS[table] + [("_run_id", pa.string()), ("_landed_at", pa.timestamp("us")),
-                                             ("_source_file", pa.string()), ("_extra", pa.string())])
-        landed = [{**row, "_run_id": load_date, "_landed_at": ts(load_date + " 23:00"), "_source_file": None,
-                   "_extra": None} for row in rows]
+        schema = pa.schema(
+            SCHEMAS[table]
+            + [
+                ("_run_id", pa.string()),
+                ("_landed_at", pa.timestamp("us")),
+                ("_source_file", pa.string()),
+                ("_extra", pa.string()),
+            ]
+        )
+        landed = [
+            {**row, "_run_id": load_date, "_landed_at": ts(load_date + " 23:00"), "_source_file": None, "_extra": None}
+            for row in rows
+        ]
         folder = data_dir / "lake" / "raw" / table / f"load_date={load_date}"
         folder.mkdir(parents=True, exist_ok=True)
         pq.write_table(pa.Table.from_pylist(landed, schema=schema), folder / f"{uuid.uuid4().hex}.parquet")
@@ -306,8 +664,16 @@ def land(data_dir: Path, batch: dict, load_date: str) -> None:
 
 def dbt(*args: str, warehouse: Path | None = None) -> None:
     """One dbt CLI run in a subprocess (in-process dbt-duckdb keeps the warehouse file open), cwd = dbt/."""
-    command = [str(Path(sys.executable).parent / "dbt"), *args, "--profiles-dir", ".",
-               "--target-path", os.environ["DBT_TARGET_PATH"], "--log-path", os.environ["DBT_LOG_PATH"]]
+    command = [
+        str(Path(sys.executable).parent / "dbt"),
+        *args,
+        "--profiles-dir",
+        ".",
+        "--target-path",
+        os.environ["DBT_TARGET_PATH"],
+        "--log-path",
+        os.environ["DBT_LOG_PATH"],
+    ]
     env = dict(os.environ, WAREHOUSE_PATH=str(warehouse)) if warehouse else None
     result = subprocess.run(command, cwd=paths.DBT_PROJECT_DIR, capture_output=True, text=True, timeout=600, env=env)
     assert result.returncode == 0, f"dbt {' '.join(args)} failed:\n{result.stdout[-6000:]}"
@@ -333,8 +699,9 @@ def dbt_env(tmp_path_factory):
 
 def model_relations(manifest: dict) -> list[tuple[str, str]]:
     """(schema, name) of every dbt model of the project."""
-    return sorted((node["schema"], node["name"]) for node in manifest["nodes"].values()
-                  if node["resource_type"] == "model")
+    return sorted(
+        (node["schema"], node["name"]) for node in manifest["nodes"].values() if node["resource_type"] == "model"
+    )
 
 
 def differences(incremental: Path, full: Path, relations: list[tuple[str, str]]) -> dict[str, tuple[int, int]]:
@@ -344,10 +711,15 @@ def differences(incremental: Path, full: Path, relations: list[tuple[str, str]])
         con.execute(f"attach '{incremental}' as incremental (read_only)")
         con.execute(f"attach '{full}' as full_refresh (read_only)")
         for schema, name in relations:
-            columns = [column for (column,) in con.execute(
-                "select column_name from information_schema.columns where table_catalog = 'full_refresh' "
-                "and table_schema = ? and table_name = ? order by ordinal_position", [schema, name]).fetchall()
-                if column not in RUN_COLUMNS]
+            columns = [
+                column
+                for (column,) in con.execute(
+                    "select column_name from information_schema.columns where table_catalog = 'full_refresh' "
+                    "and table_schema = ? and table_name = ? order by ordinal_position",
+                    [schema, name],
+                ).fetchall()
+                if column not in RUN_COLUMNS
+            ]
             select = ", ".join(f'"{column}"' for column in columns)
             a = f'select {select} from incremental."{schema}"."{name}"'
             b = f'select {select} from full_refresh."{schema}"."{name}"'
@@ -367,7 +739,8 @@ def duckdb_runs(dbt_env):
     write_manual_inputs(data_dir, seed=7)  # the marts read the ЦУР's manual inputs
     states = {}
     for number, (batch, load_date) in enumerate(
-            [(BATCH_1, "2024-01-01"), (BATCH_2, "2024-06-04"), (BATCH_3, "2024-07-01")], start=1):
+        [(BATCH_1, "2024-01-01"), (BATCH_2, "2024-06-04"), (BATCH_3, "2024-07-01")], start=1
+    ):
         land(data_dir, batch, load_date)
         shutil.copytree(data_dir, dbt_env / f"lake_{number}")
         if number == 1:
@@ -506,8 +879,11 @@ def test_poll_results_and_calendar(duckdb_runs):
         "where date_day in ('2024-01-03', '2024-04-27', '2024-04-29', '2024-11-02', '2024-12-28') order by 1",
     )
     assert days.values.tolist() == [
-        ["2024-01-03", False, False], ["2024-04-27", True, True], ["2024-04-29", False, False],
-        ["2024-11-02", True, True], ["2024-12-28", True, True],
+        ["2024-01-03", False, False],
+        ["2024-04-27", True, True],
+        ["2024-04-29", False, False],
+        ["2024-11-02", True, True],
+        ["2024-12-28", True, True],
     ]
 
 
@@ -518,8 +894,10 @@ def test_every_column_is_described(duckdb_runs, dbt_env):
     actual = read_duckdb(warehouse, "select table_schema, table_name, column_name from information_schema.columns")
     built = actual.groupby(["table_schema", "table_name"]).column_name.apply(set).to_dict()
     models = [
-        node for node in manifest["nodes"].values()
-        if node["resource_type"] == "model" and {"staging", "intermediate", "core"} & set(node["tags"])
+        node
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "model"
+        and {"staging", "intermediate", "core"} & set(node["tags"])
         and "/manual/" not in node["original_file_path"]
     ]
     assert len(models) == 27
@@ -573,11 +951,14 @@ def test_postgres_incremental_builds_match_duckdb(duckdb_runs, postgres_schema, 
         assert list(on_postgres.columns) == list(on_duckdb.columns)
         pd.testing.assert_frame_equal(
             sorted_frame(on_postgres[columns], keys).apply(comparable),
-            sorted_frame(on_duckdb[columns], keys).apply(comparable), check_dtype=False)
+            sorted_frame(on_duckdb[columns], keys).apply(comparable),
+            check_dtype=False,
+        )
 
 
 def comparable(series: pd.Series) -> pd.Series:
     """Values of either engine in one form: dates and timestamps as text, numbers as floats, None for missing."""
+
     def value(v):
         if v is None or (not isinstance(v, str) and pd.isna(v)):
             return None
@@ -586,4 +967,5 @@ def comparable(series: pd.Series) -> pd.Series:
         if isinstance(v, bool) or not hasattr(v, "as_integer_ratio") and not hasattr(v, "as_tuple"):
             return v
         return float(v)
+
     return series.astype(object).map(value)

@@ -17,10 +17,20 @@ LOAD_TIME = datetime(2025, 6, 1, 12, 0)
 
 
 def pos_record(created: str, event_at: str | None = None) -> dict:
-    return {"id": "POS-64-1", "regionCode": "64", "oktmo": "63701000", "opaId": "64-OMSU-63701000", "is59FZ": False,
-            "categoryCode": "roads.01", "text": "Яма", "createdAt": created, "status": "registered",
-            "updatedAt": created, "author": {"name": "Сидоров Пётр"},
-            "statusHistory": [{"status": "registered", "at": event_at or created, "opaId": "64-OMSU-63701000"}]}
+    return {
+        "id": "POS-64-1",
+        "regionCode": "64",
+        "oktmo": "63701000",
+        "opaId": "64-OMSU-63701000",
+        "is59FZ": False,
+        "categoryCode": "roads.01",
+        "text": "Яма",
+        "createdAt": created,
+        "status": "registered",
+        "updatedAt": created,
+        "author": {"name": "Сидоров Пётр"},
+        "statusHistory": [{"status": "registered", "at": event_at or created, "opaId": "64-OMSU-63701000"}],
+    }
 
 
 def reasons(records: list[dict], window=None) -> list[str]:
@@ -47,22 +57,37 @@ def test_timestamps_outside_the_window_are_quarantined_in_records_and_histories(
     assert reasons([pos_record("2025-06-02T11:59:59Z")]) == []  # within a day after the load
     assert reasons([pos_record("2025-06-02T12:00:01Z")]) == [
         "created_at: 2025-06-02T12:00:01Z is later than 2025-06-02 12:00 UTC, the load time plus "
-        "CUR_LATEST_TIMESTAMP_AHEAD_HOURS"]
+        "CUR_LATEST_TIMESTAMP_AHEAD_HOURS"
+    ]
     assert reasons([pos_record("1900-01-01T00:00:00Z")]) == [
-        "created_at: 1900-01-01T00:00:00Z is before 2000-01-01, the earliest plausible date (CUR_EARLIEST_TIMESTAMP)"]
+        "created_at: 1900-01-01T00:00:00Z is before 2000-01-01, the earliest plausible date (CUR_EARLIEST_TIMESTAMP)"
+    ]
     assert reasons([pos_record("2025-01-01T00:00:00Z", event_at="2031-01-01T00:00:00Z")]) == [
         "event_at: 2031-01-01T00:00:00Z is later than 2025-06-02 12:00 UTC, the load time plus "
-        "CUR_LATEST_TIMESTAMP_AHEAD_HOURS"]
+        "CUR_LATEST_TIMESTAMP_AHEAD_HOURS"
+    ]
     # a wider window lets 1995 in
     assert reasons([pos_record("1995-05-01T00:00:00Z")], (datetime(1990, 1, 1), datetime(2026, 1, 1))) == []
 
 
 def test_texts_a_spreadsheet_would_run_are_neutralised():
-    table = pa.table({"text": ["=HYPERLINK(\"x\")", "+cmd|' /C calc'!A0", "-2+3", "@SUM(1)", "\tx", "Яма", None,
-                               "a=b"], "_extra": ["=not landed text"] * 8})
+    table = pa.table(
+        {
+            "text": ['=HYPERLINK("x")', "+cmd|' /C calc'!A0", "-2+3", "@SUM(1)", "\tx", "Яма", None, "a=b"],
+            "_extra": ["=not landed text"] * 8,
+        }
+    )
     safe = conform.formula_safe(table)
-    assert safe["text"].to_pylist() == ["'=HYPERLINK(\"x\")", "'+cmd|' /C calc'!A0", "'-2+3", "'@SUM(1)", "'\tx", "Яма",
-                                        None, "a=b"]
+    assert safe["text"].to_pylist() == [
+        '\'=HYPERLINK("x")',
+        "'+cmd|' /C calc'!A0",
+        "'-2+3",
+        "'@SUM(1)",
+        "'\tx",
+        "Яма",
+        None,
+        "a=b",
+    ]
     assert safe["_extra"].to_pylist() == table["_extra"].to_pylist()
 
 

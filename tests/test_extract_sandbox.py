@@ -35,8 +35,15 @@ SCALE = 2500
 # The module's clean server shows the data as of this «now»; the incremental test moves it forward.
 EARLY_NOW = "2025-09-01T00:00:00Z"
 ALL_FAULTS = {
-    "seed": 7, "rate_429": 0.08, "retry_after_s": 1, "rate_5xx": 0.08, "slow_rate": 0.04, "slow_s": 1.5,
-    "reset_rate": 0.06, "duplicate_rate": 0.12, "malformed_rate": 0.12,
+    "seed": 7,
+    "rate_429": 0.08,
+    "retry_after_s": 1,
+    "rate_5xx": 0.08,
+    "slow_rate": 0.04,
+    "slow_s": 1.5,
+    "reset_rate": 0.06,
+    "duplicate_rate": 0.12,
+    "malformed_rate": 0.12,
 }
 API_TABLES = {  # table → (API path, id column, child table, child id column)
     "pos_messages": ("/pos/v1/messages", "message_id", "pos_message_events"),
@@ -142,15 +149,21 @@ def faulty_load(sandbox, tmp_path_factory):
             for table in ("pos_messages", "incidents")
         }
         yield {
-            "data": data, "result": result, "truth": truth, "truth_events": truth_events,
-            "personal": personal, "elapsed": elapsed,
+            "data": data,
+            "result": result,
+            "truth": truth,
+            "truth_events": truth_events,
+            "personal": personal,
+            "elapsed": elapsed,
         }
 
 
 def metadata(result, table: str) -> dict:
     (materialization,) = [
-        m for node in {a.op.name for a in [*API_ASSETS.values(), *FILE_ASSETS.values()]}
-        for m in result.asset_materializations_for_node(node) if m.asset_key.path == ["raw", table]
+        m
+        for node in {a.op.name for a in [*API_ASSETS.values(), *FILE_ASSETS.values()]}
+        for m in result.asset_materializations_for_node(node)
+        if m.asset_key.path == ["raw", table]
     ]
     return {k: v.value for k, v in materialization.metadata.items()}
 
@@ -344,8 +357,15 @@ def test_incremental_loads_pick_up_new_and_updated_records(clean_server, tmp_pat
 def test_backfill_of_a_date_range_from_the_cli(clean_server, tmp_path, monkeypatch):
     use_data_dir(monkeypatch, tmp_path / "data")
     command = [
-        str(Path(sys.executable).parent / "dagster"), "asset", "materialize", "-m", "dagster_project.defs.extract",
-        "--select", "raw/pos_messages,raw/pos_message_events", "--partition-range", "2025-03-01...2025-03-31",
+        str(Path(sys.executable).parent / "dagster"),
+        "asset",
+        "materialize",
+        "-m",
+        "dagster_project.defs.extract",
+        "--select",
+        "raw/pos_messages,raw/pos_message_events",
+        "--partition-range",
+        "2025-03-01...2025-03-31",
     ]
     env = {**os.environ, "POS_BASE_URL": f"{clean_server}/pos/v1", "DAGSTER_HOME": str(tmp_path / "dagster")}
     (tmp_path / "dagster").mkdir()

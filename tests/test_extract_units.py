@@ -95,11 +95,18 @@ def landed_rows(spec, items: list, path: str = "json") -> tuple[list[dict], list
 
 def pos_message(**overrides) -> dict:
     message = {
-        "id": "POS-64-00000001", "regionCode": "64", "oktmo": "63701000", "opaId": "64-ROIV-zhkh", "is59FZ": False,
-        "categoryCode": "housing.01", "subcategoryCode": None,
-        "text": "Прошу перезвонить на 8 912 345 67 89, Сидоров Пётр", "address": "г. Саратов, ул. Мира, д. 1",
+        "id": "POS-64-00000001",
+        "regionCode": "64",
+        "oktmo": "63701000",
+        "opaId": "64-ROIV-zhkh",
+        "is59FZ": False,
+        "categoryCode": "housing.01",
+        "subcategoryCode": None,
+        "text": "Прошу перезвонить на 8 912 345 67 89, Сидоров Пётр",
+        "address": "г. Саратов, ул. Мира, д. 1",
         "author": {"name": "Сидоров Пётр Ильич", "phone": "+7 912 345-67-89", "email": "p.sidorov@mail.ru"},
-        "createdAt": "2025-01-10T08:00:00Z", "status": "answered",
+        "createdAt": "2025-01-10T08:00:00Z",
+        "status": "answered",
         "statusHistory": [
             {"status": "registered", "at": "2025-01-10T08:00:00Z", "opaId": "64-ROIV-zhkh"},
             {"status": "answered", "at": "2025-01-11T09:30:00+03:00", "opaId": "64-ROIV-zhkh"},
@@ -160,11 +167,19 @@ def test_malformed_records_are_rejected_with_a_reason(overrides, reason):
 
 def incident(**overrides) -> dict:
     record = {
-        "id": "INC-65-00000002", "regionCode": "65", "oktmo": "64701000", "platform": "telegram",
-        "postUrl": "https://t.me/sakh_ivan88/1234", "author": {"handle": "sakh_ivan88", "name": "Иван Ким"},
-        "text": "Опять нет света, @sakh_ivan88 пишет", "categoryCode": "energy.01",
-        "publishedAt": "2025-01-01T01:00:00Z", "detectedAt": "2025-01-01T02:00:00Z", "reactionAt": None,
-        "agencyId": "65-ROIV-energy", "status": "registered",
+        "id": "INC-65-00000002",
+        "regionCode": "65",
+        "oktmo": "64701000",
+        "platform": "telegram",
+        "postUrl": "https://t.me/sakh_ivan88/1234",
+        "author": {"handle": "sakh_ivan88", "name": "Иван Ким"},
+        "text": "Опять нет света, @sakh_ivan88 пишет",
+        "categoryCode": "energy.01",
+        "publishedAt": "2025-01-01T01:00:00Z",
+        "detectedAt": "2025-01-01T02:00:00Z",
+        "reactionAt": None,
+        "agencyId": "65-ROIV-energy",
+        "status": "registered",
         "statusHistory": [{"status": "registered", "at": "2025-01-01T02:00:00Z", "agencyId": "65-ROIV-energy"}],
         "updatedAt": "2025-01-01T02:00:00Z",
     }
@@ -173,8 +188,14 @@ def incident(**overrides) -> dict:
 
 def test_poll_explodes_into_option_rows_and_incident_hides_the_author():
     poll = {
-        "id": "POLL-64-00001", "regionCode": "64", "oktmo": None, "title": "Благоустройство", "question": "Что?",
-        "startedAt": "2024-05-01T00:00:00Z", "endedAt": "2024-05-20T00:00:00Z", "updatedAt": "2024-05-20T00:00:00Z",
+        "id": "POLL-64-00001",
+        "regionCode": "64",
+        "oktmo": None,
+        "title": "Благоустройство",
+        "question": "Что?",
+        "startedAt": "2024-05-01T00:00:00Z",
+        "endedAt": "2024-05-20T00:00:00Z",
+        "updatedAt": "2024-05-20T00:00:00Z",
         "options": [{"id": "1", "text": "Парк", "votes": 10}, {"id": "2", "text": "Сквер", "votes": 5}],
     }
     for path in WIRE_PATHS:
@@ -249,7 +270,8 @@ def test_api_load_quarantines_a_persistently_bad_record_masked_and_commits_the_c
     assert Counter(r.get("cursor") for r in requests) == {None: 2, "c1": 1}
     with duckdb.connect(str(paths.warehouse_path())) as con:
         ((record_key, reason, payload),) = con.execute(
-            "select record_key, reason, payload_masked from ops.quarantine").fetchall()
+            "select record_key, reason, payload_masked from ops.quarantine"
+        ).fetchall()
         assert con.execute("select cursor_value, page_cursor from ops.extract_cursor").fetchall() == [
             ("2025-01-03T00:00:00.000000Z", None)
         ]
@@ -257,19 +279,39 @@ def test_api_load_quarantines_a_persistently_bad_record_masked_and_commits_the_c
     assert "sakh_ivan88" not in payload and "Ким" not in payload
 
     # The next incremental load starts from the cursor minus the lookback window.
-    extract_api(INCIDENTS, client, LoadResult(INCIDENTS.name), key=KEY, run_id="r2", page_size=2,
-                commit_every_records=1, lookback=timedelta(hours=1))
+    extract_api(
+        INCIDENTS,
+        client,
+        LoadResult(INCIDENTS.name),
+        key=KEY,
+        run_id="r2",
+        page_size=2,
+        commit_every_records=1,
+        lookback=timedelta(hours=1),
+    )
     assert requests[-2]["updated_since"] == "2025-01-02T23:00:00.000000Z"
 
 
 # --- file sources -------------------------------------------------------------------------------
 
 SED_ROW = {
-    "Рег. номер": "ОГ-64-00000001", "Дата регистрации": "10.01.2025 09:15", "Код классификатора": "0005.0005.0055.1122",
-    "Код региона": "64", "ОКТМО": "63701000", "Код органа": "64-ROIV-zhkh", "Заявитель": "Сидоров Пётр Ильич",
-    "Телефон": "+7 912 345-67-89", "Эл. почта": "", "Адрес": "г. Саратов, ул. Мира, д. 1",
-    "Текст обращения": "Течёт крыша", "Статус": "дан ответ", "Дата продления": "", "Кол-во перенаправлений": "0",
-    "Дата перенаправления": "", "Дата ответа": "20.01.2025 10:00", "Повторное": "нет",
+    "Рег. номер": "ОГ-64-00000001",
+    "Дата регистрации": "10.01.2025 09:15",
+    "Код классификатора": "0005.0005.0055.1122",
+    "Код региона": "64",
+    "ОКТМО": "63701000",
+    "Код органа": "64-ROIV-zhkh",
+    "Заявитель": "Сидоров Пётр Ильич",
+    "Телефон": "+7 912 345-67-89",
+    "Эл. почта": "",
+    "Адрес": "г. Саратов, ул. Мира, д. 1",
+    "Текст обращения": "Течёт крыша",
+    "Статус": "дан ответ",
+    "Дата продления": "",
+    "Кол-во перенаправлений": "0",
+    "Дата перенаправления": "",
+    "Дата ответа": "20.01.2025 10:00",
+    "Повторное": "нет",
     "Дата выгрузки": "20.01.2025 23:59",
 }
 
@@ -345,11 +387,24 @@ def test_bad_files_are_detected_and_rejected_not_misparsed(writer_kwargs, reason
 
 def test_extra_columns_are_kept_and_cp1251_portal_files_are_read(tmp_path):
     portal_row = {
-        "Номер": "P64-00000001", "Портал": "Наш город — Саратов", "Дата создания": "10.01.2025 09:15",
-        "Категория": "roads.01", "Подкатегория": "roads.01.01", "ОКТМО": "63701000", "Исполнитель": "64-OMSU-x",
-        "Заявитель": "Сидоров Пётр Ильич", "Телефон": "", "Эл. почта": "p.sidorov@mail.ru", "Адрес": "ул. Мира, 1",
-        "Текст": "Яма", "Статус": "возвращено на доработку", "Дата ответа": "", "Возвратов на доработку": "1",
-        "Оценка": "", "Дата изменения": "12.01.2025 10:00", "Комментарий оператора": "звонил 89991234567",
+        "Номер": "P64-00000001",
+        "Портал": "Наш город — Саратов",
+        "Дата создания": "10.01.2025 09:15",
+        "Категория": "roads.01",
+        "Подкатегория": "roads.01.01",
+        "ОКТМО": "63701000",
+        "Исполнитель": "64-OMSU-x",
+        "Заявитель": "Сидоров Пётр Ильич",
+        "Телефон": "",
+        "Эл. почта": "p.sidorov@mail.ru",
+        "Адрес": "ул. Мира, 1",
+        "Текст": "Яма",
+        "Статус": "возвращено на доработку",
+        "Дата ответа": "",
+        "Возвратов на доработку": "1",
+        "Оценка": "",
+        "Дата изменения": "12.01.2025 10:00",
+        "Комментарий оператора": "звонил 89991234567",
     }
     write_csv(paths.inbox_dir("portal") / "portal_64_20250112.csv", [portal_row], encoding="cp1251")
     result = LoadResult(PORTAL_APPEALS.name)
@@ -396,9 +451,7 @@ def test_a_run_killed_after_landing_does_not_land_the_file_again_and_keeps_its_q
 
 def test_file_asset_materializes_without_config_and_reports_reconciled_counts():
     write_csv(paths.inbox_dir("sed") / "sed_64_20250120.csv", [SED_ROW])
-    result = materialize(
-        [FILE_ASSETS["sed_appeals"]], resources={"inbox": InboxResource(), "pii": PiiResource()}
-    )
+    result = materialize([FILE_ASSETS["sed_appeals"]], resources={"inbox": InboxResource(), "pii": PiiResource()})
     assert result.success
     (materialization,) = result.asset_materializations_for_node("raw_sed_appeals")
     assert materialization.metadata["landed"].value == 1 and materialization.metadata["records"].value == 1
@@ -441,8 +494,9 @@ def test_a_partitioned_file_run_loads_the_exports_of_its_days_only():
     assert sorted(p.name for p in pending_files(inbox)) == ["sed_64_20250119.csv", "sed_64_20250121.csv"]
     # the operational (unpartitioned) run takes every pending file
     assert materialize([FILE_ASSETS["sed_appeals"]], resources=resources).success
-    assert sorted(r["appeal_id"] for r in landed("sed_appeals")) == [f"ОГ-64-{d}" for d in ("20250119", "20250120",
-                                                                                               "20250121")]
+    assert sorted(r["appeal_id"] for r in landed("sed_appeals")) == [
+        f"ОГ-64-{d}" for d in ("20250119", "20250120", "20250121")
+    ]
 
 
 def test_every_extraction_asset_is_daily_partitioned_and_backfills_in_one_run():
@@ -503,9 +557,11 @@ def _identity_corpus(count: int) -> list[dict]:
     handles = ["@sakh_ivan88", "Sakh_Ivan88", " @@x ", "", None]
     corpus = []
     for _ in range(count):
+
         def pick(values):
             value = rng.choice(values)
             return value if value is None else rng.choice(spaces) + value + rng.choice(spaces)
+
         corpus.append({"phone": pick(phones), "email": pick(emails), "handle": pick(handles), "name": pick(names)})
     return corpus
 
@@ -556,9 +612,14 @@ def test_the_mask_gate_opens_wherever_mask_text_changes_a_text():
         rng.shuffle(parts)
         texts.append(rng.choice([" ", ", ", ""]).join(parts))
         known.append(tuple(v for v in (identity["phone"], identity["email"], identity["name"]) if v and v.strip()))
-    table = pa.table({"text": pa.array(texts, pa.string()),
-                      "_known": pii.known_patterns_array([pa.array([i[k] for i in identities], pa.string())
-                                                          for k in ("phone", "email", "name")])})
+    table = pa.table(
+        {
+            "text": pa.array(texts, pa.string()),
+            "_known": pii.known_patterns_array(
+                [pa.array([i[k] for i in identities], pa.string()) for k in ("phone", "email", "name")]
+            ),
+        }
+    )
     with duckdb.connect() as con:
         con.register("texts", table)
         gates = [row[0] for row in con.execute(f"select {pii.sql_mask_gate(['text'], '_known')} from texts").fetchall()]
@@ -603,8 +664,10 @@ with warehouse.lock("test holder", run_id="other-run"):
 def test_a_batch_whose_commit_cannot_get_the_lock_lands_nothing_and_its_retry_lands_it_once(monkeypatch):
     """A step retried after a lock timeout at a batch's commit must not land that batch twice (found at 1M under load:
     20 000 raw rows twice, caught by the raw check unique_version)."""
-    pages = {None: [incident(), incident(id="INC-65-00000003", updatedAt="2025-01-02T00:00:00Z")],
-             "c1": [incident(id="INC-65-00000004", updatedAt="2025-01-03T00:00:00Z")]}
+    pages = {
+        None: [incident(), incident(id="INC-65-00000003", updatedAt="2025-01-02T00:00:00Z")],
+        "c1": [incident(id="INC-65-00000004", updatedAt="2025-01-03T00:00:00Z")],
+    }
 
     def handler(request: httpx.Request) -> httpx.Response:
         cursor = request.url.params.get("cursor")
@@ -625,8 +688,9 @@ def test_a_batch_whose_commit_cannot_get_the_lock_lands_nothing_and_its_retry_la
     monkeypatch.setattr(warehouse, "connect", connect_while_another_run_holds_the_lock_at_the_second_commit)
     try:
         with pytest.raises(warehouse.WarehouseLocked):
-            extract_api(INCIDENTS, client, LoadResult(INCIDENTS.name), key=KEY, run_id="r1", page_size=2,
-                        commit_every_records=1)
+            extract_api(
+                INCIDENTS, client, LoadResult(INCIDENTS.name), key=KEY, run_id="r1", page_size=2, commit_every_records=1
+            )
         assert sorted(row["incident_id"] for row in landed("incidents")) == ["INC-65-00000002", "INC-65-00000003"]
     finally:
         for holder in holders:
@@ -634,9 +698,13 @@ def test_a_batch_whose_commit_cannot_get_the_lock_lands_nothing_and_its_retry_la
             holder.wait()
     monkeypatch.setattr(warehouse, "connect", real_connect)
     # The step's retry: the same run resumes from the first batch's committed cursor.
-    extract_api(INCIDENTS, client, LoadResult(INCIDENTS.name), key=KEY, run_id="r1", page_size=2,
-                commit_every_records=1)
+    extract_api(
+        INCIDENTS, client, LoadResult(INCIDENTS.name), key=KEY, run_id="r1", page_size=2, commit_every_records=1
+    )
     versions = Counter((row["incident_id"], row["updated_at"]) for row in landed("incidents"))
     assert sorted(incident_id for incident_id, _ in versions) == [
-        "INC-65-00000002", "INC-65-00000003", "INC-65-00000004"]
+        "INC-65-00000002",
+        "INC-65-00000003",
+        "INC-65-00000004",
+    ]
     assert set(versions.values()) == {1}

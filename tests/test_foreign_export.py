@@ -32,14 +32,36 @@ from dagster_project.lib import held_loads, paths
 pytestmark = pytest.mark.integration
 
 EXAMPLE = paths.REPO_ROOT / "docs" / "examples" / "mapping_portal_elektronnaya_priemnaya.yaml"
-FOREIGN_HEADER = ["ID обращения", "Поступило", "Рубрика", "Район", "Ответственный", "ФИО", "Телефон для связи",
-                  "E-mail", "Место", "Суть обращения", "Состояние", "Ответ дан", "Оценка заявителя", "Изменено"]
-RUBRICS = {"Отопление": 3, "Вода и канализация": 3, "Управляющие компании": 10, "Ямы на дорогах": 10,
-           "Уборка снега": 3, "Вывоз мусора": 3}  # → seeds/categories.csv deadline_working_days
+FOREIGN_HEADER = [
+    "ID обращения",
+    "Поступило",
+    "Рубрика",
+    "Район",
+    "Ответственный",
+    "ФИО",
+    "Телефон для связи",
+    "E-mail",
+    "Место",
+    "Суть обращения",
+    "Состояние",
+    "Ответ дан",
+    "Оценка заявителя",
+    "Изменено",
+]
+RUBRICS = {
+    "Отопление": 3,
+    "Вода и канализация": 3,
+    "Управляющие компании": 10,
+    "Ямы на дорогах": 10,
+    "Уборка снега": 3,
+    "Вывоз мусора": 3,
+}  # → seeds/categories.csv deadline_working_days
 UNMAPPED_RUBRICS = ("Парковки", "Шум во дворе")  # land as the «не определено» category: 10 working days
 DEFAULT_WORKING_DAYS = 10
-PLACES = {"37": ("г. Иваново", "Администрация города Иваново"),
-          "65": ("г. Южно-Сахалинск", "Министерство ЖКХ Сахалинской области")}
+PLACES = {
+    "37": ("г. Иваново", "Администрация города Иваново"),
+    "65": ("г. Южно-Сахалинск", "Министерство ЖКХ Сахалинской области"),
+}
 FOREIGN_FORMAT = "%Y-%m-%d %H:%M"
 CONTRACT_FORMAT = "%d.%m.%Y %H:%M"
 WINDOW_DAYS = 30  # dbt var repeat_window_days
@@ -55,9 +77,17 @@ def foreign_appeals(rng: random.Random) -> list[dict]:
     citizens = [(f"Заявитель {i} Иванович", f"8 (9{i:02d}) 555-{i:02d}-{i % 7:02d}") for i in range(40)]
 
     def add(region, registered, rubric, citizen, answered=None, status=None):
-        appeals.append({"id": f"E{region}-{len(appeals) + 1:04d}", "region": region, "registered": registered,
-                        "rubric": rubric, "citizen": citizens[citizen], "answered": answered,
-                        "status": status or ("Отвечено" if answered else rng.choice(["Принято", "На исполнении"]))})
+        appeals.append(
+            {
+                "id": f"E{region}-{len(appeals) + 1:04d}",
+                "region": region,
+                "registered": registered,
+                "rubric": rubric,
+                "citizen": citizens[citizen],
+                "answered": answered,
+                "status": status or ("Отвечено" if answered else rng.choice(["Принято", "На исполнении"])),
+            }
+        )
 
     start = dt.datetime(2012, 1, 1)
     for _ in range(300):
@@ -72,8 +102,15 @@ def foreign_appeals(rng: random.Random) -> list[dict]:
         add(region, registered, rubric, rng.randrange(len(citizens)), answered)
     # the zone changes, midnight and month boundaries, by hand
     for region in ("37", "65"):
-        for local in ("2014-10-26 00:30", "2014-10-26 03:30", "2014-10-25 23:30", "2012-12-31 23:30",
-                      "2013-01-01 00:30", "2014-02-28 23:59", "2014-03-01 00:00"):
+        for local in (
+            "2014-10-26 00:30",
+            "2014-10-26 03:30",
+            "2014-10-25 23:30",
+            "2012-12-31 23:30",
+            "2013-01-01 00:30",
+            "2014-02-28 23:59",
+            "2014-03-01 00:00",
+        ):
             registered = dt.datetime.fromisoformat(local)
             add(region, registered, "Отопление", 0, registered + dt.timedelta(days=2, hours=3))
     # simultaneous appeals of one citizen in one rubric, one answered: neither is a reaction to the other's answer
@@ -105,9 +142,24 @@ def foreign_csv(appeals: list[dict], encoding: str) -> bytes:
     for a in appeals:
         district, agency = PLACES[a["region"]]
         answered = a["answered"].strftime(FOREIGN_FORMAT) if a["answered"] else ""
-        writer.writerow([a["id"], a["registered"].strftime(FOREIGN_FORMAT), a["rubric"], district, agency,
-                         a["citizen"][0], a["citizen"][1], "", "ул. Советская, 10", "Просьба разобраться",
-                         a["status"], answered, "", answered or a["registered"].strftime(FOREIGN_FORMAT)])
+        writer.writerow(
+            [
+                a["id"],
+                a["registered"].strftime(FOREIGN_FORMAT),
+                a["rubric"],
+                district,
+                agency,
+                a["citizen"][0],
+                a["citizen"][1],
+                "",
+                "ул. Советская, 10",
+                "Просьба разобраться",
+                a["status"],
+                answered,
+                "",
+                answered or a["registered"].strftime(FOREIGN_FORMAT),
+            ]
+        )
     return buffer.getvalue().encode(encoding)
 
 
@@ -141,15 +193,28 @@ def contract_appeals() -> dict[str, list[dict]]:
     for i in range(8):
         registered = dt.datetime(2025, 2, 25, 10, 0) + dt.timedelta(days=i)
         answered = registered + dt.timedelta(days=10 + 3 * i) if i % 3 else None
-        sed.append({
-            "Рег. номер": f"ОГ-56-{i:04d}", "Дата регистрации": registered.strftime(CONTRACT_FORMAT),
-            "Код классификатора": "0005.0005.0055.1122", "Код региона": "56", "ОКТМО": "53701000",
-            "Код органа": "56-ROIV-minstroy", "Заявитель": f"Сидоров {i}", "Телефон": f"+7 922 000-00-{i:02d}",
-            "Эл. почта": "", "Адрес": "ул. Мира, 2", "Текст обращения": "Течёт крыша",
-            "Статус": "дан ответ" if answered else "на рассмотрении", "Дата продления": "",
-            "Кол-во перенаправлений": "0", "Дата перенаправления": "",
-            "Дата ответа": answered.strftime(CONTRACT_FORMAT) if answered else "", "Повторное": "нет",
-            "Дата выгрузки": "05.04.2025 23:59"})
+        sed.append(
+            {
+                "Рег. номер": f"ОГ-56-{i:04d}",
+                "Дата регистрации": registered.strftime(CONTRACT_FORMAT),
+                "Код классификатора": "0005.0005.0055.1122",
+                "Код региона": "56",
+                "ОКТМО": "53701000",
+                "Код органа": "56-ROIV-minstroy",
+                "Заявитель": f"Сидоров {i}",
+                "Телефон": f"+7 922 000-00-{i:02d}",
+                "Эл. почта": "",
+                "Адрес": "ул. Мира, 2",
+                "Текст обращения": "Течёт крыша",
+                "Статус": "дан ответ" if answered else "на рассмотрении",
+                "Дата продления": "",
+                "Кол-во перенаправлений": "0",
+                "Дата перенаправления": "",
+                "Дата ответа": answered.strftime(CONTRACT_FORMAT) if answered else "",
+                "Повторное": "нет",
+                "Дата выгрузки": "05.04.2025 23:59",
+            }
+        )
     return {"portal": portal, "sed": sed}
 
 
@@ -170,36 +235,80 @@ def expected_appeals(foreign: list[dict], contract: dict[str, list[dict]]) -> pd
         region = a["region"]
         working_days = RUBRICS.get(a["rubric"], DEFAULT_WORKING_DAYS)
         _, deadline_at = expected_deadline(region, a["registered"].date(), working_days)
-        rows.append((region, a["registered"].date().replace(day=1), local_to_utc(region, a["registered"]),
-                     local_to_utc(region, a["answered"]) if a["answered"] else None, deadline_at,
-                     a["citizen"], a["rubric"] if a["rubric"] in RUBRICS else None,
-                     local_to_utc(region, a["answered"] or a["registered"])))
+        rows.append(
+            (
+                region,
+                a["registered"].date().replace(day=1),
+                local_to_utc(region, a["registered"]),
+                local_to_utc(region, a["answered"]) if a["answered"] else None,
+                deadline_at,
+                a["citizen"],
+                a["rubric"] if a["rubric"] in RUBRICS else None,
+                local_to_utc(region, a["answered"] or a["registered"]),
+            )
+        )
     for r in contract["portal"]:
         registered = dt.datetime.strptime(r["Дата создания"], CONTRACT_FORMAT)
         answered = dt.datetime.strptime(r["Дата ответа"], CONTRACT_FORMAT) if r["Дата ответа"] else None
         _, deadline_at = expected_deadline("64", registered.date(), 10)  # roads.01
-        rows.append(("64", registered.date().replace(day=1), local_to_utc("64", registered),
-                     local_to_utc("64", answered) if answered else None, deadline_at, r["Заявитель"], "roads.01",
-                     local_to_utc("64", dt.datetime.strptime(r["Дата изменения"], CONTRACT_FORMAT))))
+        rows.append(
+            (
+                "64",
+                registered.date().replace(day=1),
+                local_to_utc("64", registered),
+                local_to_utc("64", answered) if answered else None,
+                deadline_at,
+                r["Заявитель"],
+                "roads.01",
+                local_to_utc("64", dt.datetime.strptime(r["Дата изменения"], CONTRACT_FORMAT)),
+            )
+        )
     for r in contract["sed"]:
         registered = dt.datetime.strptime(r["Дата регистрации"], CONTRACT_FORMAT)
         answered = dt.datetime.strptime(r["Дата ответа"], CONTRACT_FORMAT) if r["Дата ответа"] else None
         _, deadline_at = expected_deadline("56", registered.date(), None)  # 59-ФЗ: 30 calendar days
-        rows.append(("56", registered.date().replace(day=1), local_to_utc("56", registered),
-                     local_to_utc("56", answered) if answered else None, deadline_at, r["Заявитель"], "housing.03",
-                     local_to_utc("56", dt.datetime.strptime(r["Дата выгрузки"], CONTRACT_FORMAT))))
-    frame = pd.DataFrame(rows, columns=["region_code", "month_start", "registered_at", "answered_at", "deadline_at",
-                                        "citizen", "category", "updated_at"])
+        rows.append(
+            (
+                "56",
+                registered.date().replace(day=1),
+                local_to_utc("56", registered),
+                local_to_utc("56", answered) if answered else None,
+                deadline_at,
+                r["Заявитель"],
+                "housing.03",
+                local_to_utc("56", dt.datetime.strptime(r["Дата выгрузки"], CONTRACT_FORMAT)),
+            )
+        )
+    frame = pd.DataFrame(
+        rows,
+        columns=[
+            "region_code",
+            "month_start",
+            "registered_at",
+            "answered_at",
+            "deadline_at",
+            "citizen",
+            "category",
+            "updated_at",
+        ],
+    )
     frame["is_answered"] = frame.answered_at.notna()
     frame["is_answered_on_time"] = frame.is_answered & (frame.answered_at <= frame.deadline_at)
     # полнота: answered, and no appeal of the same citizen in the same known category registered strictly after the
     # answer and at most 30 days after it
     complete = []
     for row in frame.itertuples():
-        later = frame[(frame.citizen == row.citizen) & (frame.category == row.category) & frame.category.notna()
-                      & (frame.registered_at > row.answered_at)
-                      & (frame.registered_at <= row.answered_at + dt.timedelta(days=WINDOW_DAYS))] \
-            if row.is_answered and row.category is not None else frame.iloc[0:0]
+        later = (
+            frame[
+                (frame.citizen == row.citizen)
+                & (frame.category == row.category)
+                & frame.category.notna()
+                & (frame.registered_at > row.answered_at)
+                & (frame.registered_at <= row.answered_at + dt.timedelta(days=WINDOW_DAYS))
+            ]
+            if row.is_answered and row.category is not None
+            else frame.iloc[0:0]
+        )
         complete.append(bool(row.is_answered) and later.empty)
     frame["is_complete"] = complete
     as_of = frame.updated_at.max()
@@ -234,15 +343,21 @@ def pipeline(tmp_path_factory):
         warehouse = data / "warehouse.duckdb"
         with duckdb.connect(str(warehouse), read_only=True) as con:
             state = {
-                "outcomes": con.sql("select region_code, month_start, is_answered, is_answered_on_time, is_complete, "
-                                    "is_open_overdue, category_code from main.appeal_outcomes").df(),
-                "governor": con.sql("select region_code, month_start, received, answered, on_time_share "
-                                    "from main.governor_monthly_summary").df(),
+                "outcomes": con.sql(
+                    "select region_code, month_start, is_answered, is_answered_on_time, is_complete, "
+                    "is_open_overdue, category_code from main.appeal_outcomes"
+                ).df(),
+                "governor": con.sql(
+                    "select region_code, month_start, received, answered, on_time_share "
+                    "from main.governor_monthly_summary"
+                ).df(),
                 "quarantine": con.sql("select source, record_key, reason from ops.quarantine").df(),
                 "files": con.sql("select original_name, outcome, reason from ops.processed_files").df(),
                 "load_log": con.sql("select source, fetched, landed, quarantined from ops.load_log").df(),
-                "unknown": con.sql("select region_code, code_kind, source_code, sum(appeals) as appeals "
-                                   "from main.unknown_codes_monthly group by all").df(),
+                "unknown": con.sql(
+                    "select region_code, code_kind, source_code, sum(appeals) as appeals "
+                    "from main.unknown_codes_monthly group by all"
+                ).df(),
             }
         state["held"] = held_loads.held_parts()
     return result, state, foreign, expected_appeals(foreign, contract), inbox
@@ -251,14 +366,20 @@ def pipeline(tmp_path_factory):
 def test_the_batch_lands_with_exact_counts_and_nothing_is_blocked(pipeline):
     result, state, foreign, expected, inbox = pipeline
     assert result.success
-    failed = [(e.asset_key.to_user_string(), e.check_name) for e in result.get_asset_check_evaluations()
-              if not e.passed and e.severity.value == "ERROR"]
+    failed = [
+        (e.asset_key.to_user_string(), e.check_name)
+        for e in result.get_asset_check_evaluations()
+        if not e.passed and e.severity.value == "ERROR"
+    ]
     assert failed == [] and state["held"] == []
     files = state["files"].set_index("original_name")
     assert files.outcome.to_dict() == {
-        "priemnaya_37_20141231.csv": "processed", "priemnaya_65_20141231.csv": "processed",
-        "portal_64_20250310.csv": "processed", "sed_56_20250405.csv": "processed",
-        "portal_03_20250310.csv": "rejected"}
+        "priemnaya_37_20141231.csv": "processed",
+        "priemnaya_65_20141231.csv": "processed",
+        "portal_64_20250310.csv": "processed",
+        "sed_56_20250405.csv": "processed",
+        "portal_03_20250310.csv": "rejected",
+    }
     assert "wrong encoding utf-16" in files.reason["portal_03_20250310.csv"]
     unknown_status = [a for a in foreign if a["status"] == "Перенаправлено"]
     quarantine = state["quarantine"]
@@ -269,7 +390,8 @@ def test_the_batch_lands_with_exact_counts_and_nothing_is_blocked(pipeline):
     assert log.loc["sed_appeals"].tolist() == [8, 8, 0]
     # every appeal that landed reached the marts, each region's and source's
     assert sorted(state["outcomes"].region_code.value_counts().items()) == sorted(
-        expected.region_code.value_counts().items())
+        expected.region_code.value_counts().items()
+    )
 
 
 def test_unmapped_rubrics_are_counted_as_unknown(pipeline):
@@ -280,8 +402,10 @@ def test_unmapped_rubrics_are_counted_as_unknown(pipeline):
     assert (outcomes.category_code == "unknown").sum() == len(landed_unmapped)
     unknown = state["unknown"]
     categories = unknown[unknown.code_kind == "category"].groupby("source_code").appeals.sum().to_dict()
-    assert categories == {rubric: sum(1 for a in foreign if a["rubric"] == rubric and a["status"] != "Перенаправлено")
-                          for rubric in UNMAPPED_RUBRICS}
+    assert categories == {
+        rubric: sum(1 for a in foreign if a["rubric"] == rubric and a["status"] != "Перенаправлено")
+        for rubric in UNMAPPED_RUBRICS
+    }
     assert set(unknown.code_kind) == {"category"}  # the mapping translated every agency and district
 
 
@@ -302,8 +426,9 @@ def test_numbers_per_region_and_month_equal_an_independent_computation(pipeline)
     assert governor.answered.to_dict() == wanted.is_answered.to_dict()
     denominator = wanted.is_answered + wanted.is_open_overdue
     share = (wanted.is_answered_on_time / denominator).where(denominator > 0).round(4)  # the mart rounds to 4
-    pd.testing.assert_series_equal(governor.on_time_share.astype(float), share.astype(float), check_names=False,
-                                   atol=1e-9)
+    pd.testing.assert_series_equal(
+        governor.on_time_share.astype(float), share.astype(float), check_names=False, atol=1e-9
+    )
 
 
 def test_local_dates_across_the_zone_changes(pipeline):

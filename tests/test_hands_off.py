@@ -10,8 +10,8 @@ printed at the end (from the instance's event log) and the CPU the deployment us
 import csv
 import json
 import os
-import socket
 import shutil
+import socket
 import time
 import uuid
 from datetime import date, datetime, timedelta
@@ -69,10 +69,21 @@ def _hand_made_export(template: Path, target: Path) -> None:
         header, row = reader.fieldnames, next(reader)
     rows = []
     for number_index, number in enumerate(NEW_NUMBERS):
-        rows.append({**row, "Рег. номер": number, "Дата регистрации": f"31.12.2025 {number_index + 8:02d}:15",
-                     "Код региона": "64", "Статус": "Зарегистрировано", "Дата продления": "",
-                     "Кол-во перенаправлений": "0", "Дата перенаправления": "", "Дата ответа": "",
-                     "Повторное": "нет", "Дата выгрузки": "31.12.2025 23:59"})
+        rows.append(
+            {
+                **row,
+                "Рег. номер": number,
+                "Дата регистрации": f"31.12.2025 {number_index + 8:02d}:15",
+                "Код региона": "64",
+                "Статус": "Зарегистрировано",
+                "Дата продления": "",
+                "Кол-во перенаправлений": "0",
+                "Дата перенаправления": "",
+                "Дата ответа": "",
+                "Повторное": "нет",
+                "Дата выгрузки": "31.12.2025 23:59",
+            }
+        )
     partial = target.with_name(target.name + ".part")  # written aside, then renamed in: the sensor never sees half
     with partial.open("w", encoding="utf-8-sig", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=header, delimiter=";", quoting=csv.QUOTE_ALL)
@@ -91,14 +102,25 @@ def _serving(database_url: str, query: str, parameters=None) -> list | None:
 
 
 # The run lifecycle and step events the timeline shows (as Dagster stores them).
-TIMELINE_EVENTS = ("PIPELINE_ENQUEUED", "PIPELINE_DEQUEUED", "PIPELINE_STARTING", "PIPELINE_START", "STEP_START",
-                   "STEP_SUCCESS", "STEP_FAILURE", "PIPELINE_SUCCESS", "PIPELINE_FAILURE")
+TIMELINE_EVENTS = (
+    "PIPELINE_ENQUEUED",
+    "PIPELINE_DEQUEUED",
+    "PIPELINE_STARTING",
+    "PIPELINE_START",
+    "STEP_START",
+    "STEP_SUCCESS",
+    "STEP_FAILURE",
+    "PIPELINE_SUCCESS",
+    "PIPELINE_FAILURE",
+)
 
 
 def _timeline(database_url: str, since_epoch: float) -> str:
     """Every run created after `since_epoch` with its lifecycle and step events, in seconds since then (from the
     instance's PostgreSQL event log): where the latency goes."""
-    rows = _serving(database_url, """
+    rows = _serving(
+        database_url,
+        """
         select r.pipeline_name, substr(r.run_id, 1, 8), extract(epoch from r.create_timestamp), null, null
         from runs r where extract(epoch from r.create_timestamp) >= %(since)s
         union all
@@ -106,9 +128,13 @@ def _timeline(database_url: str, since_epoch: float) -> str:
                e.step_key
         from event_logs e join runs r on r.run_id = e.run_id
         where extract(epoch from r.create_timestamp) >= %(since)s and e.dagster_event_type = any(%(kinds)s)
-        order by 3""", {"since": since_epoch, "kinds": list(TIMELINE_EVENTS)})
-    return "\n".join(f"{float(at) - since_epoch:7.1f} s  {job:<22} {run}  {kind or 'RUN_CREATED'} {step or ''}"
-                      for job, run, at, kind, step in rows or [])
+        order by 3""",
+        {"since": since_epoch, "kinds": list(TIMELINE_EVENTS)},
+    )
+    return "\n".join(
+        f"{float(at) - since_epoch:7.1f} s  {job:<22} {run}  {kind or 'RUN_CREATED'} {step or ''}"
+        for job, run, at, kind, step in rows or []
+    )
 
 
 def _deployment_cpu_s() -> float:
@@ -155,8 +181,12 @@ def test_a_dropped_export_and_changed_api_records_reach_serving_by_themselves(tm
             with DagsterInstance.ephemeral() as instance:
                 assert defs.resolve_job_def("warehouse_build").execute_in_process(instance=instance).success
             print(f"\ninitial load and build: {time.monotonic() - started:.0f} s", flush=True)
-            pos_before = {key for (key,) in _serving(database_url, "select appeal_key from serving.appeals_deidentified "
-                                                                   "where appeal_key like 'pos:%'")}
+            pos_before = {
+                key
+                for (key,) in _serving(
+                    database_url, "select appeal_key from serving.appeals_deidentified where appeal_key like 'pos:%'"
+                )
+            }
 
             # The deployment, as `make up` starts it, with nothing else started by hand. The API schedules fire once,
             # API_TICK_AFTER_S after this (hourly in production): the export's way to serving is measured alone,
@@ -164,9 +194,12 @@ def test_a_dropped_export_and_changed_api_records_reach_serving_by_themselves(tm
             tick = datetime.now(MOSCOW) + timedelta(seconds=API_TICK_AFTER_S, minutes=1)
             tick = tick.replace(second=0, microsecond=0)
             for name, value in {
-                "DAGSTER_HOME": str(tmp_path / "dagster_home"), "CUR_DAGSTER_PG_URL": database_url,
-                "CUR_WEBSERVER_PORT": str(_free_port()), "CUR_CODE_SERVER_PORT": str(_free_port()),
-                "POS_BASE_URL": f"{base_url}/pos/v1", "INCIDENT_BASE_URL": f"{base_url}/im/v1",
+                "DAGSTER_HOME": str(tmp_path / "dagster_home"),
+                "CUR_DAGSTER_PG_URL": database_url,
+                "CUR_WEBSERVER_PORT": str(_free_port()),
+                "CUR_CODE_SERVER_PORT": str(_free_port()),
+                "POS_BASE_URL": f"{base_url}/pos/v1",
+                "INCIDENT_BASE_URL": f"{base_url}/im/v1",
                 "CUR_SCHEDULES_ON": "true",
                 "CUR_CRON_EXTRACT_POS_HOURLY": f"{tick.minute} {tick.hour} * * *",
                 "CUR_CRON_EXTRACT_INCIDENTS_HOURLY": f"{tick.minute} {tick.hour} * * *",
@@ -186,27 +219,39 @@ def test_a_dropped_export_and_changed_api_records_reach_serving_by_themselves(tm
             while time.time() - dropped_at < WAIT_LIMIT_S and not (file_in_serving and api_in_serving):
                 time.sleep(2)
                 if file_in_serving is None:
-                    found = _serving(database_url, "select count(*) from serving.appeals_deidentified "
-                                                   "where appeal_key = any(%s)", (wanted,))
+                    found = _serving(
+                        database_url,
+                        "select count(*) from serving.appeals_deidentified where appeal_key = any(%s)",
+                        (wanted,),
+                    )
                     if found and found[0][0] == len(wanted):
                         file_in_serving, file_cpu_s = time.time(), _deployment_cpu_s() - cpu_at_drop
                 if api_in_serving is None:
-                    pos_now = {key for (key,) in _serving(database_url, "select appeal_key from "
-                                                          "serving.appeals_deidentified where appeal_key like 'pos:%'")}
+                    pos_now = {
+                        key
+                        for (key,) in _serving(
+                            database_url,
+                            "select appeal_key from serving.appeals_deidentified where appeal_key like 'pos:%'",
+                        )
+                    }
                     if pos_now - pos_before:
                         api_in_serving = time.time()
             statuses = _serving(database_url, "select pipeline_name, status from runs order by create_timestamp")
-            (api_tick,) = _serving(database_url, "select min(extract(epoch from create_timestamp)) from runs "
-                                                 "where pipeline_name = 'extract_pos'")[0]
+            (api_tick,) = _serving(
+                database_url,
+                "select min(extract(epoch from create_timestamp)) from runs where pipeline_name = 'extract_pos'",
+            )[0]
             print(f"\ntimeline (s after the drop):\n{_timeline(database_url, dropped_at)}")
         finally:
             deploy.down()
             _admin(database, "drop")
     file_latency = file_in_serving and file_in_serving - dropped_at
     api_latency = api_in_serving and api_tick and api_in_serving - float(api_tick)
-    print(f"\nfreshness latency: export dropped → in serving {file_latency and round(file_latency)} s "
-          f"(the deployment used {file_in_serving and round(file_cpu_s)} s of CPU meanwhile); "
-          f"API schedule tick → in serving {api_latency and round(api_latency)} s; runs: {statuses}")
+    print(
+        f"\nfreshness latency: export dropped → in serving {file_latency and round(file_latency)} s "
+        f"(the deployment used {file_in_serving and round(file_cpu_s)} s of CPU meanwhile); "
+        f"API schedule tick → in serving {api_latency and round(api_latency)} s; runs: {statuses}"
+    )
     assert file_latency is not None, f"the dropped export never reached serving; runs: {statuses}"
     assert api_latency is not None, f"the changed API records never reached serving; runs: {statuses}"
     assert file_latency <= FILE_LATENCY_BOUND_S, f"export dropped → in serving took {file_latency:.0f} s"

@@ -45,8 +45,14 @@ with warehouse.lock("a test writer", run_id="run-of-the-holder"):
 def start_run() -> subprocess.Popen:
     """A run in its own process group (so that kill -9 reaches dbt too), output to a file."""
     log = open(Path(os.environ["DAGSTER_HOME"]) / f"run-{time.monotonic_ns()}.log", "w+")  # noqa: SIM115
-    process = subprocess.Popen([sys.executable, "-c", RUN], stdout=log, stderr=subprocess.STDOUT, text=True,
-                               env=os.environ, start_new_session=True)
+    process = subprocess.Popen(
+        [sys.executable, "-c", RUN],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=os.environ,
+        start_new_session=True,
+    )
     process.log = log
     return process
 
@@ -64,8 +70,9 @@ def finish(process: subprocess.Popen) -> tuple[str, str, str]:
 
 def hold_lock() -> subprocess.Popen:
     """Another writer holding the warehouse lock until a line is written to its stdin."""
-    holder = subprocess.Popen([sys.executable, "-c", HOLDER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                              text=True, env=os.environ)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=os.environ
+    )
     assert holder.stdout.readline().strip() == "locked"
     return holder
 
@@ -77,9 +84,14 @@ def runs_by_status() -> dict[str, DagsterRunStatus]:
 
 @pytest.fixture
 def environment(tmp_path, monkeypatch):
-    for name, value in {"DO_NOT_TRACK": "1", "CUR_DATA_DIR": tmp_path / "data",
-                        "WAREHOUSE_PATH": tmp_path / "warehouse.duckdb", "DAGSTER_HOME": tmp_path / "dagster_home",
-                        "DBT_TARGET_PATH": tmp_path / "target", "DBT_LOG_PATH": tmp_path / "logs"}.items():
+    for name, value in {
+        "DO_NOT_TRACK": "1",
+        "CUR_DATA_DIR": tmp_path / "data",
+        "WAREHOUSE_PATH": tmp_path / "warehouse.duckdb",
+        "DAGSTER_HOME": tmp_path / "dagster_home",
+        "DBT_TARGET_PATH": tmp_path / "target",
+        "DBT_LOG_PATH": tmp_path / "logs",
+    }.items():
         monkeypatch.setenv(name, str(value))
     monkeypatch.delenv("DBT_TARGET", raising=False)
     monkeypatch.delenv("CUR_WAREHOUSE_LOCK_TIMEOUT_S", raising=False)
@@ -99,7 +111,7 @@ def test_a_killed_run_is_marked_failed_and_the_next_run_equals_an_uninterrupted_
         time.sleep(0.2)
     os.killpg(killed.pid, signal.SIGKILL)
     killed.wait()
-    (killed_run_id, status), = runs_by_status().items()
+    ((killed_run_id, status),) = runs_by_status().items()
     assert status == DagsterRunStatus.STARTED  # what the instance says until a sweep looks
 
     # another writer holds the warehouse: with a short timeout the dbt step fails and names it
@@ -129,8 +141,11 @@ def test_a_killed_run_is_marked_failed_and_the_next_run_equals_an_uninterrupted_
     statuses = runs_by_status()
     assert statuses[killed_run_id] == DagsterRunStatus.FAILURE and statuses[run_id] == DagsterRunStatus.SUCCESS
     with DagsterInstance.get() as instance:
-        failure = [record.event_log_entry for record in instance.get_records_for_run(killed_run_id).records
-                   if record.event_log_entry.dagster_event and record.event_log_entry.dagster_event.is_run_failure]
+        failure = [
+            record.event_log_entry
+            for record in instance.get_records_for_run(killed_run_id).records
+            if record.event_log_entry.dagster_event and record.event_log_entry.dagster_event.is_run_failure
+        ]
     assert "ended without finishing it" in failure[0].dagster_event.message
 
     # the warehouse equals an uninterrupted build of the same lake, and nothing in it is left unaudited
@@ -139,9 +154,22 @@ def test_a_killed_run_is_marked_failed_and_the_next_run_equals_an_uninterrupted_
         assert con.sql("select * from ops.unaudited_models").fetchall() == []
     uninterrupted = environment / "uninterrupted.duckdb"
     shutil.copy(warehouse, uninterrupted)
-    subprocess.run([str(Path(sys.executable).parent / "dbt"), "build", "--full-refresh", "--exclude-resource-type",
-                    "unit_test", "--profiles-dir", "."], cwd=paths.DBT_PROJECT_DIR, check=True, capture_output=True,
-                   timeout=900, env=dict(os.environ, WAREHOUSE_PATH=str(uninterrupted)))
+    subprocess.run(
+        [
+            str(Path(sys.executable).parent / "dbt"),
+            "build",
+            "--full-refresh",
+            "--exclude-resource-type",
+            "unit_test",
+            "--profiles-dir",
+            ".",
+        ],
+        cwd=paths.DBT_PROJECT_DIR,
+        check=True,
+        capture_output=True,
+        timeout=900,
+        env=dict(os.environ, WAREHOUSE_PATH=str(uninterrupted)),
+    )
     manifest = json.loads((environment / "target" / "manifest.json").read_text())
     relations = model_relations(manifest)
     assert len(relations) > 40

@@ -31,9 +31,17 @@ def marts(sandbox_marts):
             frames = {
                 name: con.sql(f"select * from main.{name}").df()
                 for name in [
-                    "agency_rating_monthly", "sector_kpis_monthly", "category_priorities",
-                    "other_category_decomposition", "problem_heat_map", "municipality_pareto", "indicator_tracking",
-                    "roadmap_status", "sector_workload_weekly", "repeat_hotspots", "governor_monthly_summary",
+                    "agency_rating_monthly",
+                    "sector_kpis_monthly",
+                    "category_priorities",
+                    "other_category_decomposition",
+                    "problem_heat_map",
+                    "municipality_pareto",
+                    "indicator_tracking",
+                    "roadmap_status",
+                    "sector_workload_weekly",
+                    "repeat_hotspots",
+                    "governor_monthly_summary",
                     "reporting_as_of",
                 ]
             }
@@ -44,11 +52,20 @@ def test_unit_and_data_tests_of_the_marts_pass(marts):
     log = marts["unit_log"]
     # every formula has a hand-computed unit test; the run above failed on any failing test
     for unit_test in [
-        "appeal_outcomes_flags", "agency_rating_sub_scores_rank_and_flags", "agency_rating_custom_weights",
-        "sector_kpis_shares", "sector_workload_reinforcement_after_four_weeks",
-        "heat_map_intensity_against_region_median", "pareto_cut_at_exactly_half", "priorities_and_other_decomposition",
-        "category_priorities_top_three", "indicator_statuses_all_four", "indicator_status_changes_over_time",
-        "roadmap_latest_status_and_overdue", "governor_summary_changes_and_tops", "repeat_hotspots_clusters",
+        "appeal_outcomes_flags",
+        "agency_rating_sub_scores_rank_and_flags",
+        "agency_rating_custom_weights",
+        "sector_kpis_shares",
+        "sector_workload_reinforcement_after_four_weeks",
+        "heat_map_intensity_against_region_median",
+        "pareto_cut_at_exactly_half",
+        "priorities_and_other_decomposition",
+        "category_priorities_top_three",
+        "indicator_statuses_all_four",
+        "indicator_status_changes_over_time",
+        "roadmap_latest_status_and_overdue",
+        "governor_summary_changes_and_tops",
+        "repeat_hotspots_clusters",
         "spike_alarm_hours_burst_found_weekly_and_seasonal_peaks_not",
     ]:
         assert re.search(rf"PASS \w+::{unit_test} ", log), unit_test
@@ -138,7 +155,10 @@ def test_workload_hotspots_and_governor_summary(marts):
     assert (workload.consecutive_weeks_above == expected_streak).all()
     assert (workload.needs_reinforcement == (workload.consecutive_weeks_above >= 4)).all()
     hotspots = frames["repeat_hotspots"]
-    assert (hotspots.distinct_citizens >= 3).all() and set(hotspots.hotspot_kind) == {"address", "municipality_category"}
+    assert (hotspots.distinct_citizens >= 3).all() and set(hotspots.hotspot_kind) == {
+        "address",
+        "municipality_category",
+    }
     summary = frames["governor_monthly_summary"]
     sector = frames["sector_kpis_monthly"].groupby(["region_code", "month_start"]).received.sum()
     merged = summary.set_index(["region_code", "month_start"]).received
@@ -174,30 +194,54 @@ def test_marts_on_spark_equal_the_duckdb_build(marts, spark_cluster):
     `make bench ENGINE=spark`: on Spark each is a job of seconds, CI has no minutes to spare, and one unit test
     (spike_alarm_hours) fails there with a Spark ClassCastException in a UNION (docs/scaling.md)."""
     spark.prepare_sources()
-    dbt(marts["root"], "build", "--target", "spark", "--select", *[f"+{s}" for s in MART_SELECTION],
-        "--exclude-resource-type", "test", "unit_test")
+    dbt(
+        marts["root"],
+        "build",
+        "--target",
+        "spark",
+        "--select",
+        *[f"+{s}" for s in MART_SELECTION],
+        "--exclude-resource-type",
+        "test",
+        "unit_test",
+    )
     built = [name for name in spark.spark_tables() if name in mart_names()]
     assert len(built) >= 15, built
     with duckdb.connect(str(marts["data"] / "warehouse.duckdb"), read_only=True) as con:
         for name in built:
-            on_duckdb = con.sql(f"select * exclude (processed_at) from main.{name}").df() if "processed_at" in \
-                con.sql(f"select * from main.{name} limit 0").columns else con.sql(f"select * from main.{name}").df()
-            on_spark = con.sql(f"select {', '.join(on_duckdb.columns)} from read_parquet('{spark.table_files(name)}')").df()
+            on_duckdb = (
+                con.sql(f"select * exclude (processed_at) from main.{name}").df()
+                if "processed_at" in con.sql(f"select * from main.{name} limit 0").columns
+                else con.sql(f"select * from main.{name}").df()
+            )
+            on_spark = con.sql(
+                f"select {', '.join(on_duckdb.columns)} from read_parquet('{spark.table_files(name)}')"
+            ).df()
             assert len(on_spark) == len(on_duckdb), name
-            pd.testing.assert_frame_equal(_comparable(on_spark), _comparable(on_duckdb), check_dtype=False,
-                                          rtol=1e-9, obj=name)
+            pd.testing.assert_frame_equal(
+                _comparable(on_spark), _comparable(on_duckdb), check_dtype=False, rtol=1e-9, obj=name
+            )
 
 
 def mart_names() -> set[str]:
-    return {path.stem for folder in MART_FOLDERS for path in (paths.DBT_PROJECT_DIR / "models" / "marts" / folder).glob("*.sql")}
+    return {
+        path.stem
+        for folder in MART_FOLDERS
+        for path in (paths.DBT_PROJECT_DIR / "models" / "marts" / folder).glob("*.sql")
+    }
 
 
 def _comparable(frame: pd.DataFrame) -> pd.DataFrame:
     """Numbers as floats (Spark's decimals and ints, DuckDB's), rows in one order: by every other column first, then
     by the floats (which may differ in the last bits)."""
     frame = frame.copy()
-    floats = [column for column in frame.columns if pd.api.types.is_numeric_dtype(frame[column])
-              and not pd.api.types.is_bool_dtype(frame[column]) or frame[column].map(type).eq(Decimal).any()]
+    floats = [
+        column
+        for column in frame.columns
+        if pd.api.types.is_numeric_dtype(frame[column])
+        and not pd.api.types.is_bool_dtype(frame[column])
+        or frame[column].map(type).eq(Decimal).any()
+    ]
     for column in floats:
         frame[column] = pd.to_numeric(frame[column]).astype(float)
     others = [column for column in frame.columns if column not in floats]

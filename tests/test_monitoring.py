@@ -42,8 +42,12 @@ def webhook(tmp_path, monkeypatch):
 
 @asset(check_specs=[AssetCheckSpec("no_duplicates", asset="appeals", blocking=True)])
 def appeals():
-    yield AssetCheckResult(check_name="no_duplicates", passed=False, severity=AssetCheckSeverity.ERROR,
-                           description="3 duplicate appeal ids")
+    yield AssetCheckResult(
+        check_name="no_duplicates",
+        passed=False,
+        severity=AssetCheckSeverity.ERROR,
+        description="3 duplicate appeal ids",
+    )
 
 
 @asset(deps=[appeals])
@@ -57,14 +61,18 @@ def test_a_failed_run_alerts_once_with_its_blocking_check(webhook):
         result = materialize([appeals, rating], instance=instance, raise_on_error=False)
         assert not result.success  # the blocking check stopped the run before `rating`
         context = build_run_status_sensor_context(
-            sensor_name="alert_on_run_failure", dagster_event=result.get_run_failure_event(),
-            dagster_instance=instance, dagster_run=result.dagster_run,
+            sensor_name="alert_on_run_failure",
+            dagster_event=result.get_run_failure_event(),
+            dagster_instance=instance,
+            dagster_run=result.dagster_run,
         ).for_run_failure()
         alert_on_run_failure(context)
         alert_on_run_failure(context)  # the next failure of the same job within the window: no second message
     kinds = [(m["kind"], m["key"]) for m in webhook.webhook]
-    assert kinds == [("check_failure", "check_failure:appeals:no_duplicates"),
-                     ("run_failure", f"run_failure:{result.dagster_run.job_name}")]
+    assert kinds == [
+        ("check_failure", "check_failure:appeals:no_duplicates"),
+        ("run_failure", f"run_failure:{result.dagster_run.job_name}"),
+    ]
     assert "3 duplicate appeal ids" in webhook.webhook[0]["text"]
     assert result.run_id in webhook.webhook[1]["text"]
 
@@ -108,31 +116,38 @@ def _publish_spikes(rows: list[tuple]) -> None:
             onset_at timestamp, detected_at timestamp, peak_appeals bigint, peak_window_hours integer,
             peak_expected_appeals double, appeals bigint, appeals_unanswered bigint, agencies varchar,
             is_open boolean)""")
-        con.executemany("insert into problem_spikes values (?, '65', ?, ?, ?, ?, ?, timestamp '2025-12-30 03:00', "
-                        "timestamp '2025-12-30 05:00', 14, 24, 1.5, 16, 9, 'Администрация', ?)", rows)
+        con.executemany(
+            "insert into problem_spikes values (?, '65', ?, ?, ?, ?, ?, timestamp '2025-12-30 03:00', "
+            "timestamp '2025-12-30 05:00', 14, 24, 1.5, 16, 9, 'Администрация', ?)",
+            rows,
+        )
 
 
 def test_new_open_spikes_alert_once_and_a_sector_spike_only_when_no_category_spike_explains_it(webhook):
     context = build_sensor_context(instance=DagsterInstance.ephemeral())
     alert_on_problem_spikes(context)  # nothing published yet
     assert webhook.webhook == []
-    _publish_spikes([
-        ("heat", "64701000", "г. Южно-Сахалинск", "category", "housing", "Отопление", True),
-        ("housing", "64701000", "г. Южно-Сахалинск", "sector", "housing", "ЖКХ", True),  # explained by «heat»
-        ("roads", "64701000", "г. Южно-Сахалинск", "sector", "roads", "Дороги", True),
-        ("old", "64708000", "Корсаковский ГО", "category", "housing", "Отопление", False),  # closed
-    ])
+    _publish_spikes(
+        [
+            ("heat", "64701000", "г. Южно-Сахалинск", "category", "housing", "Отопление", True),
+            ("housing", "64701000", "г. Южно-Сахалинск", "sector", "housing", "ЖКХ", True),  # explained by «heat»
+            ("roads", "64701000", "г. Южно-Сахалинск", "sector", "roads", "Дороги", True),
+            ("old", "64708000", "Корсаковский ГО", "category", "housing", "Отопление", False),  # closed
+        ]
+    )
     alert_on_problem_spikes(context)
     alert_on_problem_spikes(context)  # the next tick: the same open spikes, no second message
     assert [m["key"] for m in webhook.webhook] == ["problem_spike:heat", "problem_spike:roads"]
     assert webhook.webhook[0]["title"] == "Всплеск: Отопление — г. Южно-Сахалинск"
     assert "14 обращений за 24 ч при обычных 1.5" in webhook.webhook[0]["text"]
     # «heat» closes, a new spike opens: only the new one is sent, and the cursor forgets the closed one
-    _publish_spikes([
-        ("heat", "64701000", "г. Южно-Сахалинск", "category", "housing", "Отопление", False),
-        ("roads", "64701000", "г. Южно-Сахалинск", "sector", "roads", "Дороги", True),
-        ("water", "64708000", "Корсаковский ГО", "category", "housing", "Водоснабжение", True),
-    ])
+    _publish_spikes(
+        [
+            ("heat", "64701000", "г. Южно-Сахалинск", "category", "housing", "Отопление", False),
+            ("roads", "64701000", "г. Южно-Сахалинск", "sector", "roads", "Дороги", True),
+            ("water", "64708000", "Корсаковский ГО", "category", "housing", "Водоснабжение", True),
+        ]
+    )
     alert_on_problem_spikes(context)
     assert [m["key"] for m in webhook.webhook][2:] == ["problem_spike:water"]
     assert json.loads(context.cursor) == ["roads", "water"]

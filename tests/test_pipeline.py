@@ -13,11 +13,10 @@ import time
 import duckdb
 import psycopg2
 import pytest
+import scans
 
 from dagster_project.lib import paths
 from dagster_project.lib.dbt import parse_summary
-
-import scans
 
 pytestmark = pytest.mark.integration
 
@@ -37,15 +36,27 @@ RAW_APPEALS = {
 def run_cli(env: dict) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "sandbox", "run", "--scale", str(SCALE)],
-        env=env, cwd=paths.REPO_ROOT, capture_output=True, text=True, timeout=1200,
+        env=env,
+        cwd=paths.REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=1200,
     )
 
 
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory):
     data = tmp_path_factory.mktemp("pipeline")
-    env = {k: v for k, v in os.environ.items() if k not in ("POS_BASE_URL", "INCIDENT_BASE_URL", "CUR_INBOX_DIR", "SERVING_PATH")}
-    env |= {"CUR_DATA_DIR": str(data), "WAREHOUSE_PATH": str(data / "warehouse.duckdb"), "DAGSTER_HOME": str(data / "dagster_home")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("POS_BASE_URL", "INCIDENT_BASE_URL", "CUR_INBOX_DIR", "SERVING_PATH")
+    }
+    env |= {
+        "CUR_DATA_DIR": str(data),
+        "WAREHOUSE_PATH": str(data / "warehouse.duckdb"),
+        "DAGSTER_HOME": str(data / "dagster_home"),
+    }
     env["SERVING_POSTGRES_URL"] = SERVING_POSTGRES_URL
     env["SERVING_POSTGRES_SCHEMA"] = SERVING_SCHEMA
     first = run_cli(env)
@@ -76,18 +87,22 @@ def test_received_per_region_month_matches_the_landed_data(pipeline):
     data, _, _ = pipeline
     lake = data / "lake" / "raw"
     con = duckdb.connect()
-    con.execute(f"create table regions as select * from read_csv('{paths.SEEDS_DIR / 'regions.csv'}', all_varchar=true)")
+    con.execute(
+        f"create table regions as select * from read_csv('{paths.SEEDS_DIR / 'regions.csv'}', all_varchar=true)"
+    )
     con.execute(f"attach '{data / 'warehouse.duckdb'}' as wh (read_only)")
     latest = []
     for table, (id_column, registered, updated) in RAW_APPEALS.items():
-        channel = {"pos_messages": "pos", "incidents": "incident", "sed_appeals": "sed", "portal_appeals": "portal"}[table]
+        channel = {"pos_messages": "pos", "incidents": "incident", "sed_appeals": "sed", "portal_appeals": "portal"}[
+            table
+        ]
         latest.append(f"""
             select '{channel}:' || {id_column} as appeal_key, region_code, {registered} as registered_at
             from read_parquet('{lake / table}/*/*.parquet', union_by_name=true)
             where {id_column} is not null
             qualify row_number() over (partition by {id_column} order by {updated} desc, _landed_at desc) = 1""")
     expected = con.sql(f"""
-        with landed as ({' union all '.join(latest)})
+        with landed as ({" union all ".join(latest)})
         select l.region_code,
                date_trunc('month', l.registered_at + to_hours(cast(r.utc_offset_hours as integer)))::date as month_start,
                count(*) as received
@@ -107,8 +122,10 @@ def test_poll_votes_match_the_landed_data(pipeline):
     con.execute(f"attach '{data / 'warehouse.duckdb'}' as wh (read_only)")
     expected = con.sql(f"""
         select sum(votes) from (
-            select votes from read_parquet('{data / 'lake/raw/pos_polls'}/*/*.parquet', union_by_name=true)
-            qualify row_number() over (partition by poll_id, option_id order by updated_at desc, _landed_at desc) = 1)""").fetchall()[0][0]
+            select votes from read_parquet('{data / "lake/raw/pos_polls"}/*/*.parquet', union_by_name=true)
+            qualify row_number() over (partition by poll_id, option_id order by updated_at desc, _landed_at desc) = 1)""").fetchall()[
+        0
+    ][0]
     assert expected > 0
     assert con.execute("select sum(votes) from wh.main.fct_poll_results").fetchone()[0] == expected
 
@@ -123,11 +140,15 @@ def test_second_run_keeps_mart_row_counts(pipeline):
     assert "sandbox: reusing" in second.stdout
     assert mart_counts(second.stdout) == mart_counts(first.stdout)
     # the second build started from that parse: dbt parsed nothing again
-    builds = [log.parent for log in (paths.DBT_PROJECT_DIR / "target").glob("cur_dbt_models-*/dbt.log")
-              if log.stat().st_mtime >= started]
+    builds = [
+        log.parent
+        for log in (paths.DBT_PROJECT_DIR / "target").glob("cur_dbt_models-*/dbt.log")
+        if log.stat().st_mtime >= started
+    ]
     assert builds and all(str(state) in (build / "dbt.log").read_text() for build in builds)
     assert {parse_summary(build) for build in builds} == {
-        "dbt parse: Partial parsing enabled: 0 files deleted, 0 files added, 0 files changed."}
+        "dbt parse: Partial parsing enabled: 0 files deleted, 0 files added, 0 files changed."
+    }
 
 
 def test_publish_serves_the_marts_from_postgres_too(pipeline):
@@ -135,7 +156,9 @@ def test_publish_serves_the_marts_from_postgres_too(pipeline):
     with duckdb.connect(str(data / "serving" / "marts.duckdb"), read_only=True) as snapshot:
         expected = {
             name: snapshot.execute(f'select count(*) from main."{name}"').fetchone()[0]
-            for (name,) in snapshot.execute("select table_name from information_schema.tables where table_schema = 'main'").fetchall()
+            for (name,) in snapshot.execute(
+                "select table_name from information_schema.tables where table_schema = 'main'"
+            ).fetchall()
         }
     with psycopg2.connect(SERVING_POSTGRES_URL) as pg, pg.cursor() as cursor:
         served = {}
@@ -154,13 +177,17 @@ def test_serving_files_hold_nothing_but_the_served_marts(pipeline):
     files = scans.served_values(data / "serving")
     contents = "\n".join(value for values in files.values() for value in values)
     contents_without_spike_samples = "\n".join(
-        value for path, values in files.items() if "problem_spikes" not in path.parts for value in values)
+        value for path, values in files.items() if "problem_spikes" not in path.parts for value in values
+    )
     with duckdb.connect(str(data / "warehouse.duckdb"), read_only=True) as con:
-        agencies = [name for (name,) in con.sql("select agency_name from main.dim_agency using sample 20 rows").fetchall()]
+        agencies = [
+            name for (name,) in con.sql("select agency_name from main.dim_agency using sample 20 rows").fetchall()
+        ]
         forbidden = {
             "quarantine": con.sql("select payload_masked from ops.quarantine union select reason from ops.quarantine"),
-            "staging text": con.sql("select appeal_text from staging.stg_sed__appeals where length(appeal_text) > 30 "
-                                    "using sample 200 rows"),
+            "staging text": con.sql(
+                "select appeal_text from staging.stg_sed__appeals where length(appeal_text) > 30 using sample 200 rows"
+            ),
             "citizen hash": con.sql("select citizen_hash from staging.stg_pos__messages using sample 200 rows"),
             "lake part": con.sql("select part_path from staging.stg_lake__landed_parts"),
         }
@@ -180,9 +207,15 @@ def test_serving_files_hold_nothing_but_the_served_marts(pipeline):
     exports = [path for path in (data / "inbox").glob("*/processed/*.csv")]
     assert any(apartment.search(path.read_bytes().decode("utf-8", errors="ignore")) for path in exports)
     with duckdb.connect(str(data / "serving" / "marts.duckdb"), read_only=True) as catalog:
-        text_columns = catalog.sql("select table_name, column_name from information_schema.columns "
-                                   "where table_schema = 'main' and data_type = 'VARCHAR'").fetchall()
-        served_texts = [value for table, column in text_columns
-                        for (value,) in catalog.sql(f'select distinct "{column}" from main."{table}"').fetchall() if value]
+        text_columns = catalog.sql(
+            "select table_name, column_name from information_schema.columns "
+            "where table_schema = 'main' and data_type = 'VARCHAR'"
+        ).fetchall()
+        served_texts = [
+            value
+            for table, column in text_columns
+            for (value,) in catalog.sql(f'select distinct "{column}" from main."{table}"').fetchall()
+            if value
+        ]
     assert len(text_columns) > 20 and len(served_texts) > 100
     assert not [text for text in served_texts if apartment.search(text)]

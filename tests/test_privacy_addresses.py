@@ -97,16 +97,22 @@ def test_every_sandbox_town_and_street_with_and_without_an_apartment():
     """The generator's address form (_addresses): «<town>, <street>, д. N[, кв. M]» for every town and street."""
     with (paths.SEEDS_DIR / "municipalities.csv").open(encoding="utf-8") as f:
         towns = [row["municipality_name"].replace("город ", "г. ") for row in csv.DictReader(f)]
-    houses = [f"{town}, {street}, д. {(i % 119) + 1}" for i, (town, street) in
-              enumerate((t, s) for t in towns for s in texts.STREETS)]
+    houses = [
+        f"{town}, {street}, д. {(i % 119) + 1}"
+        for i, (town, street) in enumerate((t, s) for t in towns for s in texts.STREETS)
+    ]
     flats = [f"{house}, кв. {(i % 199) + 1}" for i, house in enumerate(houses)]
     assert pii.generalize_addresses(pa.array(houses + flats)).to_pylist() == houses + houses
 
 
 def test_quarantine_payloads_and_extra_fields_are_generalised_too():
-    payload = {"Рег. номер": "ОГ-1", "Адрес": "ул. Мира, д. 3, кв. 45", "Заявитель": "Иванов И.И.",
-               "nested": {"postalAddress": "ул. Ленина, д. 5, под. 2, кв. 7", "address_note": "кв. 3"},
-               "Текст обращения": "течёт крыша"}
+    payload = {
+        "Рег. номер": "ОГ-1",
+        "Адрес": "ул. Мира, д. 3, кв. 45",
+        "Заявитель": "Иванов И.И.",
+        "nested": {"postalAddress": "ул. Ленина, д. 5, под. 2, кв. 7", "address_note": "кв. 3"},
+        "Текст обращения": "течёт крыша",
+    }
     masked = json.loads(pii.masked_json(payload))
     assert masked["Адрес"] == "ул. Мира, д. 3"
     assert masked["nested"] == {"postalAddress": "ул. Ленина, д. 5", "address_note": None}

@@ -40,13 +40,16 @@ def development(monkeypatch):
     return monkeypatch
 
 
-@pytest.mark.parametrize(("value", "reason"), [
-    (settings.DEV_DEFAULTS["PII_HASH_KEY"], "publicly known"),
-    ("test-pii-key", "publicly known"),
-    ("short-but-random-Q7x", r"too short \(20 characters, at least 32\)"),
-    ("ab" * 20, "fewer than 8 distinct characters"),
-    (None, "is not set"),
-])
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        (settings.DEV_DEFAULTS["PII_HASH_KEY"], "publicly known"),
+        ("test-pii-key", "publicly known"),
+        ("short-but-random-Q7x", r"too short \(20 characters, at least 32\)"),
+        ("ab" * 20, "fewer than 8 distinct characters"),
+        (None, "is not set"),
+    ],
+)
 def test_production_refuses_a_weak_or_missing_pii_key(production, value, reason):
     if value is None:
         production.delenv("PII_HASH_KEY")
@@ -101,13 +104,17 @@ def test_development_uses_labelled_defaults_with_a_warning(development, caplog):
 
 def test_the_key_is_not_run_config():
     """Run config is stored in Dagster's run storage: the launchpad has no field for the key."""
+
     @asset(required_resource_keys={"pii"})
     def needs_the_key(context):
         return None
 
     with pytest.raises(DagsterInvalidConfigError, match="hash_key"):
-        materialize([needs_the_key], resources={"pii": PiiResource()},
-                    run_config={"resources": {"pii": {"config": {"hash_key": "a-key-in-run-config"}}}})
+        materialize(
+            [needs_the_key],
+            resources={"pii": PiiResource()},
+            run_config={"resources": {"pii": {"config": {"hash_key": "a-key-in-run-config"}}}},
+        )
     assert not PiiResource.model_fields
 
 
@@ -162,8 +169,11 @@ def manage():
 
 def test_superset_refuses_a_public_secret_key_in_production(production):
     assert superset_config().SECRET_KEY == STRONG["SUPERSET_SECRET_KEY"]
-    for public in (settings.DEV_DEFAULTS["SUPERSET_SECRET_KEY"], "cur-local-superset-only-on-loopback",
-                   "CHANGE_ME_TO_A_COMPLEX_RANDOM_SECRET"):
+    for public in (
+        settings.DEV_DEFAULTS["SUPERSET_SECRET_KEY"],
+        "cur-local-superset-only-on-loopback",
+        "CHANGE_ME_TO_A_COMPLEX_RANDOM_SECRET",
+    ):
         production.setenv("SUPERSET_SECRET_KEY", public)
         # the config's own copy of lib/settings.py raises its own ProductionConfigError class
         with pytest.raises(RuntimeError, match="SUPERSET_SECRET_KEY is a publicly known default"):
@@ -216,12 +226,17 @@ def test_superset_gets_no_pipeline_secret_and_the_admin_password_no_command_line
     script.take_screenshots("http://127.0.0.1:1", admin, tmp_path)
     password = STRONG["SUPERSET_ADMIN_PASSWORD"]
     assert all(password not in " ".join(map(str, command)) for command, _ in calls)
-    assert [env.get("SUPERSET_ADMIN_PASSWORD") for command, env in calls if "admin_user.py" in " ".join(command)
-            or "screenshot.mjs" in command] == [password, password]
+    assert [
+        env.get("SUPERSET_ADMIN_PASSWORD")
+        for command, env in calls
+        if "admin_user.py" in " ".join(command) or "screenshot.mjs" in command
+    ] == [password, password]
 
 
-@pytest.mark.parametrize("name, reader", [("CUR_DATA_DIR", paths.data_dir), ("WAREHOUSE_PATH", paths.warehouse_path),
-                                          ("DAGSTER_HOME", paths.dagster_home)])
+@pytest.mark.parametrize(
+    "name, reader",
+    [("CUR_DATA_DIR", paths.data_dir), ("WAREHOUSE_PATH", paths.warehouse_path), ("DAGSTER_HOME", paths.dagster_home)],
+)
 def test_relative_data_paths_are_refused(monkeypatch, tmp_path, name, reader):
     """dbt reads CUR_DATA_DIR and WAREHOUSE_PATH from another folder: a relative value would be another file there."""
     monkeypatch.setenv(name, "data/x")

@@ -76,13 +76,17 @@ def test_publish_serves_the_marts_bi_needs_and_nothing_else(warehouse):
     metadata = publish()
     assert metadata["written"] == list(SERVED) and metadata["marts"] == 3
     with duckdb.connect(str(paths.serving_path()), read_only=True) as reader:
-        relations = reader.sql("select table_schema, table_name, table_type from information_schema.tables "
-                               "order by 1, 2").fetchall()
+        relations = reader.sql(
+            "select table_schema, table_name, table_type from information_schema.tables order by 1, 2"
+        ).fetchall()
         assert relations == [("main", name, "VIEW") for name in SERVED] + [("serving_meta", "marts", "BASE TABLE")]
         assert reader.sql("select count(*), sum(score) from main.agency_rating_monthly").fetchall() == [(5, 10)]
         assert reader.sql("select count(*) from main.appeals_deidentified").fetchall() == [(500,)]
     assert {path.relative_to(paths.serving_path().parent).parts[0] for path in serving_files()} == {
-        "marts.duckdb", ".marts.duckdb.lock", "marts"}
+        "marts.duckdb",
+        ".marts.duckdb.lock",
+        "marts",
+    }
 
 
 def served_text() -> str:
@@ -138,8 +142,11 @@ def test_only_changed_marts_are_rewritten_and_readers_keep_working_during_the_sw
     third = publish()
     assert third["written"] == [] and third["removed_files"] == 1
     assert not before["agency_rating_monthly"].file.exists()  # … until the publish after next
-    assert sorted(p.name for p in paths.serving_path().parent.iterdir()) == [".marts.duckdb.lock", "marts",
-                                                                            "marts.duckdb"]
+    assert sorted(p.name for p in paths.serving_path().parent.iterdir()) == [
+        ".marts.duckdb.lock",
+        "marts",
+        "marts.duckdb",
+    ]
 
 
 def test_the_fingerprint_follows_values_not_row_order(warehouse):

@@ -20,8 +20,8 @@ import pyarrow.parquet as pq
 import pytest
 from dagster import AssetCheckSeverity, AssetKey, asset, materialize
 
-from dagster_project.defs.quality.checks import quality_checks
 from dagster_project.defs.quality.__main__ import main as quality_cli
+from dagster_project.defs.quality.checks import quality_checks
 from dagster_project.lib import gx, held_loads, paths
 from dagster_project.lib.contracts import BOOL, INT, META_COLUMNS, RAW_TABLES, TS, arrow_schema
 
@@ -43,14 +43,30 @@ SEEDS = {
 }
 # Hours before the record version at which each moment of the life of an appeal happens (None: never).
 MOMENT_OFFSETS = {
-    "created_at": 10, "registered_at": 10, "published_at": 10, "started_at": 10, "detected_at": 9,
-    "event_at": 8, "answered_at": 5, "reaction_at": 5, "rated_at": 1, "ended_at": 1,
-    "extended_at": None, "redirected_at": None,
+    "created_at": 10,
+    "registered_at": 10,
+    "published_at": 10,
+    "started_at": 10,
+    "detected_at": 9,
+    "event_at": 8,
+    "answered_at": 5,
+    "reaction_at": 5,
+    "rated_at": 1,
+    "ended_at": 1,
+    "extended_at": None,
+    "redirected_at": None,
 }
 CLEAN_VALUES = {
-    "region_code": "64", "oktmo": "63701000", "category_code": "housing.01", "subcategory_code": "housing.01.01",
-    "classifier_code": "0005.0005.0056.1153", "status": "answered", "rating": 5, "votes": 3,
-    "agency_id": "64-ROIV-minstroy", "opa_id": "64-ROIV-minstroy",
+    "region_code": "64",
+    "oktmo": "63701000",
+    "category_code": "housing.01",
+    "subcategory_code": "housing.01.01",
+    "classifier_code": "0005.0005.0056.1153",
+    "status": "answered",
+    "rating": 5,
+    "votes": 3,
+    "agency_id": "64-ROIV-minstroy",
+    "opa_id": "64-ROIV-minstroy",
 }
 
 
@@ -280,6 +296,7 @@ def test_data_docs_work_offline(clean):
     listed = set(re.findall(r"'_table_row_link_path': '(validations/[^']+\.html)'", index))
     assert listed == validation_pages
 
+
 def test_schema_expectations_follow_the_contract():
     for table in RAW_TABLES:
         suite = json.loads((paths.EXPECTATIONS_DIR / "expectations" / f"raw_{table}.json").read_text())
@@ -349,10 +366,13 @@ def test_only_the_failing_loads_are_held(corrupted):
         held = held_loads.held_parts()
         loads = held_loads.held_loads()
     date = f"load_date={LANDED_AT.date()}"
-    assert held == sorted((table, f"{date}/run-load.parquet") for table in
-                          ("incidents", "pos_message_events", "pos_polls", "portal_appeals", "sed_appeals"))
+    assert held == sorted(
+        (table, f"{date}/run-load.parquet")
+        for table in ("incidents", "pos_message_events", "pos_polls", "portal_appeals", "sed_appeals")
+    )
     assert {(table, run_id, parts) for table, run_id, parts, _, _ in loads} == {
-        (table, "run-load", 1) for table, _ in held}
+        (table, "run-load", 1) for table, _ in held
+    }
     reason = next(reason for table, _, _, reason, _ in loads if table == "portal_appeals")
     assert reason.startswith("rating_range: expect_column_values_to_be_between(rating): 12 unexpected")
 
@@ -383,8 +403,11 @@ def test_a_load_the_warehouse_has_read_is_not_held(tmp_path, seeds_dir, monkeypa
     land(tmp_path, "portal_appeals", "run-load", rows)
     part = next((tmp_path / "lake" / "raw" / "portal_appeals").glob("*/*.parquet"))
     with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as con:  # what the dbt ledger holds after a build
-        con.execute("create schema staging; create table staging.stg_lake__landed_parts as "
-                    "select 'portal_appeals' as table_name, ? as part_path", [str(part)])
+        con.execute(
+            "create schema staging; create table staging.stg_lake__landed_parts as "
+            "select 'portal_appeals' as table_name, ? as part_path",
+            [str(part)],
+        )
     _environment(monkeypatch, tmp_path, seeds_dir)
     results = {o.name: o for o in gx.validate(("raw", "portal_appeals"))}
     assert results["rating_range"].severity == "error"
@@ -442,7 +465,10 @@ def test_isolated_bad_rows_within_tolerance_are_warnings(tmp_path, seeds_dir, mo
         row["detected_at"] = LANDED_AT + timedelta(days=1)
     land(tmp_path, "incidents", "run-load", rows)
     _environment(monkeypatch, tmp_path, seeds_dir)
-    for asset_path, check in [(("raw", "pos_messages"), "known_categories"), (("raw", "incidents"), "no_future_timestamps")]:
+    for asset_path, check in [
+        (("raw", "pos_messages"), "known_categories"),
+        (("raw", "incidents"), "no_future_timestamps"),
+    ]:
         outcome = {o.name: o for o in gx.validate(asset_path)}[check]
         assert (outcome.passed, outcome.severity) == (False, "warn"), asset_path
 
@@ -463,8 +489,11 @@ def _pipeline(data_dir: Path, corrupt: bool):
         land(data_dir, "pos_messages", "dagster-run", rows)
 
     # given priority over the checks: only the blocking load_admitted makes it wait for the verdict
-    @asset(key=AssetKey(["stg_pos__messages"]), deps=[AssetKey(["raw", "pos_messages"])],
-           op_tags={"dagster/priority": "10"})
+    @asset(
+        key=AssetKey(["stg_pos__messages"]),
+        deps=[AssetKey(["raw", "pos_messages"])],
+        op_tags={"dagster/priority": "10"},
+    )
     def staging() -> None:
         (data_dir / "staging_built").write_text(json.dumps(held_loads.held_parts()))
 

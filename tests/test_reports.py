@@ -11,10 +11,17 @@ from bi_serving_fixture import publish_serving_fixture
 from dagster_project.reports import build_monthly_report, find_chromium, number
 from dagster_project.reports.__main__ import main as reports_cli
 
-SECTIONS = {"summary": "Краткие выводы", "headlines": "Основные показатели", "regions": "Сравнение с другими регионами",
-            "sectors": "Показатели по отраслям", "municipalities": "Муниципальные образования",
-            "agencies": "Отстающие органы власти", "indicators": "Целевые показатели", "recommendations": "Рекомендации",
-            "history": "Динамика за 12 месяцев"}
+SECTIONS = {
+    "summary": "Краткие выводы",
+    "headlines": "Основные показатели",
+    "regions": "Сравнение с другими регионами",
+    "sectors": "Показатели по отраслям",
+    "municipalities": "Муниципальные образования",
+    "agencies": "Отстающие органы власти",
+    "indicators": "Целевые показатели",
+    "recommendations": "Рекомендации",
+    "history": "Динамика за 12 месяцев",
+}
 
 
 @pytest.fixture(scope="module")
@@ -69,15 +76,26 @@ def test_every_section_is_there_with_its_title(report):
 
 def test_headlines_match_the_summary_mart(serving, report):
     _, _, sections = report
-    [row] = _rows(serving, "select * from governor_monthly_summary where region_code = '65' and month_start = '2025-10-01'")
-    [previous] = _rows(serving, "select * from governor_monthly_summary where region_code = '65' and month_start = '2025-09-01'")
-    [other] = _rows(serving, "select * from governor_monthly_summary where region_code = '37' and month_start = '2025-10-01'")
+    [row] = _rows(
+        serving, "select * from governor_monthly_summary where region_code = '65' and month_start = '2025-10-01'"
+    )
+    [previous] = _rows(
+        serving, "select * from governor_monthly_summary where region_code = '65' and month_start = '2025-09-01'"
+    )
+    [other] = _rows(
+        serving, "select * from governor_monthly_summary where region_code = '37' and month_start = '2025-10-01'"
+    )
     headlines = sections["headlines"]
-    assert f"Поступило обращений и сообщений {_ru(row['received'], 0)} +{_ru(row['received'] - previous['received'], 0)}" in headlines
+    assert (
+        f"Поступило обращений и сообщений {_ru(row['received'], 0)} +{_ru(row['received'] - previous['received'], 0)}"
+        in headlines
+    )
     on_time_change = (row["on_time_share"] - previous["on_time_share"]) * 100
     sign = "+" if on_time_change > 0 else "−"
-    assert (f"Доля ответов в срок {_ru(row['on_time_share'], percent=True)} {sign}{_ru(abs(on_time_change))} п.\u00a0п."
-            in headlines)
+    assert (
+        f"Доля ответов в срок {_ru(row['on_time_share'], percent=True)} {sign}{_ru(abs(on_time_change))} п.\u00a0п."
+        in headlines
+    )
     # the other regions' mean (one other region in the fixture) and the median time in days, not hours
     assert f"{_ru(other['overdue_open'], 0)}" in headlines.split("Просроченные без ответа")[1]
     assert f"Медианное время ответа, дней {_ru(row['median_response_hours'] / 24)}" in headlines
@@ -88,14 +106,22 @@ def test_headlines_match_the_summary_mart(serving, report):
 def test_summary_sentences_follow_the_rules(serving, report):
     _, _, sections = report
     summary = sections["summary"]
-    [row] = _rows(serving, "select * from governor_monthly_summary where region_code = '65' and month_start = '2025-10-01'")
-    [previous] = _rows(serving, "select received from governor_monthly_summary where region_code = '65' and month_start = '2025-09-01'")
+    [row] = _rows(
+        serving, "select * from governor_monthly_summary where region_code = '65' and month_start = '2025-10-01'"
+    )
+    [previous] = _rows(
+        serving, "select received from governor_monthly_summary where region_code = '65' and month_start = '2025-09-01'"
+    )
     growth = row["received"] / previous["received"] - 1
     word = "больше" if growth > 0 else "меньше"
-    assert (f"В октябре 2025 г. поступило {_ru(row['received'], 0)} обращений и сообщений — на "
-            f"{_ru(abs(growth), percent=True)} {word}, чем в предыдущем месяце.") in summary
-    regions = _rows(serving, "select region_code from governor_monthly_summary where month_start = '2025-10-01' "
-                             "order by on_time_share desc")
+    assert (
+        f"В октябре 2025 г. поступило {_ru(row['received'], 0)} обращений и сообщений — на "
+        f"{_ru(abs(growth), percent=True)} {word}, чем в предыдущем месяце."
+    ) in summary
+    regions = _rows(
+        serving,
+        "select region_code from governor_monthly_summary where month_start = '2025-10-01' order by on_time_share desc",
+    )
     place = [r["region_code"] for r in regions].index("65") + 1
     assert f"это {place}-е место из {len(regions)} регионов ЦУР." in summary
     assert f"Без ответа с истёкшим сроком остаются {_ru(row['overdue_open'], 0)} обращений." in summary
@@ -105,29 +131,49 @@ def test_summary_sentences_follow_the_rules(serving, report):
 def test_regions_sectors_and_municipalities_match_the_marts(serving, report):
     _, _, sections = report
     for region in _rows(serving, "select * from governor_monthly_summary where month_start = '2025-10-01'"):
-        assert (f"{region['region_name']} {_ru(region['received'], 0)} {_ru(region['on_time_share'], percent=True)}"
-                in sections["regions"])
-    for sector in _rows(serving, "select * from sector_kpis_monthly where region_code = '65' and month_start = '2025-10-01'"):
-        assert f"{sector['sector_name']} {_ru(sector['received'], 0)} {_ru(sector['answered'], 0)}" in sections["sectors"]
-    cells = _rows(serving, """select municipality_name, sum(appeals) as appeals, max(population) as population,
+        assert (
+            f"{region['region_name']} {_ru(region['received'], 0)} {_ru(region['on_time_share'], percent=True)}"
+            in sections["regions"]
+        )
+    for sector in _rows(
+        serving, "select * from sector_kpis_monthly where region_code = '65' and month_start = '2025-10-01'"
+    ):
+        assert (
+            f"{sector['sector_name']} {_ru(sector['received'], 0)} {_ru(sector['answered'], 0)}" in sections["sectors"]
+        )
+    cells = _rows(
+        serving,
+        """select municipality_name, sum(appeals) as appeals, max(population) as population,
             list(sector_name order by intensity_index desc) filter (where is_hot) as hot
-        from problem_heat_map where region_code = '65' and month_start = '2025-10-01' group by all""")
+        from problem_heat_map where region_code = '65' and month_start = '2025-10-01' group by all""",
+    )
     for cell in cells:
         per_10k = 10000 * cell["appeals"] / cell["population"]
         hot = ", ".join(cell["hot"]) if cell["hot"] else "нет"
-        assert f"{cell['municipality_name']} {_ru(cell['appeals'], 0)} {_ru(per_10k)} {hot}" in sections["municipalities"]
+        assert (
+            f"{cell['municipality_name']} {_ru(cell['appeals'], 0)} {_ru(per_10k)} {hot}" in sections["municipalities"]
+        )
 
 
 def test_lagging_agencies_with_their_reason(serving, report):
     _, _, sections = report
-    agencies = _rows(serving, """select * from agency_rating_monthly where region_code = '65' and month_start = '2025-10-01'
-        and is_ranked order by score""")
+    agencies = _rows(
+        serving,
+        """select * from agency_rating_monthly where region_code = '65' and month_start = '2025-10-01'
+        and is_ranked order by score""",
+    )
     lowest = agencies[0]
-    scores = {"quantity_score": "доля обращений с ответом", "speed_score": "доля ответов в срок",
-              "quality_score": "доля оценок 4–5", "completeness_score": "доля ответов без доработки и повторов"}
+    scores = {
+        "quantity_score": "доля обращений с ответом",
+        "speed_score": "доля ответов в срок",
+        "quality_score": "доля оценок 4–5",
+        "completeness_score": "доля ответов без доработки и повторов",
+    }
     weakest = min((name for name in scores if lowest[name] is not None), key=lambda name: lowest[name])
     row_text = sections["agencies"].split(lowest["agency_name_in_month"], 1)[1]
-    assert row_text.startswith(f" {lowest['agency_kind']} {_ru(lowest['score'])} {lowest['rating_rank']} из {lowest['ranked_agencies']}")
+    assert row_text.startswith(
+        f" {lowest['agency_kind']} {_ru(lowest['score'])} {lowest['rating_rank']} из {lowest['ranked_agencies']}"
+    )
     assert f"{scores[weakest]} {_ru(lowest[weakest], percent=True)}" in row_text
     if lowest["open_overdue"]:
         assert f"без ответа с истёкшим сроком {_ru(lowest['open_overdue'], 0)}" in row_text
@@ -145,11 +191,19 @@ def test_indicators_and_recommendations_by_the_rules(serving, report):
     risky = [row for row in indicators if row["status"] in ("at_risk", "failed")]
     for indicator in risky:
         assert f"Показатель «{indicator['indicator_name']}» ({indicator['status_ru']})" in sections["recommendations"]
-    hot = _rows(serving, """select municipality_name, sector_name from problem_heat_map where region_code = '65'
-        and month_start = '2025-10-01' and is_hot""")
+    hot = _rows(
+        serving,
+        """select municipality_name, sector_name from problem_heat_map where region_code = '65'
+        and month_start = '2025-10-01' and is_hot""",
+    )
     for cell in hot[:3]:
-        assert f"{cell['municipality_name']}, отрасль «{cell['sector_name']}»: провести выездной разбор" in sections["recommendations"]
-    [overdue] = _rows(serving, "select count(*) filter (where is_overdue) as n from roadmap_status where region_code = '65'")
+        assert (
+            f"{cell['municipality_name']}, отрасль «{cell['sector_name']}»: провести выездной разбор"
+            in sections["recommendations"]
+        )
+    [overdue] = _rows(
+        serving, "select count(*) filter (where is_overdue) as n from roadmap_status where region_code = '65'"
+    )
     assert (f"просрочено мероприятий — {overdue['n']}" in sections["recommendations"]) == bool(overdue["n"])
 
 
@@ -176,7 +230,12 @@ def test_cli_writes_html_and_pdf_when_chromium_is_there(serving, tmp_path, capsy
 
 
 def test_missing_month_is_an_error(serving, tmp_path):
-    assert reports_cli(["--region", "65", "--month", "2020-01", "--out", str(tmp_path), "--serving", str(serving), "--no-pdf"]) == 1
+    assert (
+        reports_cli(
+            ["--region", "65", "--month", "2020-01", "--out", str(tmp_path), "--serving", str(serving), "--no-pdf"]
+        )
+        == 1
+    )
     assert not list(tmp_path.iterdir())
 
 
@@ -197,8 +256,11 @@ def test_the_report_asset_writes_one_region_and_month(serving, tmp_path, monkeyp
     metadata = result.get_asset_materialization_events()[0].materialization.metadata
     assert metadata["html"].value == str(html) and metadata["bytes"].value == html.stat().st_size
     # A month with no data (before the fixture's first month) fails instead of writing an empty report.
-    missing = materialize([governor_monthly_report], partition_key=MultiPartitionKey({"month": "2024-01-01", "region": "37"}),
-                          raise_on_error=False)
+    missing = materialize(
+        [governor_monthly_report],
+        partition_key=MultiPartitionKey({"month": "2024-01-01", "region": "37"}),
+        raise_on_error=False,
+    )
     assert not missing.success
 
 

@@ -50,8 +50,10 @@ def test_old_exports_are_deleted_and_logged_new_and_pending_ones_kept(data, monk
     (materialization,) = result.asset_materializations_for_node("privacy__raw_export_retention")
     assert materialization.metadata["removed"].value == 3
     assert sorted(materialization.metadata["removed_files"].value) == [
-        "portal/rejected/portal_64_20250101.csv", "portal/rejected/portal_64_20250101.csv.reason.txt",
-        "sed/processed/sed_64_20250101.csv"]
+        "portal/rejected/portal_64_20250101.csv",
+        "portal/rejected/portal_64_20250101.csv.reason.txt",
+        "sed/processed/sed_64_20250101.csv",
+    ]
     logged = [entry.user_message for entry in instance.all_logs(result.run_id)]
     assert any("retention: removed sed/processed/sed_64_20250101.csv (31.0 days" in m for m in logged)
     assert "retention: 3 raw exports older than 30 days removed" in logged

@@ -61,7 +61,8 @@ def test_runs_of_killed_processes_are_marked_failed(tmp_path, monkeypatch):
             after = statuses(instance)
             assert after[killed_run.run_id] == DagsterRunStatus.FAILURE
             assert [status for run_id, status in after.items() if run_id != killed_run.run_id] == [
-                DagsterRunStatus.STARTED]
+                DagsterRunStatus.STARTED
+            ]
             # a second sweep finds nothing more
             assert runs.fail_runs_of_dead_processes(instance) == []
     finally:

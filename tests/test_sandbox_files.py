@@ -8,11 +8,15 @@ import openpyxl
 import pytest
 
 # The documented contract (docs/architecture.md, docs/sources.md), spelled out independently of the code.
-SED_HEADER = ("Рег. номер;Дата регистрации;Код классификатора;Код региона;ОКТМО;Код органа;Заявитель;Телефон;"
-              "Эл. почта;Адрес;Текст обращения;Статус;Дата продления;Кол-во перенаправлений;Дата перенаправления;"
-              "Дата ответа;Повторное;Дата выгрузки").split(";")
-PORTAL_HEADER = ("Номер;Портал;Дата создания;Категория;Подкатегория;ОКТМО;Исполнитель;Заявитель;Телефон;Эл. почта;"
-                 "Адрес;Текст;Статус;Дата ответа;Возвратов на доработку;Оценка;Дата изменения").split(";")
+SED_HEADER = (
+    "Рег. номер;Дата регистрации;Код классификатора;Код региона;ОКТМО;Код органа;Заявитель;Телефон;"
+    "Эл. почта;Адрес;Текст обращения;Статус;Дата продления;Кол-во перенаправлений;Дата перенаправления;"
+    "Дата ответа;Повторное;Дата выгрузки"
+).split(";")
+PORTAL_HEADER = (
+    "Номер;Портал;Дата создания;Категория;Подкатегория;ОКТМО;Исполнитель;Заявитель;Телефон;Эл. почта;"
+    "Адрес;Текст;Статус;Дата ответа;Возвратов на доработку;Оценка;Дата изменения"
+).split(";")
 SED_STATUSES = {"зарегистрировано", "на рассмотрении", "продлено", "перенаправлено", "дан ответ", "закрыто"}
 PORTAL_STATUSES = {"новое", "в работе", "ответ дан", "возвращено на доработку", "закрыто", "переоткрыто"}
 REGIONS = {"64", "37", "56", "65", "03"}
@@ -104,13 +108,25 @@ def test_daily_files_hold_the_state_at_the_end_of_their_day(exports):
 def test_bad_rows_of_every_kind(exports):
     _, summary, good = exports
     assert all(count > 0 for count in summary["bad_rows"].values()), summary["bad_rows"]
-    found = {"bad_date": 0, "unknown_category": 0, "missing_id": 0, "answer_before_registration": 0,
-             "future_date": 0, "duplicate": 0}
+    found = {
+        "bad_date": 0,
+        "unknown_category": 0,
+        "missing_id": 0,
+        "answer_before_registration": 0,
+        "future_date": 0,
+        "duplicate": 0,
+    }
     for path, rows in good.items():
         sed = path.name.startswith("sed_")
         header = rows[0]
-        reg, code, answer = (header.index(c) for c in (("Дата регистрации", "Код классификатора", "Дата ответа")
-                                                         if sed else ("Дата создания", "Категория", "Дата ответа")))
+        reg, code, answer = (
+            header.index(c)
+            for c in (
+                ("Дата регистрации", "Код классификатора", "Дата ответа")
+                if sed
+                else ("Дата создания", "Категория", "Дата ответа")
+            )
+        )
         seen = set()
         for row in rows[1:]:
             registered, answered = parse_date(row[reg]), parse_date(row[answer])
@@ -142,5 +158,7 @@ def test_whole_file_faults(exports):
             assert header.split(";")[-1].strip('"') == "Комментарий оператора"
         elif kind == "missing_column":
             assert '"ОКТМО"' not in header.split(";")
-    assert kinds == {"sed": {"wrong_encoding", "extra_column", "missing_column", "wrong_delimiter"},
-                     "portal": {"wrong_encoding", "extra_column", "missing_column", "wrong_delimiter"}}
+    assert kinds == {
+        "sed": {"wrong_encoding", "extra_column", "missing_column", "wrong_delimiter"},
+        "portal": {"wrong_encoding", "extra_column", "missing_column", "wrong_delimiter"},
+    }

@@ -47,15 +47,20 @@ def test_seasonal_categories_peak_in_their_season(db):
     for season, pattern in SEASON_PATTERNS:
         if season not in peaks:
             continue
-        codes = [c for c, n in zip(categories["category_code"], categories["category_name"])
-                 if re.search(pattern, n.lower())]
+        codes = [
+            c for c, n in zip(categories["category_code"], categories["category_name"]) if re.search(pattern, n.lower())
+        ]
         assert codes, season
         month = db.execute(
             "SELECT month(created_at) FROM appeals WHERE list_contains(?, category_code) "
-            "GROUP BY 1 ORDER BY count(*) DESC LIMIT 1", [codes]).fetchone()[0]
+            "GROUP BY 1 ORDER BY count(*) DESC LIMIT 1",
+            [codes],
+        ).fetchone()[0]
         assert month in peaks[season], season
-    waste_month = db.execute("SELECT month(created_at) FROM appeals WHERE category_code LIKE 'waste.%' "
-                             "GROUP BY 1 ORDER BY count(*) DESC LIMIT 1").fetchone()[0]
+    waste_month = db.execute(
+        "SELECT month(created_at) FROM appeals WHERE category_code LIKE 'waste.%' "
+        "GROUP BY 1 ORDER BY count(*) DESC LIMIT 1"
+    ).fetchone()[0]
     assert waste_month in {6, 7, 8}
 
 
@@ -66,9 +71,12 @@ def test_weekday_and_hour_patterns(db):
     assert weekday > 1.4 * weekend
     # Local hours: the regions' offsets from seeds/regions.csv.
     offsets = dict(zip(load_reference().regions["region_code"], load_reference().regions["utc_offset_hours"]))
-    hours = db.execute("""
+    hours = db.execute(
+        """
         SELECT hour(created_at + to_hours(CAST(? ->> region_code AS INTEGER))) h, count(*)
-        FROM pos_messages GROUP BY 1""", [str(offsets).replace("'", '"')]).fetchall()
+        FROM pos_messages GROUP BY 1""",
+        [str(offsets).replace("'", '"')],
+    ).fetchall()
     by_hour = dict(hours)
     assert sum(by_hour.get(h, 0) for h in (2, 3, 4)) * 8 < sum(by_hour.get(h, 0) for h in (10, 11, 12))
 
@@ -97,7 +105,8 @@ def test_at_least_three_categories_per_sector(db):
 def test_the_slow_agency_is_slower_and_worse_rated(db, sandbox_generated):
     slow = sandbox_generated[2]["slow_agency_ids"]
     assert len(slow) == 5 and len({a[:2] for a in slow}) == 5
-    rows = db.execute("""
+    rows = db.execute(
+        """
         WITH a AS (
             SELECT message_id, arg_max(agency_id, seq) AS agency_id,
                    min("at") FILTER (WHERE status = 'answered') - min("at") AS response
@@ -105,7 +114,9 @@ def test_the_slow_agency_is_slower_and_worse_rated(db, sandbox_generated):
         SELECT list_contains(?, a.agency_id) AS slow, median(epoch(response)) / 3600, avg(m.rating_value),
                count(*)
         FROM a JOIN pos_messages m ON m.id = a.message_id
-        WHERE m.category_code LIKE 'housing.%' AND a.agency_id LIKE '%-ROIV-%' GROUP BY 1""", [slow]).fetchall()
+        WHERE m.category_code LIKE 'housing.%' AND a.agency_id LIKE '%-ROIV-%' GROUP BY 1""",
+        [slow],
+    ).fetchall()
     stats = {row[0]: row[1:] for row in rows}
     assert stats[True][0] > 1.5 * stats[False][0]
     assert stats[True][1] < stats[False][1] - 1.0
@@ -119,8 +130,16 @@ def test_the_slow_agency_is_slower_and_worse_rated(db, sandbox_generated):
 
 def test_status_lifecycles(db):
     statuses = dict(db.execute("SELECT status, count(*) FROM pos_message_events GROUP BY 1").fetchall())
-    assert set(statuses) == {"registered", "in_work", "answered", "closed", "redirected", "extended",
-                             "returned_for_rework", "reopened"}
+    assert set(statuses) == {
+        "registered",
+        "in_work",
+        "answered",
+        "closed",
+        "redirected",
+        "extended",
+        "returned_for_rework",
+        "reopened",
+    }
     events_per_message = sum(statuses.values()) / statuses["registered"]
     assert 3.5 < events_per_message < 5
     bad = db.execute("""
@@ -141,8 +160,11 @@ def test_status_lifecycles(db):
 
 
 def test_ratings_and_repeat_citizens(db):
-    ratings = dict(db.execute("SELECT rating_value, count(*) FROM pos_messages WHERE rating_value IS NOT NULL "
-                              "GROUP BY 1").fetchall())
+    ratings = dict(
+        db.execute(
+            "SELECT rating_value, count(*) FROM pos_messages WHERE rating_value IS NOT NULL GROUP BY 1"
+        ).fetchall()
+    )
     assert set(ratings) == {1, 2, 3, 4, 5}
     rated_share, late = db.execute("""
         SELECT avg(CASE WHEN m.rating_value IS NULL THEN 0 ELSE 1 END),
@@ -150,8 +172,9 @@ def test_ratings_and_repeat_citizens(db):
         FROM pos_messages m JOIN (SELECT message_id, min("at") answered_at FROM pos_message_events
                                   WHERE status = 'answered' GROUP BY 1) a ON a.message_id = m.id""").fetchone()
     assert 0.2 < rated_share < 0.6 and late == 0
-    repeats = db.execute("SELECT count(*) FROM (SELECT author_phone FROM pos_messages GROUP BY 1 "
-                         "HAVING count(*) > 2)").fetchone()[0]
+    repeats = db.execute(
+        "SELECT count(*) FROM (SELECT author_phone FROM pos_messages GROUP BY 1 HAVING count(*) > 2)"
+    ).fetchone()[0]
     assert repeats > 100
     sample = db.execute("SELECT author_name, author_phone, author_email, text FROM pos_messages LIMIT 50").fetchall()
     for name, phone, email, text in sample:
@@ -164,11 +187,17 @@ def test_ratings_and_repeat_citizens(db):
 def test_same_seed_same_output_other_seed_other_output(tmp_path):
     runs = []
     for name, seed in (("a", 5), ("b", 5), ("c", 6)):
-        summary = generate(tmp_path / name, tmp_path / f"{name}_inbox", 3000, seed=seed,
-                           start=date(2024, 1, 1), end=date(2024, 12, 31))
-        runs.append((summary, pq.read_table(tmp_path / name / "api" / "pos_message_events.parquet"),
-                     pq.read_table(tmp_path / name / "api" / "incidents.parquet"),
-                     (tmp_path / f"{name}_inbox" / "sed" / "sed_64_20241201.csv").read_bytes()))
+        summary = generate(
+            tmp_path / name, tmp_path / f"{name}_inbox", 3000, seed=seed, start=date(2024, 1, 1), end=date(2024, 12, 31)
+        )
+        runs.append(
+            (
+                summary,
+                pq.read_table(tmp_path / name / "api" / "pos_message_events.parquet"),
+                pq.read_table(tmp_path / name / "api" / "incidents.parquet"),
+                (tmp_path / f"{name}_inbox" / "sed" / "sed_64_20241201.csv").read_bytes(),
+            )
+        )
     (sa, ea, ia, fa), (sb, eb, ib, fb), (sc, ec, ic, fc) = runs
     assert sa == sb and ea.equals(eb) and ia.equals(ib) and fa == fb
     assert not ea.equals(ec) and fa != fc
@@ -226,7 +255,9 @@ def test_bursts_are_labelled_in_meta_and_leave_the_ordinary_appeals_alone(tmp_pa
             onset = datetime.fromisoformat(burst["onset_at"].rstrip("Z"))
             rows = con.execute(
                 "SELECT oktmo, category_code, created_at FROM api_b WHERE CAST(split_part(id, '-', 3) AS BIGINT) "
-                "BETWEEN ? AND ?", [first, last]).fetchall()
+                "BETWEEN ? AND ?",
+                [first, last],
+            ).fetchall()
             assert rows
             assert {r[0] for r in rows} == {burst["oktmo"]}
             assert {r[1] for r in rows} <= {burst["category_code"], *UNKNOWN_CATEGORY_CODES}

@@ -144,104 +144,232 @@ def ts(text: str) -> datetime:
 def write_tiny_store(api_dir) -> None:
     """Four messages and two incidents by hand: escapes, nulls, ties in updatedAt, events stored out of order."""
     api_dir.mkdir()
-    pq.write_table(pa.table({
-        "id": ["POS-64-00000002", "POS-64-00000001", "POS-64-00000003", "POS-03-00000009"],
-        "region_code": ["64", "64", "64", "03"], "oktmo": ["63701000", "63701000", "63701000", "81701000"],
-        "is_59fz": [True, False, False, False],
-        "category_code": ["housing.04", "roads.01", "gkh.17", "waste.02"],
-        "subcategory_code": [None, "roads.01.01", None, None],
-        "text": ['Течёт крыша, "срочно"\\ помогите\nвторая строка\tтаб', "Яма.", "Свет.", "Мусор."],
-        "address": [None, "г. Саратов, ул. Мира, д. 1", None, None],
-        "author_name": ["Иванов Иван Иванович", "Петрова Анна Сергеевна", "Орлов Олег Олегович", "Белов Борис"],
-        "author_phone": ["+7 900 000-00-01", "+7 900 000-00-02", "+7 900 000-00-03", "+7 900 000-00-04"],
-        "author_email": ["ivanov@mail.ru", None, "orlov@ya.ru", "belov@bk.ru"],
-        "created_at": [ts("2025-01-10T09:00:00"), ts("2025-01-12T08:00:00"), ts("2025-02-01T00:00:00"),
-                       ts("2025-01-14T08:00:00")],
-        "answer_text": ['Ответ: "выполнено"', "Ответ.", "Ответ.", "Ответ."],
-        "rating_value": pa.array([5, None, None, None], pa.int8()),
-        "rated_at": [ts("2025-01-20T12:00:00"), None, None, None],
-    }), api_dir / "pos_messages.parquet")
-    pq.write_table(pa.table({
-        "message_id": ["POS-64-00000001", "POS-64-00000002", "POS-64-00000002", "POS-64-00000001",
-                       "POS-64-00000002", "POS-03-00000009", "POS-64-00000002", "POS-64-00000003",
-                       "POS-64-00000001"],
-        "seq": pa.array([3, 4, 1, 1, 3, 1, 2, 1, 2], pa.int32()),
-        "status": ["in_work", "closed", "registered", "registered", "answered", "registered", "in_work",
-                   "registered", "redirected"],
-        "at": [ts("2025-01-14T08:00:00"), ts("2025-01-19T10:00:00"), ts("2025-01-10T09:00:00"),
-               ts("2025-01-12T08:00:00"), ts("2025-01-15T10:00:00"), ts("2025-01-14T08:00:00"),
-               ts("2025-01-10T12:00:00"), ts("2025-02-01T00:00:00"), ts("2025-01-13T08:00:00")],
-        "agency_id": ["64-ROIV-gji", "64-ROIV-gji", "64-OMSU-saratov", "64-OMSU-saratov", "64-ROIV-gji",
-                      "03-OMSU-ulanude", "64-ROIV-gji", "64-OMSU-saratov", "64-ROIV-gji"],
-    }), api_dir / "pos_message_events.parquet")
-    pq.write_table(pa.table({
-        "id": ["INC-37-00000007", "INC-37-00000005"], "region_code": ["37", "37"], "oktmo": ["24701000", "24701000"],
-        "platform": ["telegram", "vk"], "post_url": ["https://t.me/fox/1001", "https://vk.com/wall-1_2"],
-        "author_handle": ["fox_ivan85", "kot_anna90"], "author_name": ["Иван Лисин", "Анна Котова"],
-        "text": ["Репост! Нет воды.", "Нет света"], "category_code": ["energy.03", "energy.03"],
-        "published_at": [ts("2025-03-01T09:00:00"), ts("2025-03-01T10:30:00")],
-        "detected_at": [ts("2025-03-01T10:00:00"), ts("2025-03-01T11:00:00")],
-    }), api_dir / "incidents.parquet")
-    pq.write_table(pa.table({
-        "incident_id": ["INC-37-00000007", "INC-37-00000005", "INC-37-00000007", "INC-37-00000007"],
-        "seq": pa.array([2, 1, 1, 3], pa.int32()),
-        "status": ["in_work", "registered", "registered", "answered"],
-        "at": [ts("2025-03-01T12:00:00"), ts("2025-03-01T11:00:00"), ts("2025-03-01T10:00:00"),
-               ts("2025-03-02T09:00:00")],
-        "agency_id": ["37-ROIV-denergy", "37-ROIV-denergy", "37-ROIV-denergy", "37-ROIV-denergy"],
-    }), api_dir / "incident_events.parquet")
+    pq.write_table(
+        pa.table(
+            {
+                "id": ["POS-64-00000002", "POS-64-00000001", "POS-64-00000003", "POS-03-00000009"],
+                "region_code": ["64", "64", "64", "03"],
+                "oktmo": ["63701000", "63701000", "63701000", "81701000"],
+                "is_59fz": [True, False, False, False],
+                "category_code": ["housing.04", "roads.01", "gkh.17", "waste.02"],
+                "subcategory_code": [None, "roads.01.01", None, None],
+                "text": ['Течёт крыша, "срочно"\\ помогите\nвторая строка\tтаб', "Яма.", "Свет.", "Мусор."],
+                "address": [None, "г. Саратов, ул. Мира, д. 1", None, None],
+                "author_name": ["Иванов Иван Иванович", "Петрова Анна Сергеевна", "Орлов Олег Олегович", "Белов Борис"],
+                "author_phone": ["+7 900 000-00-01", "+7 900 000-00-02", "+7 900 000-00-03", "+7 900 000-00-04"],
+                "author_email": ["ivanov@mail.ru", None, "orlov@ya.ru", "belov@bk.ru"],
+                "created_at": [
+                    ts("2025-01-10T09:00:00"),
+                    ts("2025-01-12T08:00:00"),
+                    ts("2025-02-01T00:00:00"),
+                    ts("2025-01-14T08:00:00"),
+                ],
+                "answer_text": ['Ответ: "выполнено"', "Ответ.", "Ответ.", "Ответ."],
+                "rating_value": pa.array([5, None, None, None], pa.int8()),
+                "rated_at": [ts("2025-01-20T12:00:00"), None, None, None],
+            }
+        ),
+        api_dir / "pos_messages.parquet",
+    )
+    pq.write_table(
+        pa.table(
+            {
+                "message_id": [
+                    "POS-64-00000001",
+                    "POS-64-00000002",
+                    "POS-64-00000002",
+                    "POS-64-00000001",
+                    "POS-64-00000002",
+                    "POS-03-00000009",
+                    "POS-64-00000002",
+                    "POS-64-00000003",
+                    "POS-64-00000001",
+                ],
+                "seq": pa.array([3, 4, 1, 1, 3, 1, 2, 1, 2], pa.int32()),
+                "status": [
+                    "in_work",
+                    "closed",
+                    "registered",
+                    "registered",
+                    "answered",
+                    "registered",
+                    "in_work",
+                    "registered",
+                    "redirected",
+                ],
+                "at": [
+                    ts("2025-01-14T08:00:00"),
+                    ts("2025-01-19T10:00:00"),
+                    ts("2025-01-10T09:00:00"),
+                    ts("2025-01-12T08:00:00"),
+                    ts("2025-01-15T10:00:00"),
+                    ts("2025-01-14T08:00:00"),
+                    ts("2025-01-10T12:00:00"),
+                    ts("2025-02-01T00:00:00"),
+                    ts("2025-01-13T08:00:00"),
+                ],
+                "agency_id": [
+                    "64-ROIV-gji",
+                    "64-ROIV-gji",
+                    "64-OMSU-saratov",
+                    "64-OMSU-saratov",
+                    "64-ROIV-gji",
+                    "03-OMSU-ulanude",
+                    "64-ROIV-gji",
+                    "64-OMSU-saratov",
+                    "64-ROIV-gji",
+                ],
+            }
+        ),
+        api_dir / "pos_message_events.parquet",
+    )
+    pq.write_table(
+        pa.table(
+            {
+                "id": ["INC-37-00000007", "INC-37-00000005"],
+                "region_code": ["37", "37"],
+                "oktmo": ["24701000", "24701000"],
+                "platform": ["telegram", "vk"],
+                "post_url": ["https://t.me/fox/1001", "https://vk.com/wall-1_2"],
+                "author_handle": ["fox_ivan85", "kot_anna90"],
+                "author_name": ["Иван Лисин", "Анна Котова"],
+                "text": ["Репост! Нет воды.", "Нет света"],
+                "category_code": ["energy.03", "energy.03"],
+                "published_at": [ts("2025-03-01T09:00:00"), ts("2025-03-01T10:30:00")],
+                "detected_at": [ts("2025-03-01T10:00:00"), ts("2025-03-01T11:00:00")],
+            }
+        ),
+        api_dir / "incidents.parquet",
+    )
+    pq.write_table(
+        pa.table(
+            {
+                "incident_id": ["INC-37-00000007", "INC-37-00000005", "INC-37-00000007", "INC-37-00000007"],
+                "seq": pa.array([2, 1, 1, 3], pa.int32()),
+                "status": ["in_work", "registered", "registered", "answered"],
+                "at": [
+                    ts("2025-03-01T12:00:00"),
+                    ts("2025-03-01T11:00:00"),
+                    ts("2025-03-01T10:00:00"),
+                    ts("2025-03-02T09:00:00"),
+                ],
+                "agency_id": ["37-ROIV-denergy", "37-ROIV-denergy", "37-ROIV-denergy", "37-ROIV-denergy"],
+            }
+        ),
+        api_dir / "incident_events.parquet",
+    )
 
 
 def test_a_hand_built_store_renders_exactly(tmp_path):
     """Every byte of the records as of «now»: static fields with nulls and escapes, history, answer, rating or
     reaction, updatedAt, (updatedAt, id) order — as json.dumps writes the expected records."""
     write_tiny_store(tmp_path / "api")
-    messages = EventSourced(tmp_path / "api" / "pos_messages.parquet", MESSAGE_FIELDS,
-                            tmp_path / "api" / "pos_message_events.parquet", "message_id", "opaId", answers=True)
-    incidents = EventSourced(tmp_path / "api" / "incidents.parquet", INCIDENT_FIELDS,
-                             tmp_path / "api" / "incident_events.parquet", "incident_id", "agencyId")
+    messages = EventSourced(
+        tmp_path / "api" / "pos_messages.parquet",
+        MESSAGE_FIELDS,
+        tmp_path / "api" / "pos_message_events.parquet",
+        "message_id",
+        "opaId",
+        answers=True,
+    )
+    incidents = EventSourced(
+        tmp_path / "api" / "incidents.parquet",
+        INCIDENT_FIELDS,
+        tmp_path / "api" / "incident_events.parquet",
+        "incident_id",
+        "agencyId",
+    )
 
     def message(number, status, history, answer=None, rating=None, updated=None):
         static = {
-            1: {"regionCode": "64", "oktmo": "63701000", "is59FZ": False, "categoryCode": "roads.01",
-                "subcategoryCode": "roads.01.01", "text": "Яма.", "address": "г. Саратов, ул. Мира, д. 1",
+            1: {
+                "regionCode": "64",
+                "oktmo": "63701000",
+                "is59FZ": False,
+                "categoryCode": "roads.01",
+                "subcategoryCode": "roads.01.01",
+                "text": "Яма.",
+                "address": "г. Саратов, ул. Мира, д. 1",
                 "author": {"name": "Петрова Анна Сергеевна", "phone": "+7 900 000-00-02", "email": None},
-                "createdAt": "2025-01-12T08:00:00Z"},
-            2: {"regionCode": "64", "oktmo": "63701000", "is59FZ": True, "categoryCode": "housing.04",
-                "subcategoryCode": None, "text": 'Течёт крыша, "срочно"\\ помогите\nвторая строка\tтаб',
+                "createdAt": "2025-01-12T08:00:00Z",
+            },
+            2: {
+                "regionCode": "64",
+                "oktmo": "63701000",
+                "is59FZ": True,
+                "categoryCode": "housing.04",
+                "subcategoryCode": None,
+                "text": 'Течёт крыша, "срочно"\\ помогите\nвторая строка\tтаб',
                 "address": None,
                 "author": {"name": "Иванов Иван Иванович", "phone": "+7 900 000-00-01", "email": "ivanov@mail.ru"},
-                "createdAt": "2025-01-10T09:00:00Z"},
-            3: {"regionCode": "64", "oktmo": "63701000", "is59FZ": False, "categoryCode": "gkh.17",
-                "subcategoryCode": None, "text": "Свет.", "address": None,
+                "createdAt": "2025-01-10T09:00:00Z",
+            },
+            3: {
+                "regionCode": "64",
+                "oktmo": "63701000",
+                "is59FZ": False,
+                "categoryCode": "gkh.17",
+                "subcategoryCode": None,
+                "text": "Свет.",
+                "address": None,
                 "author": {"name": "Орлов Олег Олегович", "phone": "+7 900 000-00-03", "email": "orlov@ya.ru"},
-                "createdAt": "2025-02-01T00:00:00Z"},
-            9: {"regionCode": "03", "oktmo": "81701000", "is59FZ": False, "categoryCode": "waste.02",
-                "subcategoryCode": None, "text": "Мусор.", "address": None,
+                "createdAt": "2025-02-01T00:00:00Z",
+            },
+            9: {
+                "regionCode": "03",
+                "oktmo": "81701000",
+                "is59FZ": False,
+                "categoryCode": "waste.02",
+                "subcategoryCode": None,
+                "text": "Мусор.",
+                "address": None,
                 "author": {"name": "Белов Борис", "phone": "+7 900 000-00-04", "email": "belov@bk.ru"},
-                "createdAt": "2025-01-14T08:00:00Z"},
+                "createdAt": "2025-01-14T08:00:00Z",
+            },
         }[number]
         events = [{"status": s, "at": f"{at}Z", "opaId": agency} for s, at, agency in history]
-        return {"id": f"POS-{static['regionCode']}-0000000{number}", **static, "opaId": events[-1]["opaId"],
-                "status": status, "statusHistory": events, "answer": answer, "rating": rating,
-                "updatedAt": updated or events[-1]["at"]}
+        return {
+            "id": f"POS-{static['regionCode']}-0000000{number}",
+            **static,
+            "opaId": events[-1]["opaId"],
+            "status": status,
+            "statusHistory": events,
+            "answer": answer,
+            "rating": rating,
+            "updatedAt": updated or events[-1]["at"],
+        }
 
-    history_2 = [("registered", "2025-01-10T09:00:00", "64-OMSU-saratov"),
-                 ("in_work", "2025-01-10T12:00:00", "64-ROIV-gji"), ("answered", "2025-01-15T10:00:00", "64-ROIV-gji")]
-    history_1 = [("registered", "2025-01-12T08:00:00", "64-OMSU-saratov"),
-                 ("redirected", "2025-01-13T08:00:00", "64-ROIV-gji"),
-                 ("in_work", "2025-01-14T08:00:00", "64-ROIV-gji")]
+    history_2 = [
+        ("registered", "2025-01-10T09:00:00", "64-OMSU-saratov"),
+        ("in_work", "2025-01-10T12:00:00", "64-ROIV-gji"),
+        ("answered", "2025-01-15T10:00:00", "64-ROIV-gji"),
+    ]
+    history_1 = [
+        ("registered", "2025-01-12T08:00:00", "64-OMSU-saratov"),
+        ("redirected", "2025-01-13T08:00:00", "64-ROIV-gji"),
+        ("in_work", "2025-01-14T08:00:00", "64-ROIV-gji"),
+    ]
     history_9 = [("registered", "2025-01-14T08:00:00", "03-OMSU-ulanude")]
     answer_2 = {"text": 'Ответ: "выполнено"', "at": "2025-01-15T10:00:00Z"}
     expected = {
         datetime(2025, 1, 18): [  # 9 and 1 share updatedAt: ordered by id
-            message(9, "registered", history_9), message(1, "in_work", history_1),
-            message(2, "answered", history_2, answer=answer_2)],
+            message(9, "registered", history_9),
+            message(1, "in_work", history_1),
+            message(2, "answered", history_2, answer=answer_2),
+        ],
         datetime(2025, 2, 2): [
-            message(9, "registered", history_9), message(1, "in_work", history_1),
-            message(2, "closed", [*history_2, ("closed", "2025-01-19T10:00:00", "64-ROIV-gji")], answer=answer_2,
-                    rating={"value": 5, "at": "2025-01-20T12:00:00Z"}, updated="2025-01-20T12:00:00Z"),
-            message(3, "registered", [("registered", "2025-02-01T00:00:00", "64-OMSU-saratov")])],
+            message(9, "registered", history_9),
+            message(1, "in_work", history_1),
+            message(
+                2,
+                "closed",
+                [*history_2, ("closed", "2025-01-19T10:00:00", "64-ROIV-gji")],
+                answer=answer_2,
+                rating={"value": 5, "at": "2025-01-20T12:00:00Z"},
+                updated="2025-01-20T12:00:00Z",
+            ),
+            message(3, "registered", [("registered", "2025-02-01T00:00:00", "64-OMSU-saratov")]),
+        ],
     }
     for now, records in expected.items():
         snapshot = messages.snapshot(now)
@@ -251,28 +379,57 @@ def test_a_hand_built_store_renders_exactly(tmp_path):
 
     def incident(number, status, history, reaction):
         static = {
-            7: {"platform": "telegram", "postUrl": "https://t.me/fox/1001",
-                "author": {"handle": "fox_ivan85", "name": "Иван Лисин"}, "text": "Репост! Нет воды.",
-                "categoryCode": "energy.03", "publishedAt": "2025-03-01T09:00:00Z",
-                "detectedAt": "2025-03-01T10:00:00Z"},
-            5: {"platform": "vk", "postUrl": "https://vk.com/wall-1_2",
-                "author": {"handle": "kot_anna90", "name": "Анна Котова"}, "text": "Нет света",
-                "categoryCode": "energy.03", "publishedAt": "2025-03-01T10:30:00Z",
-                "detectedAt": "2025-03-01T11:00:00Z"},
+            7: {
+                "platform": "telegram",
+                "postUrl": "https://t.me/fox/1001",
+                "author": {"handle": "fox_ivan85", "name": "Иван Лисин"},
+                "text": "Репост! Нет воды.",
+                "categoryCode": "energy.03",
+                "publishedAt": "2025-03-01T09:00:00Z",
+                "detectedAt": "2025-03-01T10:00:00Z",
+            },
+            5: {
+                "platform": "vk",
+                "postUrl": "https://vk.com/wall-1_2",
+                "author": {"handle": "kot_anna90", "name": "Анна Котова"},
+                "text": "Нет света",
+                "categoryCode": "energy.03",
+                "publishedAt": "2025-03-01T10:30:00Z",
+                "detectedAt": "2025-03-01T11:00:00Z",
+            },
         }[number]
         events = [{"status": s, "at": f"{at}Z", "agencyId": "37-ROIV-denergy"} for s, at in history]
-        return {"id": f"INC-37-0000000{number}", "regionCode": "37", "oktmo": "24701000", **static,
-                "agencyId": "37-ROIV-denergy", "status": status, "statusHistory": events, "reactionAt": reaction,
-                "updatedAt": events[-1]["at"]}
+        return {
+            "id": f"INC-37-0000000{number}",
+            "regionCode": "37",
+            "oktmo": "24701000",
+            **static,
+            "agencyId": "37-ROIV-denergy",
+            "status": status,
+            "statusHistory": events,
+            "reactionAt": reaction,
+            "updatedAt": events[-1]["at"],
+        }
 
     registered_5 = [("registered", "2025-03-01T11:00:00")]
     expected = {
-        datetime(2025, 3, 1, 11, 30): [incident(7, "registered", [("registered", "2025-03-01T10:00:00")], None),
-                                       incident(5, "registered", registered_5, None)],
-        datetime(2025, 4, 1): [incident(5, "registered", registered_5, None),
-                               incident(7, "answered", [("registered", "2025-03-01T10:00:00"),
-                                                        ("in_work", "2025-03-01T12:00:00"),
-                                                        ("answered", "2025-03-02T09:00:00")], "2025-03-01T12:00:00Z")],
+        datetime(2025, 3, 1, 11, 30): [
+            incident(7, "registered", [("registered", "2025-03-01T10:00:00")], None),
+            incident(5, "registered", registered_5, None),
+        ],
+        datetime(2025, 4, 1): [
+            incident(5, "registered", registered_5, None),
+            incident(
+                7,
+                "answered",
+                [
+                    ("registered", "2025-03-01T10:00:00"),
+                    ("in_work", "2025-03-01T12:00:00"),
+                    ("answered", "2025-03-02T09:00:00"),
+                ],
+                "2025-03-01T12:00:00Z",
+            ),
+        ],
     }
     for now, records in expected.items():
         snapshot = incidents.snapshot(now)

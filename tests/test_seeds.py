@@ -1,4 +1,5 @@
 """Integrity of the reference data in seeds/*.csv (keys, references, domain rules of the seeds)."""
+
 import re
 import shutil
 import subprocess
@@ -18,8 +19,15 @@ PROPERTIES = SEEDS / "_seeds__properties.yml"
 CORE_SECTORS = {"housing", "waste", "energy", "education", "health", "roads", "transport", "social"}
 STATUSES = {"registered", "in_work", "answered", "closed", "redirected", "extended", "returned_for_rework", "reopened"}
 COMPUTED_METRICS = {"on_time_share", "satisfaction_share", "incident_reaction_share", "answered_share", "repeat_share"}
-FUNCTIONS = {"обратная связь", "мониторинг, аналитика и реагирование", "обучение", "региональные компетенции",
-             "социология", "информирование", "процессы и методология"}
+FUNCTIONS = {
+    "обратная связь",
+    "мониторинг, аналитика и реагирование",
+    "обучение",
+    "региональные компетенции",
+    "социология",
+    "информирование",
+    "процессы и методология",
+}
 
 
 def load(name: str) -> pd.DataFrame:
@@ -79,8 +87,13 @@ def test_regions_and_municipalities():
 
 # The regions' extents (lat, lon), from their borders on a map of Russia, a little generous: a mistyped or swapped
 # coordinate of an administrative centre falls outside its region.
-REGION_BOXES = {"64": (49.8, 53.2, 42.4, 51.0), "37": (56.3, 57.8, 39.3, 43.4), "56": (50.5, 54.4, 50.7, 61.7),
-                "65": (43.3, 54.5, 141.0, 156.8), "03": (49.9, 57.3, 98.6, 117.0)}
+REGION_BOXES = {
+    "64": (49.8, 53.2, 42.4, 51.0),
+    "37": (56.3, 57.8, 39.3, 43.4),
+    "56": (50.5, 54.4, 50.7, 61.7),
+    "65": (43.3, 54.5, 141.0, 156.8),
+    "03": (49.9, 57.3, 98.6, 117.0),
+}
 
 
 def test_municipal_centres_lie_in_their_region():
@@ -220,7 +233,11 @@ def test_staff_channels_statuses():
 
     channels = load("channels")
     assert dict(zip(channels.channel_code, channels.appeal_kind_default)) == {
-        "pos": "сообщение", "incident": "инцидент из соцсетей", "sed": "обращение 59-ФЗ", "portal": "сообщение"}
+        "pos": "сообщение",
+        "incident": "инцидент из соцсетей",
+        "sed": "обращение 59-ФЗ",
+        "portal": "сообщение",
+    }
 
     statuses = load("statuses")
     assert set(statuses.status_code) == STATUSES
@@ -282,7 +299,9 @@ def test_dbt_seed_loads_with_declared_types(tmp_path):
         shutil.copy(SEEDS / f"{name}.csv", seeds_dir)
     (tmp_path / "dbt_project.yml").write_text(
         "name: seedcheck\nversion: '1.0'\nconfig-version: 2\nprofile: seedcheck\n"
-        "seed-paths: ['seeds']\nseeds:\n  seedcheck:\n    +quote_columns: false\n", encoding="utf-8")
+        "seed-paths: ['seeds']\nseeds:\n  seedcheck:\n    +quote_columns: false\n",
+        encoding="utf-8",
+    )
     warehouse = tmp_path / "w.duckdb"
     (tmp_path / "profiles.yml").write_text(
         f"seedcheck:\n  target: d\n  outputs:\n    d:\n      type: duckdb\n      path: '{warehouse}'\n"
@@ -290,9 +309,13 @@ def test_dbt_seed_loads_with_declared_types(tmp_path):
         encoding="utf-8",
     )
     dbt = Path(sys.executable).parent / "dbt"
-    result = subprocess.run([str(dbt), "seed", "--profiles-dir", str(tmp_path), "--project-dir", str(tmp_path)],
-                            capture_output=True, text=True, env={"DO_NOT_TRACK": "1", "PATH": "/usr/bin:/bin"},
-                            timeout=120)
+    result = subprocess.run(
+        [str(dbt), "seed", "--profiles-dir", str(tmp_path), "--project-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env={"DO_NOT_TRACK": "1", "PATH": "/usr/bin:/bin"},
+        timeout=120,
+    )
     assert result.returncode == 0, result.stdout[-3000:]
     con = duckdb.connect(str(warehouse), read_only=True)
     assert con.execute("select region_name from regions where region_code = '03'").fetchone() == ("Республика Бурятия",)
@@ -303,5 +326,7 @@ def test_dbt_seed_loads_with_declared_types(tmp_path):
     assert types["agency_names.valid_to"] == "DATE"
     assert types["municipalities.is_capital"] == "BOOLEAN"
     assert types["indicator_targets.target_date"] == "DATE"
-    assert con.execute("select count(*) from agency_names where valid_to is null").fetchone()[0] == \
-        con.execute("select count(*) from agencies").fetchone()[0]
+    assert (
+        con.execute("select count(*) from agency_names where valid_to is null").fetchone()[0]
+        == con.execute("select count(*) from agencies").fetchone()[0]
+    )

@@ -55,8 +55,10 @@ def test_load_copies_every_served_mart_with_its_values(tmp_path, schema, monkeyp
         (1, "", None, 'a "quoted", text', "two\nlines", "[1, 2]", date(2025, 11, 1), True),
         (2, "x", "y", ";", "", "[]", None, None),
     ]
-    assert _pg(f"select data_type from information_schema.columns where table_schema = '{schema}' "
-               "and table_name = 'agency_rating_monthly' and column_name = 'month_start'") == [("date",)]
+    assert _pg(
+        f"select data_type from information_schema.columns where table_schema = '{schema}' "
+        "and table_name = 'agency_rating_monthly' and column_name = 'month_start'"
+    ) == [("date",)]
     # exactly the served marts: nothing else of the warehouse reaches PostgreSQL
     assert {
         name for (name,) in _pg(f"select table_name from information_schema.tables where table_schema = '{schema}'")

@@ -27,8 +27,22 @@ from sandbox import pipeline as sandbox_pipeline
 
 KEY = b"test-key"
 EXAMPLE = paths.REPO_ROOT / "docs" / "examples" / "mapping_portal_elektronnaya_priemnaya.yaml"
-FOREIGN_HEADER = ["ID обращения", "Поступило", "Рубрика", "Район", "Ответственный", "ФИО", "Телефон для связи",
-                  "E-mail", "Место", "Суть обращения", "Состояние", "Ответ дан", "Оценка заявителя", "Изменено"]
+FOREIGN_HEADER = [
+    "ID обращения",
+    "Поступило",
+    "Рубрика",
+    "Район",
+    "Ответственный",
+    "ФИО",
+    "Телефон для связи",
+    "E-mail",
+    "Место",
+    "Суть обращения",
+    "Состояние",
+    "Ответ дан",
+    "Оценка заявителя",
+    "Изменено",
+]
 
 
 @pytest.fixture(autouse=True)
@@ -42,11 +56,22 @@ def data_dir(tmp_path, monkeypatch):
 
 
 def foreign_row(number: str, **cells) -> dict:
-    row = {"ID обращения": number, "Поступило": "2013-06-15 00:30", "Рубрика": "Ямы на дорогах",
-           "Район": "г. Иваново", "Ответственный": "Администрация города Иваново", "ФИО": "Кузнецова Анна Петровна",
-           "Телефон для связи": "8 (910) 111-22-33", "E-mail": "", "Место": "ул. Лежневская, 120",
-           "Суть обращения": "Яма во дворе", "Состояние": "Отвечено", "Ответ дан": "2013-06-20 17:00",
-           "Оценка заявителя": "5", "Изменено": "2013-06-20 17:00"}
+    row = {
+        "ID обращения": number,
+        "Поступило": "2013-06-15 00:30",
+        "Рубрика": "Ямы на дорогах",
+        "Район": "г. Иваново",
+        "Ответственный": "Администрация города Иваново",
+        "ФИО": "Кузнецова Анна Петровна",
+        "Телефон для связи": "8 (910) 111-22-33",
+        "E-mail": "",
+        "Место": "ул. Лежневская, 120",
+        "Суть обращения": "Яма во дворе",
+        "Состояние": "Отвечено",
+        "Ответ дан": "2013-06-20 17:00",
+        "Оценка заявителя": "5",
+        "Изменено": "2013-06-20 17:00",
+    }
     return row | cells
 
 
@@ -83,8 +108,7 @@ def test_the_worked_example_is_a_valid_mapping():
     spec = mapping.load_mapping(EXAMPLE)
     assert spec.name == "portal_appeals" and spec.mapping == EXAMPLE.name
     assert spec.headers["Поступило"] == "created_at" and spec.identity_headers == ("ФИО", "Телефон для связи", "E-mail")
-    assert spec.constants == {"Портал": "Электронная приёмная", "Подкатегория": None,
-                              "Возвратов на доработку": "0"}
+    assert spec.constants == {"Портал": "Электронная приёмная", "Подкатегория": None, "Возвратов на доработку": "0"}
     assert (
         spec.status_map["отвечено"] == "answered" and spec.value_maps["category_code"]["ямы на дорогах"] == "roads.01"
     )
@@ -151,14 +175,27 @@ def test_a_mapped_export_lands_in_the_warehouse_codes(tmp_path):
     (tmp_path / "mappings" / "placeholder.yaml").unlink()
     shutil.copy(EXAMPLE, tmp_path / "mappings" / EXAMPLE.name)
     inbox = paths.inbox_dir("portal")
-    write_foreign(inbox / "priemnaya_37_20141231.csv", [
-        foreign_row("E-1"),
-        foreign_row("E-2", **{"Рубрика": "Парковки", "Состояние": "перенаправлено", "Ответ дан": "",
-                              "Оценка заявителя": ""}),
-        foreign_row("E-3", **{"Рубрика": "Парковки", "Ответственный": "Неизвестный орган", "Состояние": "Принято",
-                              "Ответ дан": "", "Оценка заявителя": "", "Изменено": "2013-06-15 00:30"}),
-        foreign_row("E-4", **{"Ответ дан": "2013-06-14 10:00"}),  # answered before it was registered
-    ])
+    write_foreign(
+        inbox / "priemnaya_37_20141231.csv",
+        [
+            foreign_row("E-1"),
+            foreign_row(
+                "E-2", **{"Рубрика": "Парковки", "Состояние": "перенаправлено", "Ответ дан": "", "Оценка заявителя": ""}
+            ),
+            foreign_row(
+                "E-3",
+                **{
+                    "Рубрика": "Парковки",
+                    "Ответственный": "Неизвестный орган",
+                    "Состояние": "Принято",
+                    "Ответ дан": "",
+                    "Оценка заявителя": "",
+                    "Изменено": "2013-06-15 00:30",
+                },
+            ),
+            foreign_row("E-4", **{"Ответ дан": "2013-06-14 10:00"}),  # answered before it was registered
+        ],
+    )
     result = run_portal()
     assert (result.fetched, result.landed, result.quarantined, result.files_rejected) == (4, 2, 2, 0)
     rows = {r["appeal_id"]: r for r in landed("portal_appeals")}
@@ -175,7 +212,8 @@ def test_a_mapped_export_lands_in_the_warehouse_codes(tmp_path):
         reasons = dict(con.execute("select record_key, reason from ops.quarantine").fetchall())
     assert reasons["priemnaya_37_20141231.csv:3:E-2"] == "unknown status 'перенаправлено'"
     assert reasons["priemnaya_37_20141231.csv:5:E-4"] == (
-        "answered_at (2013-06-14 10:00 local) is before created_at (2013-06-15 00:30 local)")
+        "answered_at (2013-06-14 10:00 local) is before created_at (2013-06-15 00:30 local)"
+    )
     assert (inbox / "processed" / "priemnaya_37_20141231.csv").exists()
 
 
@@ -199,18 +237,34 @@ def test_a_file_no_mapping_claims_is_rejected_naming_the_patterns(tmp_path):
 
 
 PORTAL_ROW = {
-    "Номер": "P64-1", "Портал": "Наш город — Саратов", "Дата создания": "10.01.2025 09:15", "Категория": "roads.01",
-    "Подкатегория": "", "ОКТМО": "63701000", "Исполнитель": "64-OMSU-63701000", "Заявитель": "Сидоров Пётр Ильич",
-    "Телефон": "", "Эл. почта": "p@mail.ru", "Адрес": "ул. Мира, 1", "Текст": "Яма", "Статус": "в работе",
-    "Дата ответа": "", "Возвратов на доработку": "0", "Оценка": "", "Дата изменения": "12.01.2025 10:00",
+    "Номер": "P64-1",
+    "Портал": "Наш город — Саратов",
+    "Дата создания": "10.01.2025 09:15",
+    "Категория": "roads.01",
+    "Подкатегория": "",
+    "ОКТМО": "63701000",
+    "Исполнитель": "64-OMSU-63701000",
+    "Заявитель": "Сидоров Пётр Ильич",
+    "Телефон": "",
+    "Эл. почта": "p@mail.ru",
+    "Адрес": "ул. Мира, 1",
+    "Текст": "Яма",
+    "Статус": "в работе",
+    "Дата ответа": "",
+    "Возвратов на доработку": "0",
+    "Оценка": "",
+    "Дата изменения": "12.01.2025 10:00",
 }
 
 
-@pytest.mark.parametrize("status, reason", [
-    ("перенаправлено", "unknown status 'перенаправлено'"),  # a СЭД word, not a portal one: unknown to the portal
-    ("", "missing required field status"),
-    ("в работе", None),
-])
+@pytest.mark.parametrize(
+    "status, reason",
+    [
+        ("перенаправлено", "unknown status 'перенаправлено'"),  # a СЭД word, not a portal one: unknown to the portal
+        ("", "missing required field status"),
+        ("в работе", None),
+    ],
+)
 def test_an_export_status_is_mapped_or_quarantined_never_null(status, reason):
     table = wire.csv_rows  # the real reader over a hand-written file
     path = paths.inbox_dir("portal") / "portal_64_20250112.csv"
@@ -226,13 +280,25 @@ def test_an_export_status_is_mapped_or_quarantined_never_null(status, reason):
     assert conformed.rows["portal_appeals"]["status"].to_pylist() == ([] if reason else ["in_work"])
 
 
-@pytest.mark.parametrize("status, reason", [
-    ("forwarded", "unknown status 'forwarded'"), (None, "missing required field status"), ("in_work", None)])
+@pytest.mark.parametrize(
+    "status, reason",
+    [("forwarded", "unknown status 'forwarded'"), (None, "missing required field status"), ("in_work", None)],
+)
 def test_an_api_status_is_a_warehouse_code_or_quarantined(status, reason):
-    record = {"id": "POS-64-1", "regionCode": "64", "oktmo": "63701000", "opaId": "64-OMSU-63701000",
-              "is59FZ": False, "categoryCode": "roads.01", "text": "Яма", "createdAt": "2025-01-10T05:15:00Z",
-              "status": status, "updatedAt": "2025-01-10T05:15:00Z", "author": {"name": "Сидоров Пётр"},
-              "statusHistory": [{"status": status, "at": "2025-01-10T05:15:00Z", "opaId": "64-OMSU-63701000"}]}
+    record = {
+        "id": "POS-64-1",
+        "regionCode": "64",
+        "oktmo": "63701000",
+        "opaId": "64-OMSU-63701000",
+        "is59FZ": False,
+        "categoryCode": "roads.01",
+        "text": "Яма",
+        "createdAt": "2025-01-10T05:15:00Z",
+        "status": status,
+        "updatedAt": "2025-01-10T05:15:00Z",
+        "author": {"name": "Сидоров Пётр"},
+        "statusHistory": [{"status": status, "at": "2025-01-10T05:15:00Z", "opaId": "64-OMSU-63701000"}],
+    }
     batch = wire.api_records(POS_MESSAGES, [record])
     conformed = conform.Converter(KEY).conform(POS_MESSAGES, batch.table)
     assert [r for _, r in conformed.invalid] == ([reason] if reason else [])
@@ -242,14 +308,26 @@ def test_an_api_status_is_a_warehouse_code_or_quarantined(status, reason):
 
 
 def test_check_file_prints_what_would_land_and_why_not_and_lands_nothing(tmp_path, capsys):
-    path = write_foreign(tmp_path / "priemnaya_65_20141231.csv", [
-        foreign_row("S-1", **{"Поступило": "2014-10-26 00:30", "Район": "г. Южно-Сахалинск",
-                              "Ответственный": "Министерство ЖКХ Сахалинской области", "Ответ дан": "",
-                              "Состояние": "На исполнении", "Оценка заявителя": "", "Изменено": "2014-10-26 00:30"}),
-        foreign_row("S-2", **{"Поступило": "2014-10-26 01:30", "Состояние": "на контроле", "Район": "Корсаков"}),
-        foreign_row("S-3", **{"Поступило": "26.10.2014", "Рубрика": "Парковки", "Район": "Корсаков"}),
-        foreign_row("S-4", **{"Рубрика": "Парковки", "Район": "Корсаков", "Ответственный": "Мэрия"}),
-    ])
+    path = write_foreign(
+        tmp_path / "priemnaya_65_20141231.csv",
+        [
+            foreign_row(
+                "S-1",
+                **{
+                    "Поступило": "2014-10-26 00:30",
+                    "Район": "г. Южно-Сахалинск",
+                    "Ответственный": "Министерство ЖКХ Сахалинской области",
+                    "Ответ дан": "",
+                    "Состояние": "На исполнении",
+                    "Оценка заявителя": "",
+                    "Изменено": "2014-10-26 00:30",
+                },
+            ),
+            foreign_row("S-2", **{"Поступило": "2014-10-26 01:30", "Состояние": "на контроле", "Район": "Корсаков"}),
+            foreign_row("S-3", **{"Поступило": "26.10.2014", "Рубрика": "Парковки", "Район": "Корсаков"}),
+            foreign_row("S-4", **{"Рубрика": "Парковки", "Район": "Корсаков", "Ответственный": "Мэрия"}),
+        ],
+    )
     before = path.read_bytes()
     assert check_file(path, EXAMPLE) == 0
     out = capsys.readouterr().out

@@ -8,7 +8,6 @@ import zipfile
 
 import pytest
 import yaml
-
 from bi_serving_fixture import publish_serving_fixture
 
 from dagster_project.lib import paths, semantic
@@ -67,9 +66,28 @@ def _chart_columns(chart: dict) -> set[str]:
     expressions = [_expression(item, saved) for item in query["columns"] + query.get("metrics", [])]
     expressions += [_expression(order[0], saved) for order in query["orderby"]]
     expressions.append(query["extras"]["where"])
-    sql_words = {"SUM", "AVG", "COUNT", "NULLIF", "CASE", "WHEN", "THEN", "ELSE", "END", "IS", "NOT", "NULL", "AND", "OR",
-                 "COALESCE", "CAST", "AS", "VARCHAR",
-                 "IN", "MAX"}
+    sql_words = {
+        "SUM",
+        "AVG",
+        "COUNT",
+        "NULLIF",
+        "CASE",
+        "WHEN",
+        "THEN",
+        "ELSE",
+        "END",
+        "IS",
+        "NOT",
+        "NULL",
+        "AND",
+        "OR",
+        "COALESCE",
+        "CAST",
+        "AS",
+        "VARCHAR",
+        "IN",
+        "MAX",
+    }
     for expression in expressions:
         names |= {word for word in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", expression) if word.upper() not in sql_words}
     return names
@@ -87,8 +105,14 @@ def test_every_chart_reads_existing_mart_columns():
 def test_every_metric_a_chart_names_is_a_saved_metric_of_its_dataset():
     for chart in CHARTS.values():
         query = chart["query_context"]["queries"][0]
-        named = [item for item in query.get("metrics", []) + [order[0] for order in query["orderby"]] if isinstance(item, str)]
-        named = [item for item in named if item not in {c if isinstance(c, str) else c["label"] for c in query["columns"]}]
+        named = [
+            item
+            for item in query.get("metrics", []) + [order[0] for order in query["orderby"]]
+            if isinstance(item, str)
+        ]
+        named = [
+            item for item in named if item not in {c if isinstance(c, str) else c["label"] for c in query["columns"]}
+        ]
         assert set(named) <= set(_saved_metrics(chart)), chart["slice_name"]
 
 
@@ -99,7 +123,9 @@ def test_bundle_references_resolve():
     assert all(chart["dataset_uuid"] in DATASETS for chart in CHARTS.values())
     placed = []
     for dashboard in DASHBOARDS.values():
-        nodes = [node for node in dashboard["position"].values() if isinstance(node, dict) and node.get("type") == "CHART"]
+        nodes = [
+            node for node in dashboard["position"].values() if isinstance(node, dict) and node.get("type") == "CHART"
+        ]
         assert nodes, dashboard["dashboard_title"]
         # Superset links a layout node to its chart by meta.uuid.
         assert all(node["meta"]["uuid"] in CHARTS for node in nodes)
@@ -109,8 +135,12 @@ def test_bundle_references_resolve():
 
 def test_dashboards_titles_and_native_filters():
     assert {dashboard["dashboard_title"] for dashboard in DASHBOARDS.values()} == {
-        "Рейтинг органов власти", "Отраслевые показатели", "Тепловая карта проблем",
-        "Показатели и дорожная карта ЦУР", "Нагрузка отраслевых блоков", "Ежемесячная сводка",
+        "Рейтинг органов власти",
+        "Отраслевые показатели",
+        "Тепловая карта проблем",
+        "Показатели и дорожная карта ЦУР",
+        "Нагрузка отраслевых блоков",
+        "Ежемесячная сводка",
         "Оперативная обстановка",
     }
     for dashboard in DASHBOARDS.values():
@@ -140,12 +170,19 @@ def test_month_filter_defaults_to_the_last_complete_month():
         wanted = {"defaultToFirstItem": True, "sortAscending": False, "multiSelect": False}
         assert {key: month["controlValues"][key] for key in wanted} == wanted
         assert [f["sqlExpression"] for f in month["adhoc_filters"]] == ["NOT is_partial_month"]
-        chart_ids = {node["meta"]["chartId"]: node["meta"]["uuid"] for node in dashboard["position"].values()
-                     if isinstance(node, dict) and node.get("type") == "CHART"}
-        assert len(chart_ids) == len(set(chart_ids.values())), "chartIds in a layout are unique (filter scopes refer to them)"
+        chart_ids = {
+            node["meta"]["chartId"]: node["meta"]["uuid"]
+            for node in dashboard["position"].values()
+            if isinstance(node, dict) and node.get("type") == "CHART"
+        }
+        assert len(chart_ids) == len(set(chart_ids.values())), (
+            "chartIds in a layout are unique (filter scopes refer to them)"
+        )
         for chart_id in month["scope"]["excluded"]:
             chart = CHARTS[chart_ids[chart_id]]
-            assert chart["viz_type"] in ("big_number", "echarts_timeseries_line", "echarts_timeseries_bar"), chart["slice_name"]
+            assert chart["viz_type"] in ("big_number", "echarts_timeseries_line", "echarts_timeseries_bar"), chart[
+                "slice_name"
+            ]
 
 
 def test_monthly_charts_leave_out_the_month_in_progress():
@@ -153,7 +190,9 @@ def test_monthly_charts_leave_out_the_month_in_progress():
     for chart in CHARTS.values():
         table = DATASETS[chart["dataset_uuid"]]["table_name"]
         if "is_partial_month" in semantic.mart_columns(table) and chart["params"].get("x_axis") == "month_start":
-            assert "NOT is_partial_month" in chart["query_context"]["queries"][0]["extras"]["where"], chart["slice_name"]
+            assert "NOT is_partial_month" in chart["query_context"]["queries"][0]["extras"]["where"], chart[
+                "slice_name"
+            ]
 
 
 def test_every_chart_has_a_query_context_and_a_period_column():
@@ -162,7 +201,9 @@ def test_every_chart_has_a_query_context_and_a_period_column():
         assert query_context["queries"], chart["slice_name"]
         dttm = DATASETS[chart["dataset_uuid"]]["main_dttm_col"]
         if dttm:  # the native «Период» filter applies through the chart's temporal range filter
-            assert {"subject": dttm, "operator": "TEMPORAL_RANGE"}.items() <= chart["params"]["adhoc_filters"][0].items()
+            assert {"subject": dttm, "operator": "TEMPORAL_RANGE"}.items() <= chart["params"]["adhoc_filters"][
+                0
+            ].items()
 
 
 def test_render_bundle_fills_the_serving_uri_and_schema():
@@ -186,15 +227,33 @@ def test_render_bundle_fills_the_serving_uri_and_schema():
 
 
 def test_rls_rules_per_region_and_agency_on_the_declared_datasets():
-    access = {"agency_rating_monthly": ("agency", "region"), "sector_kpis_monthly": ("region",),
-              "roadmap_status": "public", "internal": ()}
+    access = {
+        "agency_rating_monthly": ("agency", "region"),
+        "sector_kpis_monthly": ("region",),
+        "roadmap_status": "public",
+        "internal": (),
+    }
     rules = rls_rules(access, [("65-ROIV-fish", "65"), ("65-OMSU-01", "65"), ("37-ROIV-edu", "37")])
     by_name = {rule.name: rule for rule in rules}
-    assert sorted(by_name) == ["agency 37-ROIV-edu", "agency 65-OMSU-01", "agency 65-ROIV-fish", "region 37", "region 65"]
+    assert sorted(by_name) == [
+        "agency 37-ROIV-edu",
+        "agency 65-OMSU-01",
+        "agency 65-ROIV-fish",
+        "region 37",
+        "region 65",
+    ]
     fish = by_name["agency 65-ROIV-fish"]
-    assert (fish.role, fish.clause, fish.table_names) == ("agency_65-ROIV-fish", "agency_id = '65-ROIV-fish'", ("agency_rating_monthly",))
+    assert (fish.role, fish.clause, fish.table_names) == (
+        "agency_65-ROIV-fish",
+        "agency_id = '65-ROIV-fish'",
+        ("agency_rating_monthly",),
+    )
     region = by_name["region 37"]
-    assert (region.role, region.clause, region.table_names) == ("region_37", "region_code = '37'", ("agency_rating_monthly", "sector_kpis_monthly"))
+    assert (region.role, region.clause, region.table_names) == (
+        "region_37",
+        "region_code = '37'",
+        ("agency_rating_monthly", "sector_kpis_monthly"),
+    )
     assert {rule.group_key for rule in rules} == {"agency", "region"}
 
 
@@ -246,7 +305,9 @@ def test_labels_and_descriptions_come_from_the_dbt_yaml():
     assert semantic.column_doc("indicator_tracking", "status")["label"] == "Статус (код)"
     # the numbered columns of the summary take their `_1` column's documentation
     assert semantic.column_doc("governor_monthly_summary", "lowest_agency_3_score") == {
-        "label": "Балл рейтинга органа № 3", "description": "Балл рейтинга органа (№ 3)"}
+        "label": "Балл рейтинга органа № 3",
+        "description": "Балл рейтинга органа (№ 3)",
+    }
     assert semantic.column_label("Медианное время ответа, часов (для справки)") == "Медианное время ответа, часов"
     assert semantic.column_label("индекс: от 1,5 — очаг") == "Индекс"
 
@@ -278,11 +339,17 @@ def test_saved_metrics_one_definition_each():
 
 
 def test_dbt_exposures_list_every_dashboard_and_its_marts():
-    exposures = yaml.safe_load((paths.DBT_PROJECT_DIR / "models" / "marts" / "_bi__exposures.yml").read_text(encoding="utf-8"))
+    exposures = yaml.safe_load(
+        (paths.DBT_PROJECT_DIR / "models" / "marts" / "_bi__exposures.yml").read_text(encoding="utf-8")
+    )
     by_slug = {exposure["name"].replace("_", "-"): exposure for exposure in exposures["exposures"]}
     assert set(by_slug) == set(DASHBOARDS)
     for slug, dashboard in DASHBOARDS.items():
-        uuids = {node["meta"]["uuid"] for node in dashboard["position"].values() if isinstance(node, dict) and node.get("type") == "CHART"}
+        uuids = {
+            node["meta"]["uuid"]
+            for node in dashboard["position"].values()
+            if isinstance(node, dict) and node.get("type") == "CHART"
+        }
         tables = {DATASETS[CHARTS[uuid]["dataset_uuid"]]["table_name"] for uuid in uuids}
         assert sorted(by_slug[slug]["depends_on"]) == sorted(f"ref('{table}')" for table in tables), slug
         assert by_slug[slug]["label"] == dashboard["dashboard_title"] and by_slug[slug]["type"] == "dashboard"
@@ -294,12 +361,16 @@ def test_filters_that_start_on_their_first_item_get_it_as_their_default(tmp_path
     catalog = publish_serving_fixture(tmp_path)
     values = first_values(BUNDLE, catalog)
     months = {filter_id: value for filter_id, value in values.items() if filter_id.startswith("NATIVE_FILTER-month-")}
-    assert sorted(months) == sorted(f"NATIVE_FILTER-month-{stem}" for stem in ("rating", "sectors", "heat-map", "governor"))
+    assert sorted(months) == sorted(
+        f"NATIVE_FILTER-month-{stem}" for stem in ("rating", "sectors", "heat-map", "governor")
+    )
     assert set(months.values()) == {"2025-10"}
     assert set(values.values()) - {"2025-10"} == {"Ивановская область"}
     with zipfile.ZipFile(io.BytesIO(render_bundle("duckdb:///x", filter_defaults=values))) as bundle:
         governor = yaml.safe_load(bundle.read("cur_bundle/dashboards/governor.yaml"))
     [month] = [f for f in governor["metadata"]["native_filter_configuration"] if f["name"] == MONTH_FILTER]
     assert month["defaultDataMask"]["filterState"]["value"] == ["2025-10"]
-    assert month["defaultDataMask"]["extraFormData"]["filters"] == [{"col": "report_month", "op": "IN", "val": ["2025-10"]}]
+    assert month["defaultDataMask"]["extraFormData"]["filters"] == [
+        {"col": "report_month", "op": "IN", "val": ["2025-10"]}
+    ]
     assert month["controlValues"]["defaultToFirstItem"] is False

@@ -162,15 +162,26 @@ def deployed(tmp_path_factory):
 
 def _chart_ids(result) -> dict[str, int]:
     """Chart file name (e.g. `rating_table`) → Superset chart id."""
-    return {name.removeprefix("charts/").removesuffix(".yaml"): result.charts[config["uuid"]]
-            for name, config in load_bundle().items() if name.startswith("charts/")}
+    return {
+        name.removeprefix("charts/").removesuffix(".yaml"): result.charts[config["uuid"]]
+        for name, config in load_bundle().items()
+        if name.startswith("charts/")
+    }
 
 
 def test_deploy_and_redeploy_through_the_dagster_asset(deployed):
     first, admin = deployed["result"], deployed["admin"]
-    assert len(first.dashboards) == 7 and len(first.charts) == len(EXPECTED_SQL) and len(first.datasets) == len(dataset_access(load_bundle()))
+    assert (
+        len(first.dashboards) == 7
+        and len(first.charts) == len(EXPECTED_SQL)
+        and len(first.datasets) == len(dataset_access(load_bundle()))
+    )
     assert deployed["run"].success
-    [event] = [event for event in deployed["run"].get_asset_materialization_events() if event.asset_key == superset_dashboards.key]
+    [event] = [
+        event
+        for event in deployed["run"].get_asset_materialization_events()
+        if event.asset_key == superset_dashboards.key
+    ]
     metadata = {key: value.value for key, value in event.materialization.metadata.items()}
     assert metadata["charts_checked"] == len(first.charts) and metadata["rls_rules"] == first.rls_rules
     assert metadata["dashboards"] == sorted(first.dashboards)
@@ -194,11 +205,21 @@ def _rows_by_dimension(client: SupersetClient, dataset_id: int, dimensions: list
     """Rows of a dataset as the user sees them, counted per (region_code, agency_id) where the dataset has them;
     None when Superset refuses the user the dataset."""
     body = {
-        "datasource": {"id": dataset_id, "type": "table"}, "force": True, "result_format": "json", "result_type": "full",
-        "queries": [{"columns": dimensions, "metrics": [{"expressionType": "SQL", "sqlExpression": "COUNT(*)",
-                                                          "label": "rows"}],
-                     "filters": [], "extras": {"where": "", "having": ""}, "orderby": [], "row_limit": 100_000,
-                     "time_range": "No filter"}],
+        "datasource": {"id": dataset_id, "type": "table"},
+        "force": True,
+        "result_format": "json",
+        "result_type": "full",
+        "queries": [
+            {
+                "columns": dimensions,
+                "metrics": [{"expressionType": "SQL", "sqlExpression": "COUNT(*)", "label": "rows"}],
+                "filters": [],
+                "extras": {"where": "", "having": ""},
+                "orderby": [],
+                "row_limit": 100_000,
+                "time_range": "No filter",
+            }
+        ],
     }
     try:
         result = client._call("POST", "/api/v1/chart/data", json=body)
@@ -222,7 +243,9 @@ def _expected_rows(con, table: str, dimensions: list[str], declared, role: str) 
     else:
         return None
     group = ", ".join(dimensions) if dimensions else "()"
-    rows = con.execute(f"select {', '.join([*dimensions, 'count(*)'])} from main.{table} where {where} group by {group}")
+    rows = con.execute(
+        f"select {', '.join([*dimensions, 'count(*)'])} from main.{table} where {where} group by {group}"
+    )
     return {tuple(row[:-1]): row[-1] for row in rows.fetchall()}
 
 
@@ -231,8 +254,9 @@ def test_rls_matrix_every_dataset_for_every_role(deployed):
     same catalog under the dataset's declared access; a refusal is expected exactly where the role has no grant."""
     access = dataset_access(load_bundle())
     datasets = deployed["result"].datasets
-    clients = {"admin": deployed["admin"]} | {role: SupersetClient(deployed["url"], login, password)
-                                              for role, (login, password, _) in USERS.items()}
+    clients = {"admin": deployed["admin"]} | {
+        role: SupersetClient(deployed["url"], login, password) for role, (login, password, _) in USERS.items()
+    }
     matrix, mismatches = [], []
     try:
         with duckdb.connect(str(deployed["serving"]), read_only=True) as con:
@@ -255,7 +279,9 @@ def test_rls_matrix_every_dataset_for_every_role(deployed):
     assert not mismatches, mismatches
     # the matrix is not trivial: each restricted role sees some rows and is refused or filtered somewhere
     by_role = {role: [(seen, expected) for _, r, seen, expected in matrix if r == role] for role in clients}
-    assert any(seen not in ("—", 0) for seen, _ in by_role["agency"]) and any(seen == "—" for seen, _ in by_role["agency"])
+    assert any(seen not in ("—", 0) for seen, _ in by_role["agency"]) and any(
+        seen == "—" for seen, _ in by_role["agency"]
+    )
     # a plain reader sees the public reference datasets whole and nothing else
     public = {table for table, declared in access.items() if declared == PUBLIC}
     assert public and all((seen == "—") == (table not in public) for table, r, seen, _ in matrix if r == "reader")
@@ -289,9 +315,16 @@ def test_sql_lab_only_for_analysts_and_with_row_level_security(deployed):
     database_id = deployed["admin"].dataset(datasets["appeals_deidentified"])["database"]["id"]
 
     def count(login: str, password: str):
-        body = {"database_id": database_id, "sql": "select count(*) as n from main.appeals_deidentified",
-                "schema": "main", "runAsync": False, "client_id": login[:10], "queryLimit": 10, "tab": "rls",
-                "sql_editor_id": "1"}
+        body = {
+            "database_id": database_id,
+            "sql": "select count(*) as n from main.appeals_deidentified",
+            "schema": "main",
+            "runAsync": False,
+            "client_id": login[:10],
+            "queryLimit": 10,
+            "tab": "rls",
+            "sql_editor_id": "1",
+        }
         with SupersetClient(deployed["url"], login, password) as client:
             try:
                 return client._call("POST", "/api/v1/sqllab/execute/", json=body)["data"][0]["n"]
@@ -300,8 +333,10 @@ def test_sql_lab_only_for_analysts_and_with_row_level_security(deployed):
                 return None
 
     with duckdb.connect(str(serving), read_only=True) as con:
-        everything, region = con.execute(f"select count(*), count(*) filter (where region_code = '{RESTRICTED_REGION}') "
-                                         "from main.appeals_deidentified").fetchone()
+        everything, region = con.execute(
+            f"select count(*), count(*) filter (where region_code = '{RESTRICTED_REGION}') "
+            "from main.appeals_deidentified"
+        ).fetchone()
     assert count(*USERS["region"][:2]) is None and count(*USERS["agency"][:2]) is None
     assert count(*USERS["reader"][:2]) is None
     assert count(*USERS["analyst"][:2]) == everything
@@ -359,14 +394,36 @@ PIPELINE_SCALE = 3000
 def pipeline_serving(tmp_path_factory):
     """The serving catalog of a real pipeline run (`python -m sandbox run`, small scale) on a temporary data root."""
     data = tmp_path_factory.mktemp("pipeline")
-    env = {k: v for k, v in os.environ.items() if k not in ("POS_BASE_URL", "INCIDENT_BASE_URL", "CUR_INBOX_DIR", "SERVING_PATH",
-                                                           "SERVING_POSTGRES_URL", "SUPERSET_URL")}
-    env |= {"CUR_DATA_DIR": str(data), "WAREHOUSE_PATH": str(data / "warehouse.duckdb"), "DAGSTER_HOME": str(data / "dagster_home")}
-    run = subprocess.run([sys.executable, "-m", "sandbox", "run", "--scale", str(PIPELINE_SCALE)], env=env,
-                         cwd=paths.REPO_ROOT, capture_output=True, text=True, timeout=1500)
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k
+        not in (
+            "POS_BASE_URL",
+            "INCIDENT_BASE_URL",
+            "CUR_INBOX_DIR",
+            "SERVING_PATH",
+            "SERVING_POSTGRES_URL",
+            "SUPERSET_URL",
+        )
+    }
+    env |= {
+        "CUR_DATA_DIR": str(data),
+        "WAREHOUSE_PATH": str(data / "warehouse.duckdb"),
+        "DAGSTER_HOME": str(data / "dagster_home"),
+    }
+    run = subprocess.run(
+        [sys.executable, "-m", "sandbox", "run", "--scale", str(PIPELINE_SCALE)],
+        env=env,
+        cwd=paths.REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=1500,
+    )
     catalog = data / "serving" / "marts.duckdb"
     assert run.returncode == 0 and "rows per mart:" in run.stdout and catalog.exists(), (
-        run.stdout[-3000:] + run.stderr[-3000:])
+        run.stdout[-3000:] + run.stderr[-3000:]
+    )
     return catalog
 
 
@@ -377,8 +434,12 @@ def test_deploy_on_marts_built_by_the_pipeline(deployed, pipeline_serving):
     and monthly tables leave the month in progress out."""
     admin = deployed["admin"]
     # roles for a few agencies only: the access matrix is checked above; ~200 roles would only cost minutes here
-    result = deploy(admin, serving_duckdb_uri(pipeline_serving), agencies_in_snapshot(pipeline_serving)[:3],
-                    serving_catalog=pipeline_serving)
+    result = deploy(
+        admin,
+        serving_duckdb_uri(pipeline_serving),
+        agencies_in_snapshot(pipeline_serving)[:3],
+        serving_catalog=pipeline_serving,
+    )
     assert len(result.charts) == len(EXPECTED_SQL)  # deploy() requested every chart's data: none failed
     for table, dataset_id in result.datasets.items():
         dataset = admin.dataset(dataset_id)
@@ -389,15 +450,21 @@ def test_deploy_on_marts_built_by_the_pipeline(deployed, pipeline_serving):
         assert {m["metric_name"] for m in semantic.dataset_metrics(table)} <= described, table
     charts = _chart_ids(result)
     with duckdb.connect(str(pipeline_serving), read_only=True) as con:
-        [(partial,)] = con.sql("select max(month_start) from governor_monthly_summary where is_partial_month").fetchall()
-        [(last_complete,)] = con.sql("select max(report_month) from governor_monthly_summary where not is_partial_month").fetchall()
+        [(partial,)] = con.sql(
+            "select max(month_start) from governor_monthly_summary where is_partial_month"
+        ).fetchall()
+        [(last_complete,)] = con.sql(
+            "select max(report_month) from governor_monthly_summary where not is_partial_month"
+        ).fetchall()
         region_names = {name for (name,) in con.sql("select region_name from dim_region").fetchall()}
     assert partial is not None and last_complete < f"{partial:%Y-%m}"
     summary = admin.chart_data(charts["summary_table"])
     assert {row["region_name"] for row in summary} == region_names  # names, not codes
     assert max(row["report_month"] for row in summary) == last_complete  # the month in progress is left out
     dashboards = {row["slug"]: row["id"] for row in admin.by_uuid("dashboard", ["slug"]).values()}
-    governor = json.loads(admin._call("GET", f"/api/v1/dashboard/{dashboards['cur-governor']}")["result"]["json_metadata"])
+    governor = json.loads(
+        admin._call("GET", f"/api/v1/dashboard/{dashboards['cur-governor']}")["result"]["json_metadata"]
+    )
     [month] = [f for f in governor["native_filter_configuration"] if f["name"] == "Месяц отчёта"]
     assert month["defaultDataMask"]["filterState"]["value"] == [last_complete]  # the dashboard opens on it
     tile = admin.chart_data(charts["summary_received"])

@@ -32,8 +32,9 @@ def warehouse_path(tmp_path, monkeypatch):
 
 def hold(seconds: float) -> subprocess.Popen:
     """Another process that takes the lock, writes, says so and keeps the lock for `seconds`."""
-    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(seconds)], stdout=subprocess.PIPE, text=True,
-                              env=os.environ)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(seconds)], stdout=subprocess.PIPE, text=True, env=os.environ
+    )
     assert holder.stdout.readline().strip() == "locked"
     return holder
 

@@ -27,18 +27,50 @@ pytestmark = pytest.mark.integration
 # Saratov (UTC+4), Fri 31.05.2024 10:00 local; housing.01 = 3 working days 03.06, 04.06, 05.06 → expires 06.06 00:00
 # local = 05.06 20:00 UTC: not overdue at the as-of moment of the appeals in the fact (this appeal's own 31.05 06:00),
 # overdue at any as-of in 2031.
-P10 = pos_message("P10", "64", "63701000", "64-ROIV-minstroy", "housing.01", "citizen-10",
-                  "2024-05-31 06:00", "registered", "2024-05-31 06:00")
-P2031 = pos_message("P2031", "64", "63701000", "64-ROIV-minstroy", "housing.01", "citizen-2031",
-                    "2031-06-01 06:00", "registered", "2031-06-01 06:00")
-P1900 = pos_message("P1900", "64", "63701000", "64-ROIV-minstroy", "housing.01", "citizen-1900",
-                    "1900-01-02 06:00", "registered", "1900-01-02 06:00")
+P10 = pos_message(
+    "P10",
+    "64",
+    "63701000",
+    "64-ROIV-minstroy",
+    "housing.01",
+    "citizen-10",
+    "2024-05-31 06:00",
+    "registered",
+    "2024-05-31 06:00",
+)
+P2031 = pos_message(
+    "P2031",
+    "64",
+    "63701000",
+    "64-ROIV-minstroy",
+    "housing.01",
+    "citizen-2031",
+    "2031-06-01 06:00",
+    "registered",
+    "2031-06-01 06:00",
+)
+P1900 = pos_message(
+    "P1900",
+    "64",
+    "63701000",
+    "64-ROIV-minstroy",
+    "housing.01",
+    "citizen-1900",
+    "1900-01-02 06:00",
+    "registered",
+    "1900-01-02 06:00",
+)
 BAD_BATCH = {
     "pos_messages": [P10, P2031, P1900],
     "pos_message_events": [
-        event for row in (P10, P2031, P1900)
-        for event in history(row["message_id"], row["updated_at"].isoformat(sep=" "), "64-ROIV-minstroy",
-                             ("registered", row["created_at"].isoformat(sep=" ")))
+        event
+        for row in (P10, P2031, P1900)
+        for event in history(
+            row["message_id"],
+            row["updated_at"].isoformat(sep=" "),
+            "64-ROIV-minstroy",
+            ("registered", row["created_at"].isoformat(sep=" ")),
+        )
     ],
     **{table: [] for table in ("pos_polls", "incidents", "incident_events", "sed_appeals", "portal_appeals")},
 }
@@ -47,9 +79,19 @@ SERVED = ("appeals_deidentified", "governor_monthly_summary", "dim_agency")
 
 def build(*args: str) -> subprocess.CompletedProcess:
     """`dbt build` (the hourly one: no unit tests) in a subprocess, cwd = dbt/; the exit code is the caller's."""
-    command = [str(Path(sys.executable).parent / "dbt"), "build", "--exclude-resource-type", "unit_test", *args,
-               "--profiles-dir", ".", "--target-path", os.environ["DBT_TARGET_PATH"],
-               "--log-path", os.environ["DBT_LOG_PATH"]]
+    command = [
+        str(Path(sys.executable).parent / "dbt"),
+        "build",
+        "--exclude-resource-type",
+        "unit_test",
+        *args,
+        "--profiles-dir",
+        ".",
+        "--target-path",
+        os.environ["DBT_TARGET_PATH"],
+        "--log-path",
+        os.environ["DBT_LOG_PATH"],
+    ]
     return subprocess.run(command, cwd=paths.DBT_PROJECT_DIR, capture_output=True, text=True, timeout=600)
 
 
@@ -114,10 +156,14 @@ def test_rows_of_a_failed_build_stay_unaudited_until_a_build_passes(lake):
     # the marts never show them: the facts hold the appeals of the calendar only, as of their own latest change
     assert query("select appeal_key from main.fct_appeals where appeal_key in ('pos:P2031', 'pos:P1900')") == []
     assert query("select cast(as_of_at as varchar) from main.reporting_as_of") == [("2024-05-31 06:00:00",)]
-    overdue = query("select appeal_key, is_overdue_open from main.fct_appeals "
-                    "where appeal_key in ('pos:P10', 'portal:R1') order by 1")
+    overdue = query(
+        "select appeal_key, is_overdue_open from main.fct_appeals "
+        "where appeal_key in ('pos:P10', 'portal:R1') order by 1"
+    )
     assert overdue == [("portal:R1", True), ("pos:P10", False)]
-    assert query("select count(*) from main.fct_appeals f join main.appeal_outcomes o using (appeal_key) "
-                 "where f.is_overdue_open is distinct from o.is_open_overdue") == [(0,)]
+    assert query(
+        "select count(*) from main.fct_appeals f join main.appeal_outcomes o using (appeal_key) "
+        "where f.is_overdue_open is distinct from o.is_open_overdue"
+    ) == [(0,)]
     months = query("select min(month_start)::varchar, max(month_start)::varchar from main.governor_monthly_summary")
     assert months == [("2023-09-01", "2024-05-01")]

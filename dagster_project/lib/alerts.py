@@ -50,8 +50,9 @@ def _post_webhook(url: str, payload: dict) -> None:
 
 
 def _post_telegram(api_url: str, token: str, chat_id: str, message: str) -> None:
-    response = httpx.post(f"{api_url}/bot{token}/sendMessage", json={"chat_id": chat_id, "text": message},
-                          timeout=TIMEOUT_S)
+    response = httpx.post(
+        f"{api_url}/bot{token}/sendMessage", json={"chat_id": chat_id, "text": message}, timeout=TIMEOUT_S
+    )
     body = response.json() if response.headers.get("content-type", "").startswith("application/json") else {}
     if response.status_code != 200 or not body.get("ok"):
         raise RuntimeError(f"Telegram answered {response.status_code}: {body.get('description', response.text[:200])}")
@@ -109,8 +110,9 @@ def send(kind: str, key: str, title: str, text: str) -> Delivery:
         return delivery
     with closing(_memory()) as con:
         for name, deliver in channels.items():
-            recent = con.execute("select 1 from alerts_sent where key = ? and channel = ? and sent_at > ?",
-                                 [key, name, since]).fetchone()
+            recent = con.execute(
+                "select 1 from alerts_sent where key = ? and channel = ? and sent_at > ?", [key, name, since]
+            ).fetchone()
             if recent:
                 delivery.suppressed.append(name)
                 continue
@@ -124,14 +126,20 @@ def send(kind: str, key: str, title: str, text: str) -> Delivery:
             delivery.sent.append(name)
     log.info("alert %s (%s): sent %s, suppressed %s", kind, key, delivery.sent, delivery.suppressed)
     if delivery.failed:
-        raise AlertDeliveryError(f"alert {key!r} not delivered to {json.dumps(delivery.failed, ensure_ascii=False)}"
-                                 f" (sent to {delivery.sent or 'none'})")
+        raise AlertDeliveryError(
+            f"alert {key!r} not delivered to {json.dumps(delivery.failed, ensure_ascii=False)}"
+            f" (sent to {delivery.sent or 'none'})"
+        )
     return delivery
 
 
 if __name__ == "__main__":
     # `python -m dagster_project.lib.alerts`: a test message to every configured channel (is the wiring right?).
     logging.basicConfig(level=logging.INFO)
-    result = send("test", f"test:{datetime.now(UTC).isoformat()}", "проверка канала оповещений",
-                  "Тестовое сообщение платформы ЦУР: каналы оповещений настроены.")
+    result = send(
+        "test",
+        f"test:{datetime.now(UTC).isoformat()}",
+        "проверка канала оповещений",
+        "Тестовое сообщение платформы ЦУР: каналы оповещений настроены.",
+    )
     print(f"sent to: {', '.join(result.sent) or 'no channel configured'}")

@@ -23,8 +23,15 @@ from dagster_project.lib import contracts, paths
 
 EARLIEST_YEAR = 2000  # the plausibility floor of landed timestamps: nothing earlier is a real registration
 COLUMNS = ("date_day", "is_working_day", "is_holiday", "is_transferred_workday", "holiday_name")
-SCHEMA = pa.schema([("date_day", pa.date32()), ("is_working_day", pa.bool_()), ("is_holiday", pa.bool_()),
-                    ("is_transferred_workday", pa.bool_()), ("holiday_name", pa.string())])
+SCHEMA = pa.schema(
+    [
+        ("date_day", pa.date32()),
+        ("is_working_day", pa.bool_()),
+        ("is_holiday", pa.bool_()),
+        ("is_transferred_workday", pa.bool_()),
+        ("holiday_name", pa.string()),
+    ]
+)
 
 
 def calendar_rows(first_year: int, last_year: int) -> list[dict]:
@@ -101,6 +108,9 @@ if __name__ == "__main__":
     table = calendar_table()
     print(f"production calendar {first}–{last} for the lake {paths.lake_dir()}:")
     for year in range(first, last + 1):
-        working = sum(1 for day, is_working in zip(table["date_day"].to_pylist(), table["is_working_day"].to_pylist())
-                      if day.year == year and is_working)
+        working = sum(
+            1
+            for day, is_working in zip(table["date_day"].to_pylist(), table["is_working_day"].to_pylist())
+            if day.year == year and is_working
+        )
         print(f"  {year}: {working} working days")

@@ -76,6 +76,4 @@ def columns_of(table: str) -> dict[str, Column]:
 
 
 def arrow_schema(table: str) -> pa.Schema:
-    return pa.schema(
-        [pa.field(c.name, ARROW_TYPES[c.kind], nullable=True) for c in RAW_TABLES[table] + META_COLUMNS]
-    )
+    return pa.schema([pa.field(c.name, ARROW_TYPES[c.kind], nullable=True) for c in RAW_TABLES[table] + META_COLUMNS])

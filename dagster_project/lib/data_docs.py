@@ -25,30 +25,54 @@ VENDOR_DIR = Path(sys.prefix) / "share" / "cur-data-docs-vendor"
 # index page is served from bootstrap-table 1.19.1 (a patch release; the JS beside it is 1.19.1 already).
 ASSETS = {
     "https://maxcdn.bootstrapcdn.com/bootstrap/4.3.1/css/bootstrap.min.css": (
-        "bootstrap@4.3.1", "dist/css/bootstrap.min.css"),
+        "bootstrap@4.3.1",
+        "dist/css/bootstrap.min.css",
+    ),
     "https://stackpath.bootstrapcdn.com/bootstrap/4.3.1/js/bootstrap.min.js": (
-        "bootstrap@4.3.1", "dist/js/bootstrap.min.js"),
+        "bootstrap@4.3.1",
+        "dist/js/bootstrap.min.js",
+    ),
     "https://code.jquery.com/jquery-3.7.1.min.js": ("jquery@3.7.1", "dist/jquery.min.js"),
     "https://cdnjs.cloudflare.com/ajax/libs/popper.js/1.12.9/umd/popper.min.js": (
-        "popper.js@1.12.9", "dist/umd/popper.min.js"),
+        "popper.js@1.12.9",
+        "dist/umd/popper.min.js",
+    ),
     "https://unpkg.com/bootstrap-table@1.19.1/dist/bootstrap-table.min.css": (
-        "bootstrap-table@1.19.1", "dist/bootstrap-table.min.css"),
+        "bootstrap-table@1.19.1",
+        "dist/bootstrap-table.min.css",
+    ),
     "https://unpkg.com/bootstrap-table@1.19.1/dist/bootstrap-table.min.js": (
-        "bootstrap-table@1.19.1", "dist/bootstrap-table.min.js"),
+        "bootstrap-table@1.19.1",
+        "dist/bootstrap-table.min.js",
+    ),
     "https://unpkg.com/bootstrap-table@1.19.1/dist/extensions/filter-control/bootstrap-table-filter-control.min.js": (
-        "bootstrap-table@1.19.1", "dist/extensions/filter-control/bootstrap-table-filter-control.min.js"),
+        "bootstrap-table@1.19.1",
+        "dist/extensions/filter-control/bootstrap-table-filter-control.min.js",
+    ),
     "https://unpkg.com/bootstrap-table@1.19.0/dist/extensions/filter-control/bootstrap-table-filter-control.css": (
-        "bootstrap-table@1.19.1", "dist/extensions/filter-control/bootstrap-table-filter-control.css"),
+        "bootstrap-table@1.19.1",
+        "dist/extensions/filter-control/bootstrap-table-filter-control.css",
+    ),
     "https://unpkg.com/bootstrap-table@1.19.0/dist/extensions/filter-control/bootstrap-table-filter-control.min.css": (
-        "bootstrap-table@1.19.1", "dist/extensions/filter-control/bootstrap-table-filter-control.min.css"),
+        "bootstrap-table@1.19.1",
+        "dist/extensions/filter-control/bootstrap-table-filter-control.min.css",
+    ),
     "https://cdnjs.cloudflare.com/ajax/libs/bootstrap-datepicker/1.9.0/css/bootstrap-datepicker.min.css": (
-        "bootstrap-datepicker@1.9.0", "dist/css/bootstrap-datepicker.min.css"),
+        "bootstrap-datepicker@1.9.0",
+        "dist/css/bootstrap-datepicker.min.css",
+    ),
     "https://cdnjs.cloudflare.com/ajax/libs/bootstrap-datepicker/1.9.0/js/bootstrap-datepicker.min.js": (
-        "bootstrap-datepicker@1.9.0", "dist/js/bootstrap-datepicker.min.js"),
+        "bootstrap-datepicker@1.9.0",
+        "dist/js/bootstrap-datepicker.min.js",
+    ),
     "https://cdnjs.cloudflare.com/ajax/libs/font-awesome/6.6.0/css/all.min.css": (
-        "@fortawesome/fontawesome-free@6.6.0", "css/all.min.css"),
+        "@fortawesome/fontawesome-free@6.6.0",
+        "css/all.min.css",
+    ),
     "https://cdn.jsdelivr.net/npm/@forevolve/bootstrap-dark@1.1.0/dist/css/bootstrap-prefers-dark.css": (
-        "@forevolve/bootstrap-dark@1.1.0", "dist/css/bootstrap-prefers-dark.css"),
+        "@forevolve/bootstrap-dark@1.1.0",
+        "dist/css/bootstrap-prefers-dark.css",
+    ),
     "https://cdn.jsdelivr.net/npm/vega@5": ("vega@5.33.1", "build/vega.min.js"),
     "https://cdn.jsdelivr.net/npm/vega-lite@5": ("vega-lite@5.23.0", "build/vega-lite.min.js"),
     "https://cdn.jsdelivr.net/npm/vega-embed@6": ("vega-embed@6.29.0", "build/vega-embed.min.js"),
@@ -64,7 +88,8 @@ CDN_ATTRIBUTES = re.compile(r'\s+(?:integrity="[^"]*"|crossorigin="[^"]*")')
 STATIC_LINK = re.compile(r"""(["'(])(?:\./|(?:\.\./)+)static/""")
 # Any asset still taken from the network after localize(): a stylesheet, script, image or CSS url().
 REMOTE_ASSET = re.compile(
-    r"""(?:<script[^>]*\ssrc|<link[^>]*\shref|<img[^>]*\ssrc)=["']https?://|url\(['"]?https?://""")
+    r"""(?:<script[^>]*\ssrc|<link[^>]*\shref|<img[^>]*\ssrc)=["']https?://|url\(['"]?https?://"""
+)
 
 log = logging.getLogger(__name__)
 
@@ -93,11 +118,22 @@ def vendor(target: Path = VENDOR_DIR) -> None:
     with tempfile.TemporaryDirectory(prefix="cur-npm-") as tmp:
         for package, paths in sorted(_packages().items()):
             print(f"data docs assets: {package}", flush=True)
-            packed = subprocess.run(["npm", "pack", package, "--silent", "--pack-destination", tmp],
-                                    capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
+            packed = (
+                subprocess.run(
+                    ["npm", "pack", package, "--silent", "--pack-destination", tmp],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                )
+                .stdout.strip()
+                .splitlines()[-1]
+            )
             with tarfile.open(Path(tmp) / packed) as archive:
-                members = [m for m in archive.getmembers() if m.isfile() and any(
-                    m.name == f"package/{p}" or m.name.startswith(f"package/{p}/") for p in paths)]
+                members = [
+                    m
+                    for m in archive.getmembers()
+                    if m.isfile() and any(m.name == f"package/{p}" or m.name.startswith(f"package/{p}/") for p in paths)
+                ]
                 missing = [p for p in paths if not any(m.name.startswith(f"package/{p}") for m in members)]
                 if missing:
                     raise SystemExit(f"{package} has no {', '.join(missing)}: fix ASSETS in {__file__}")
@@ -136,8 +172,9 @@ def localize(site: Path, since: float, vendored: Path = VENDOR_DIR) -> int:
             local = local.replace(f'"{url}"', f'"{prefix}static/vendor/{package}/{path}"')
         local = GE_LOGO.sub(prefix + LOCAL_LOGO, local)
         local = STATIC_LINK.sub(lambda link: f"{link.group(1)}{prefix}static/", local)
-        local = re.sub(r"<(?:script|link)[^>]*static/vendor/[^>]*>", lambda tag: CDN_ATTRIBUTES.sub("", tag.group(0)),
-                       local)
+        local = re.sub(
+            r"<(?:script|link)[^>]*static/vendor/[^>]*>", lambda tag: CDN_ATTRIBUTES.sub("", tag.group(0)), local
+        )
         if local != html:
             page.write_text(local, encoding="utf-8")
             rewritten += 1

@@ -13,7 +13,6 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtC
 
 from dagster_project.lib import paths
 
-
 # dbt is installed beside this interpreter: the venv need not be activated, and nothing edits PATH.
 DBT_EXECUTABLE = str(Path(sys.executable).parent / "dbt")
 

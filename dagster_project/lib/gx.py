@@ -21,11 +21,11 @@ to the marts — with one dbt graph reading every source, a blocking check there
 """
 
 import json
-import time
 import tempfile
+import time
 from dataclasses import dataclass, field
-from functools import lru_cache
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -176,7 +176,8 @@ def checks_for(asset_path: tuple[str, ...]) -> list[CheckSpec]:
         for expectation in suite["expectations"]:
             name = expectation["meta"]["check"]
             blocking = not _is_raw(asset_path) and (
-                expectation["severity"] == "critical" or (name in specs and specs[name].blocking))
+                expectation["severity"] == "critical" or (name in specs and specs[name].blocking)
+            )
             specs[name] = CheckSpec(name, descriptions[name], blocking)
     return [*specs.values(), LOAD_ADMITTED] if _is_raw(asset_path) else list(specs.values())
 
@@ -248,9 +249,13 @@ def _latest_version(fingerprint: tuple) -> datetime:
             candidates.append(from_statistics)
             if to_scan:
                 files = ", ".join(_sql_str(name) for name in to_scan)
-                candidates.append(con.execute(
-                    f"""SELECT max({source.version_column}) FROM read_parquet([{files}], union_by_name = true)
-                        WHERE {source.version_column} <= $now""", {"now": now}).fetchone()[0])
+                candidates.append(
+                    con.execute(
+                        f"""SELECT max({source.version_column}) FROM read_parquet([{files}], union_by_name = true)
+                        WHERE {source.version_column} <= $now""",
+                        {"now": now},
+                    ).fetchone()[0]
+                )
     latest = [moment for moment in candidates if moment is not None]
     return max(latest) if latest else now
 
@@ -325,7 +330,9 @@ def _build_lake_catalog(catalog: Path, tables: list[str], as_of: datetime) -> di
             con.execute(f"CREATE VIEW {table}_activity AS {_activity_sql(table, as_of)}")
             loads[table] = (run_id, files)
         # the seed list that the ОКТМО × region consistency expectation joins to
-        con.execute(f"CREATE TABLE ref_municipalities AS SELECT oktmo, region_code FROM {_seed_csv('municipalities.csv')}")
+        con.execute(
+            f"CREATE TABLE ref_municipalities AS SELECT oktmo, region_code FROM {_seed_csv('municipalities.csv')}"
+        )
     return loads
 
 
@@ -369,7 +376,9 @@ class CheckOutcome:
 def _exception_messages(exception_info: dict) -> list[str]:
     """GE reports an exception either directly or per metric that failed to resolve (e.g. a missing column)."""
     infos = [exception_info] if "raised_exception" in exception_info else list(exception_info.values())
-    return [info["exception_message"] for info in infos if info.get("raised_exception") and info.get("exception_message")]
+    return [
+        info["exception_message"] for info in infos if info.get("raised_exception") and info.get("exception_message")
+    ]
 
 
 def _record_failure(outcome: CheckOutcome, result) -> None:
@@ -394,7 +403,8 @@ def _record_failure(outcome: CheckOutcome, result) -> None:
         label += ": could not be evaluated: " + "; ".join(_exception_messages(result.exception_info or {}))[:500]
     outcome.passed = False
     within_tolerance = percent is not None and (
-        percent <= config.meta.get("error_tolerance_percent", -1) or count <= config.meta.get("error_tolerance_rows", -1)
+        percent <= config.meta.get("error_tolerance_percent", -1)
+        or count <= config.meta.get("error_tolerance_rows", -1)
     )
     if config.severity == "critical" and not within_tolerance:
         outcome.severity = "error"
@@ -458,8 +468,9 @@ def validate_many(asset_paths: list[tuple[str, ...]]) -> dict[tuple[str, ...], l
     for asset_path in asset_paths:
         if _is_raw(asset_path):
             run_id, files = loads[asset_path[1]]
-            outcomes[asset_path][LOAD_ADMITTED.name] = _admission(asset_path[1], run_id, files,
-                                                                  list(outcomes[asset_path].values()))
+            outcomes[asset_path][LOAD_ADMITTED.name] = _admission(
+                asset_path[1], run_id, files, list(outcomes[asset_path].values())
+            )
     return {asset_path: list(checks.values()) for asset_path, checks in outcomes.items()}
 
 
@@ -475,7 +486,9 @@ def _admission(table: str, run_id: str | None, files: list[str], outcomes: list[
     if held_loads.is_held(table, files):
         admitted.passed, admitted.unexpected_count = False, len(files)
         admitted.samples = [held_loads.part_name(f) for f in files[:SAMPLE_SIZE]]
-        admitted.failures = [f"load {run_id} held out of the warehouse ({len(files)} parts) after an ERROR of "
-                             f"{', '.join(o.name for o in errors) or 'an earlier validation'}; release it after "
-                             f"checking: python -m dagster_project.defs.quality release {run_id}"]
+        admitted.failures = [
+            f"load {run_id} held out of the warehouse ({len(files)} parts) after an ERROR of "
+            f"{', '.join(o.name for o in errors) or 'an earlier validation'}; release it after "
+            f"checking: python -m dagster_project.defs.quality release {run_id}"
+        ]
     return admitted

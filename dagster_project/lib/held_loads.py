@@ -35,18 +35,28 @@ def hold(table: str, run_id: str | None, parts: Sequence[str], reason: str) -> i
     if not names:
         return 0
     with warehouse.connect() as con:
-        known = {name for (name,) in con.execute(
-            "select part_name from ops.held_loads where source = ? and part_name in (select unnest(?))",
-            [table, names]).fetchall()}
-        if con.execute("select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-                       LEDGER.split(".")).fetchone()[0]:
-            known |= {part_name(path) for (path,) in con.execute(
-                f"select part_path from {LEDGER} where table_name = ?", [table]).fetchall()}
+        known = {
+            name
+            for (name,) in con.execute(
+                "select part_name from ops.held_loads where source = ? and part_name in (select unnest(?))",
+                [table, names],
+            ).fetchall()
+        }
+        if con.execute(
+            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+            LEDGER.split("."),
+        ).fetchone()[0]:
+            known |= {
+                part_name(path)
+                for (path,) in con.execute(f"select part_path from {LEDGER} where table_name = ?", [table]).fetchall()
+            }
         new = [name for name in names if name not in known]
         if new:
             now = warehouse.utcnow()
-            con.executemany("insert into ops.held_loads values (?, ?, ?, ?, ?, null)",
-                            [(table, run_id, name, reason, now) for name in new])
+            con.executemany(
+                "insert into ops.held_loads values (?, ?, ?, ?, ?, null)",
+                [(table, run_id, name, reason, now) for name in new],
+            )
     return len(new)
 
 
@@ -55,7 +65,8 @@ def release(run_id: str) -> int:
     with warehouse.connect() as con:
         released = con.execute(
             "update ops.held_loads set released_at = ? where run_id = ? and released_at is null returning part_name",
-            [warehouse.utcnow(), run_id]).fetchall()
+            [warehouse.utcnow(), run_id],
+        ).fetchall()
     return len(released)
 
 
@@ -77,7 +88,8 @@ def held_loads() -> list[tuple]:
     with warehouse.connect() as con:
         return con.execute(
             """select source, run_id, count(*) as parts, any_value(reason), min(held_at) from ops.held_loads
-               where released_at is null group by source, run_id order by min(held_at)""").fetchall()
+               where released_at is null group by source, run_id order by min(held_at)"""
+        ).fetchall()
 
 
 def is_held(table: str, parts: Sequence[str]) -> bool:

@@ -60,7 +60,8 @@ class PartWriter:
         if rows is None or not rows.num_rows:
             return
         columns = [
-            pa.repeat(pa.scalar(self.constants[f.name], f.type), rows.num_rows) if f.name in self.constants
+            pa.repeat(pa.scalar(self.constants[f.name], f.type), rows.num_rows)
+            if f.name in self.constants
             else rows.column(f.name)
             for f in self.schema
         ]
@@ -90,8 +91,9 @@ class PartWriter:
         self.tmp_path.unlink(missing_ok=True)
 
 
-def write_part(table: str, name: str, run_id: str, rows: pa.Table | None,
-               source_file: str | None = None) -> LandedPart | None:
+def write_part(
+    table: str, name: str, run_id: str, rows: pa.Table | None, source_file: str | None = None
+) -> LandedPart | None:
     writer = PartWriter(table, name, run_id, source_file)
     try:
         writer.write(rows)
@@ -125,6 +127,9 @@ def existing_parts(table: str, name_suffix: str) -> list[Path]:
 def last_landed_at(table: str) -> datetime | None:
     """When the newest part with rows landed in `table` (UTC), None before the first: parts are immutable and only
     written for rows, so this is when the source last gave new data."""
-    times = [part.stat().st_mtime for part in paths.raw_dir(table).glob("load_date=*/*.parquet")
-             if part.parent.name != EMPTY_PART.parent.name]
+    times = [
+        part.stat().st_mtime
+        for part in paths.raw_dir(table).glob("load_date=*/*.parquet")
+        if part.parent.name != EMPTY_PART.parent.name
+    ]
     return datetime.fromtimestamp(max(times), UTC) if times else None

@@ -172,11 +172,17 @@ _UNIT_ABBREVIATIONS = r"кв|комн|ком|под|пд|эт|оф|пом|каб
 _ORDINAL = r"(?:-?\s*(?:й|ий|ый|ой|th|st|nd|rd))?"
 _SEGMENT_RULES = (
     # a segment that is a numbered part: «3 этаж», «2-й подъезд», «5th floor»
-    (rf"(?i)^\s*\d+\s*{_ORDINAL}\s*(?:этаж[аеу]?|эт\.?|подъезд[аеу]?|подьезд[аеу]?|под\.?|floor|fl\.?|entrance)"
-     r"(?:[^\p{L}].*)?$", ""),
+    (
+        rf"(?i)^\s*\d+\s*{_ORDINAL}\s*(?:этаж[аеу]?|эт\.?|подъезд[аеу]?|подьезд[аеу]?|под\.?|floor|fl\.?|entrance)"
+        r"(?:[^\p{L}].*)?$",
+        "",
+    ),
     # a unit marker and everything after it in the segment: «кв. 12», «д.5кв.12», «квартира 7», «apt 4B», «а/я 15»
-    (rf"(?i)(^|[^\p{{L}}])(?:(?:{_UNIT_WORDS})(?:[^\p{{L}}].*)?|(?:{_UNIT_ABBREVIATIONS})(?:\.|\s*[№#:]|\s*-?\s*\d).*"
-     r"|[ап]/я.*|#\s*\d.*)$", r"\1"),
+    (
+        rf"(?i)(^|[^\p{{L}}])(?:(?:{_UNIT_WORDS})(?:[^\p{{L}}].*)?|(?:{_UNIT_ABBREVIATIONS})(?:\.|\s*[№#:]|\s*-?\s*\d).*"
+        r"|[ап]/я.*|#\s*\d.*)$",
+        r"\1",
+    ),
     # house and apartment joined by a dash: «д. 5-12», «дом №5а - 12»
     (r"(?i)((?:^|[^\p{L}])(?:д\.|дом|д)\s*№?\s*\d+\p{L}?(?:\s*/\s*\d+\p{L}?)?)\s*[-–—]\s*\d+\p{L}?\s*$", r"\1"),
 )
@@ -191,8 +197,10 @@ _JOINED_RULES = (
 )
 # A necessary condition of every cut above (a marker's first letters, a dash between numbers, a number at the end):
 # an address without it is landed as sent, and the costly rules run on the others only.
-_ADDRESS_GATE = (r"(?i)кв|ком|под|пд|парадн|эт|оф|пом|каб|сек|apartment|apt|app|flat|room|rm|office|suite|ste|fl|"
-                 r"entrance|unit|/я|#|\d\p{L}?\s*[-–—]\s*\d|[,;]\s*\d+\p{L}?\s*$")
+_ADDRESS_GATE = (
+    r"(?i)кв|ком|под|пд|парадн|эт|оф|пом|каб|сек|apartment|apt|app|flat|room|rm|office|suite|ste|fl|"
+    r"entrance|unit|/я|#|\d\p{L}?\s*[-–—]\s*\d|[,;]\s*\d+\p{L}?\s*$"
+)
 ADDRESS_KEYS = ("address", "адрес")
 
 
@@ -266,6 +274,7 @@ def blank_to_null(values: pa.Array, strip: bool = True) -> pa.Array:
 
 def identity_array(phone=None, email=None, handle=None, name=None, *, length: int) -> pa.Array:
     """normalize_identity over columns (each an Arrow string array or None)."""
+
     def column(values):
         return blank_to_null(values) if values is not None else pa.nulls(length, pa.string())
 
@@ -296,8 +305,10 @@ def known_patterns_array(values: list[pa.Array]) -> pa.ListArray:
     for column in values:
         column = blank_to_null(column)
         words = pc.utf8_split_whitespace(column)
-        for parent, value in ((np.arange(length), column),
-                              (np.asarray(pc.list_parent_indices(words)), pc.list_flatten(words))):
+        for parent, value in (
+            (np.arange(length), column),
+            (np.asarray(pc.list_parent_indices(words)), pc.list_flatten(words)),
+        ):
             keep = np.asarray(pc.fill_null(pc.greater_equal(pc.utf8_length(value), 3), False))
             parents.append(parent[keep])
             patterns.append(value.filter(pa.array(keep)))
@@ -329,7 +340,7 @@ def hmac_pads(key: bytes) -> dict[str, bytes]:
 
 def sql_hmac(identity: str, pads: str = "hmac_pads") -> str:
     """HMAC-SHA256 hex of an identity column; `pads` is a one-row table (ipad, opad) of hmac_pads()."""
-    return (f"sha256((select opad from {pads}) || unhex(sha256((select ipad from {pads}) || encode({identity}))))")
+    return f"sha256((select opad from {pads}) || unhex(sha256((select ipad from {pads}) || encode({identity}))))"
 
 
 def masked_json(value: Any, known_values: tuple[str, ...] = ()) -> str:

@@ -22,6 +22,7 @@ from dagster_project.lib import calendar, contracts, held_loads, paths, settings
 
 COPY_BATCH_ROWS = 50_000
 
+
 def connect():
     """A connection with the same env defaults as dbt/profiles.yml."""
     return psycopg2.connect(**settings.postgres_connection())

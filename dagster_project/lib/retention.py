@@ -60,11 +60,18 @@ def private_paths() -> list[Path]:
     """Folders and files that can hold personal data, as far as they exist: the data root and what is configured to
     live elsewhere (inbox, warehouse, serving)."""
     inbox_root = paths.inbox_dir("")
-    candidates = [paths.data_dir(), inbox_root, *(inbox_root.glob(f"*/{folder}") for folder in ARCHIVE_FOLDERS),
-                  paths.lake_dir(), paths.warehouse_path(), paths.serving_path().parent, paths.data_dir() / "reports"]
+    candidates = [
+        paths.data_dir(),
+        inbox_root,
+        *(inbox_root.glob(f"*/{folder}") for folder in ARCHIVE_FOLDERS),
+        paths.lake_dir(),
+        paths.warehouse_path(),
+        paths.serving_path().parent,
+        paths.data_dir() / "reports",
+    ]
     found = []
     for candidate in candidates:
-        for path in ([candidate] if isinstance(candidate, Path) else sorted(candidate)):
+        for path in [candidate] if isinstance(candidate, Path) else sorted(candidate):
             if path.exists() and path not in found:
                 found.append(path)
     return found

@@ -45,7 +45,9 @@ def fail_runs_of_dead_processes(instance: DagsterInstance) -> list[str]:
             continue
         host, pid, _ = tag.rsplit(":", 2)
         instance.report_run_failed(
-            run, message=f"The process that ran this run (pid {pid} on {host}) ended without finishing it "
-                         "(killed or crashed): marked failed by the sweep of lib/runs.py.")
+            run,
+            message=f"The process that ran this run (pid {pid} on {host}) ended without finishing it "
+            "(killed or crashed): marked failed by the sweep of lib/runs.py.",
+        )
         failed.append(run.run_id)
     return failed

@@ -94,29 +94,34 @@ def dataset_columns(model: str, names: list[str]) -> list[dict]:
     entries = []
     for name in names:
         doc = column_doc(model, name) or {"label": None, "description": None}
-        entries.append({
-            "column_name": name,
-            "verbose_name": doc["label"],
-            "description": doc["description"],
-            "is_dttm": bool(TEMPORAL.search(name)),
-            "groupby": True,
-            "filterable": True,
-        })
+        entries.append(
+            {
+                "column_name": name,
+                "verbose_name": doc["label"],
+                "description": doc["description"],
+                "is_dttm": bool(TEMPORAL.search(name)),
+                "groupby": True,
+                "filterable": True,
+            }
+        )
     return entries
 
 
 def dataset_metrics(model: str) -> list[dict]:
     """Superset saved metrics (bundle format) of a mart, from its dbt `config.meta.metrics`."""
-    return [{
-        "metric_name": metric["name"],
-        "verbose_name": metric["label"],
-        "metric_type": None,
-        "expression": " ".join(metric["expression"].split()),
-        "description": metric["description"],
-        "d3format": metric.get("format"),
-        "extra": None,
-        "warning_text": None,
-    } for metric in mart_docs().get(model, {}).get("metrics", [])]
+    return [
+        {
+            "metric_name": metric["name"],
+            "verbose_name": metric["label"],
+            "metric_type": None,
+            "expression": " ".join(metric["expression"].split()),
+            "description": metric["description"],
+            "d3format": metric.get("format"),
+            "extra": None,
+            "warning_text": None,
+        }
+        for metric in mart_docs().get(model, {}).get("metrics", [])
+    ]
 
 
 def undocumented(model: str, names: list[str]) -> list[str]:

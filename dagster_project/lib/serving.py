@@ -95,8 +95,9 @@ def unaudited_models(con: duckdb.DuckDBPyConnection) -> list[dict]:
     """The models of the warehouse open on `con` holding rows no build has audited yet (the dbt ledger; none before
     the first build): what publish refuses to serve."""
     schema, table = AUDIT_LEDGER.split(".")
-    if not con.execute("select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-                       [schema, table]).fetchone()[0]:
+    if not con.execute(
+        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?", [schema, table]
+    ).fetchone()[0]:
         return []
     rows = con.execute(f"select model, unaudited_since, reason from {AUDIT_LEDGER} order by unaudited_since, model")
     return [
@@ -108,16 +109,20 @@ def refusal(unaudited: list[dict], catalog: Path) -> str:
     """Why publish served nothing, for the run's log and the asset's failure."""
     listed = "; ".join(f"{row['model']} since {row['unaudited_since']} ({row['reason']})" for row in unaudited[:10])
     more = f" and {len(unaudited) - 10} more" if len(unaudited) > 10 else ""
-    return (f"not published: {len(unaudited)} model(s) of the warehouse hold rows that no build has audited — "
-            f"{listed}{more}. BI keeps the last published marts ({catalog}); the next build whose data tests pass "
-            "publishes again.")
+    return (
+        f"not published: {len(unaudited)} model(s) of the warehouse hold rows that no build has audited — "
+        f"{listed}{more}. BI keeps the last published marts ({catalog}); the next build whose data tests pass "
+        "publishes again."
+    )
 
 
 def fingerprint(con: duckdb.DuckDBPyConnection, table: str) -> tuple[str, int]:
     """(fingerprint, rows) of a table: equal fingerprints mean the same columns and the same multiset of rows."""
     columns = con.execute(
         "select string_agg(column_name || ' ' || data_type, ', ' order by column_index) from duckdb_columns() "
-        "where schema_name = 'main' and table_name = ? and database_name = current_database()", [table]).fetchone()[0]
+        "where schema_name = 'main' and table_name = ? and database_name = current_database()",
+        [table],
+    ).fetchone()[0]
     rows, row_hashes = con.execute(f'select count(*), sum(hash(t))::hugeint from main."{table}" as t').fetchone()
     digest = hashlib.sha256(f"{columns}\n{rows}\n{row_hashes}".encode()).hexdigest()
     return digest[:32], rows
@@ -167,8 +172,10 @@ def _write_mart(con: duckdb.DuckDBPyConnection, name: str, target: Path) -> Path
     checked on the decoded values, not their bytes (tests/scans.py::served_values)."""
     target.parent.mkdir(parents=True, exist_ok=True)
     temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    con.execute(f"copy (select {_parquet_columns(con, name)} from main.\"{name}\") to '{_sql_path(temporary)}' "
-                "(format parquet, compression zstd)")
+    con.execute(
+        f"copy (select {_parquet_columns(con, name)} from main.\"{name}\") to '{_sql_path(temporary)}' "
+        "(format parquet, compression zstd)"
+    )
     _fsync(temporary)
     os.replace(temporary, target)
     return target
@@ -177,11 +184,15 @@ def _write_mart(con: duckdb.DuckDBPyConnection, name: str, target: Path) -> Path
 def _parquet_columns(con: duckdb.DuckDBPyConnection, name: str) -> str:
     """The select list of a mart for Parquet: DuckDB's 128-bit integers (what sum() of a bigint gives) as bigint,
     which Parquet would otherwise turn into double (a count of 647 read back as 647.0); an overflow fails loudly."""
-    columns = con.execute("select column_name, data_type from duckdb_columns() where schema_name = 'main' "
-                          "and table_name = ? and database_name = current_database() order by column_index",
-                          [name]).fetchall()
-    return ", ".join(f'cast("{column}" as bigint) as "{column}"' if kind in ("HUGEINT", "UHUGEINT") else f'"{column}"'
-                     for column, kind in columns)
+    columns = con.execute(
+        "select column_name, data_type from duckdb_columns() where schema_name = 'main' "
+        "and table_name = ? and database_name = current_database() order by column_index",
+        [name],
+    ).fetchall()
+    return ", ".join(
+        f'cast("{column}" as bigint) as "{column}"' if kind in ("HUGEINT", "UHUGEINT") else f'"{column}"'
+        for column, kind in columns
+    )
 
 
 def _write_catalog(catalog: Path, marts: dict[str, ServedMart]) -> None:
@@ -193,8 +204,10 @@ def _write_catalog(catalog: Path, marts: dict[str, ServedMart]) -> None:
         con.execute(f"create schema {META_SCHEMA}")
         con.execute(f"""create table {META_SCHEMA}.marts (mart varchar primary key, file varchar, fingerprint varchar,
             rows bigint, bytes bigint, published_at timestamp)""")
-        con.executemany(f"insert into {META_SCHEMA}.marts values (?, ?, ?, ?, ?, ?)",
-                        [(m.name, str(m.file), m.fingerprint, m.rows, m.bytes, m.published_at) for m in marts.values()])
+        con.executemany(
+            f"insert into {META_SCHEMA}.marts values (?, ?, ?, ?, ?, ?)",
+            [(m.name, str(m.file), m.fingerprint, m.rows, m.bytes, m.published_at) for m in marts.values()],
+        )
         con.execute("checkpoint")
     _fsync(temporary)
     os.replace(temporary, catalog)
@@ -234,9 +247,12 @@ def load_postgres(catalog: Path, postgres_url: str, schema: str = "serving") -> 
     with duckdb.connect(str(catalog), read_only=True) as source, psycopg2.connect(postgres_url) as target:
         with target.cursor() as cursor:
             cursor.execute(sql.SQL("create schema if not exists {}").format(sql.Identifier(schema)))
-            cursor.execute("""select c.relname, obj_description(c.oid, 'pg_class') from pg_class c
+            cursor.execute(
+                """select c.relname, obj_description(c.oid, 'pg_class') from pg_class c
                               join pg_namespace n on n.oid = c.relnamespace
-                              where n.nspname = %s and c.relkind in ('r', 'p')""", (schema,))
+                              where n.nspname = %s and c.relkind in ('r', 'p')""",
+                (schema,),
+            )
             loaded = dict(cursor.fetchall())
             for name, mart in sorted(marts.items()):
                 if loaded.get(name) == mart.fingerprint:
@@ -247,10 +263,15 @@ def load_postgres(catalog: Path, postgres_url: str, schema: str = "serving") -> 
                 )
             for name in rows:
                 cursor.execute(sql.SQL("drop table if exists {}").format(sql.Identifier(schema, name)))
-                cursor.execute(sql.SQL("alter table {} rename to {}").format(
-                    sql.Identifier(schema, f"{name}__loading"), sql.Identifier(name)))
-                cursor.execute(sql.SQL("comment on table {} is %s").format(sql.Identifier(schema, name)),
-                               (marts[name].fingerprint,))
+                cursor.execute(
+                    sql.SQL("alter table {} rename to {}").format(
+                        sql.Identifier(schema, f"{name}__loading"), sql.Identifier(name)
+                    )
+                )
+                cursor.execute(
+                    sql.SQL("comment on table {} is %s").format(sql.Identifier(schema, name)),
+                    (marts[name].fingerprint,),
+                )
             for name in sorted(set(loaded) - set(marts)):
                 cursor.execute(sql.SQL("drop table {}").format(sql.Identifier(schema, name)))
     target.close()

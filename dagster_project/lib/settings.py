@@ -33,8 +33,16 @@ KNOWN_PUBLIC_SECRETS = frozenset(
     {value.lower() for value in DEV_DEFAULTS.values()}
     | {
         "cur-local-superset-only-on-loopback",  # this platform's earlier Superset default
-        "change_me_to_a_complex_random_secret", "thisismyscretkey", "\x02\x01thisismyscretkey\x01\x02\\e\\y\\y\\h",
-        "your_secret_key_here", "changeme", "change-me", "secret", "password", "admin", "test-pii-key",
+        "change_me_to_a_complex_random_secret",
+        "thisismyscretkey",
+        "\x02\x01thisismyscretkey\x01\x02\\e\\y\\y\\h",
+        "your_secret_key_here",
+        "changeme",
+        "change-me",
+        "secret",
+        "password",
+        "admin",
+        "test-pii-key",
     }
 )
 DEFAULT_SUPERSET_ADMIN_USER = "admin"
@@ -233,8 +241,10 @@ def dagster_postgres_url() -> str | None:
     postgresql://dagster:…@db:5432/dagster. Required in production; without it `make up` keeps SQLite in DAGSTER_HOME."""
     url = secret("CUR_DAGSTER_PG_URL")
     if is_production() and not url:
-        raise ProductionConfigError("CUR_ENV=production refuses to start: CUR_DAGSTER_PG_URL is not set "
-                                    "(the Dagster instance's PostgreSQL, in the environment or CUR_DAGSTER_PG_URL_FILE)")
+        raise ProductionConfigError(
+            "CUR_ENV=production refuses to start: CUR_DAGSTER_PG_URL is not set "
+            "(the Dagster instance's PostgreSQL, in the environment or CUR_DAGSTER_PG_URL_FILE)"
+        )
     if url and url.split("://", 1)[0] in ("postgres", "postgresql"):
         url = "postgresql+psycopg2://" + url.split("://", 1)[1]  # the driver installed (SQLAlchemy would try psycopg 3)
     return url
@@ -243,8 +253,10 @@ def dagster_postgres_url() -> str | None:
 def deploy_ports() -> dict[str, int]:
     """Loopback ports of `make up`: the webserver (CUR_WEBSERVER_PORT, 3000) and the code server (CUR_CODE_SERVER_PORT,
     4266)."""
-    return {"webserver": _whole_number("CUR_WEBSERVER_PORT", 3000),
-            "code_server": _whole_number("CUR_CODE_SERVER_PORT", 4266)}
+    return {
+        "webserver": _whole_number("CUR_WEBSERVER_PORT", 3000),
+        "code_server": _whole_number("CUR_CODE_SERVER_PORT", 4266),
+    }
 
 
 # --- The warehouse and PostgreSQL (dbt/profiles.yml reads the same variables) ---

@@ -36,8 +36,9 @@ def prepare_sources(data_dir: Path | None = None) -> dict[str, int]:
     out.mkdir(parents=True, exist_ok=True)
     tables = {
         "production_calendar": calendar.calendar_table(data_dir / "lake"),
-        "held_parts": pa.Table.from_pylist([{"source": table, "part_name": part}
-                                            for table, part in held_loads.held_parts()], schema=HELD_PARTS_SCHEMA),
+        "held_parts": pa.Table.from_pylist(
+            [{"source": table, "part_name": part} for table, part in held_loads.held_parts()], schema=HELD_PARTS_SCHEMA
+        ),
     }
     for name, table in tables.items():
         pq.write_table(table, out / f"{name}.parquet")
@@ -66,8 +67,11 @@ def expose_marts(marts: Iterable[str]) -> list[str]:
     written = set(spark_tables())
     exposed = [mart for mart in marts if mart in written]
     with warehouse.connect() as con:
-        kinds = dict(con.execute("select table_name, table_type from information_schema.tables "
-                                 "where table_schema = 'main'").fetchall())
+        kinds = dict(
+            con.execute(
+                "select table_name, table_type from information_schema.tables where table_schema = 'main'"
+            ).fetchall()
+        )
         for mart in exposed:
             if kinds.get(mart) == "BASE TABLE":
                 con.execute(f'drop table main."{mart}"')

@@ -48,8 +48,17 @@ ANALYST_ROLE = "cur_analyst"
 DIMENSION_COLUMNS = {"region": "region_code", "agency": "agency_id"}
 PUBLIC = "public"
 # Permissions that open data beyond a single dataset or open SQL Lab: never part of the base or a restricted role.
-WIDE_DATA_PERMISSIONS = frozenset({"all_datasource_access", "all_database_access", "all_query_access",
-                                   "database_access", "catalog_access", "schema_access", "datasource_access"})
+WIDE_DATA_PERMISSIONS = frozenset(
+    {
+        "all_datasource_access",
+        "all_database_access",
+        "all_query_access",
+        "database_access",
+        "catalog_access",
+        "schema_access",
+        "datasource_access",
+    }
+)
 
 
 def agency_role(agency_id: str) -> str:
@@ -144,15 +153,21 @@ def first_values(bundle: dict[str, dict], catalog: Path) -> dict[str, str]:
                 column, table = target["column"]["name"], tables[target["datasetUuid"]]
                 where = " and ".join(f"({f['sqlExpression']})" for f in native.get("adhoc_filters", [])) or "true"
                 order = "asc" if native["controlValues"].get("sortAscending", True) else "desc"
-                row = con.execute(f"select distinct {column} from main.{table} where {where} and {column} is not null "
-                                  f"order by 1 {order} limit 1").fetchone()
+                row = con.execute(
+                    f"select distinct {column} from main.{table} where {where} and {column} is not null "
+                    f"order by 1 {order} limit 1"
+                ).fetchone()
                 if row:
                     values[native["id"]] = row[0]
     return values
 
 
-def render_bundle(serving_uri: str, serving_schema: str = "main", bundle_dir: Path = BUNDLE_DIR,
-                  filter_defaults: dict[str, str] | None = None) -> bytes:
+def render_bundle(
+    serving_uri: str,
+    serving_schema: str = "main",
+    bundle_dir: Path = BUNDLE_DIR,
+    filter_defaults: dict[str, str] | None = None,
+) -> bytes:
     """The import ZIP: the serving URI and schema filled in, chart query contexts as JSON, access declarations checked
     and left out (they are this platform's, not Superset's), the semantic layer generated, and the filters that start
     on their first item given that value as their default (`first_values`)."""
@@ -194,8 +209,11 @@ def render_bundle(serving_uri: str, serving_schema: str = "main", bundle_dir: Pa
 def check_documented(columns: dict[str, set[str]]) -> None:
     """Every column a dataset serves has a Russian label and a description in the marts' dbt YAML: an analyst never
     meets a bare column name."""
-    problems = [f"{table}.{column}" for table, names in sorted(columns.items())
-                for column in semantic.undocumented(table, sorted(names))]
+    problems = [
+        f"{table}.{column}"
+        for table, names in sorted(columns.items())
+        for column in semantic.undocumented(table, sorted(names))
+    ]
     if problems:
         raise BundleError("columns without a label or description in the marts' dbt YAML: " + ", ".join(problems))
 
@@ -217,15 +235,25 @@ def rls_rules(access: dict[str, tuple[str, ...] | str], agencies: list[tuple[str
     an agency role and its region role sees its agency's rows within its region.
     """
     rules = []
-    for dimension, values in (("region", sorted({region for _, region in agencies})),
-                              ("agency", sorted(agency for agency, _ in agencies))):
+    for dimension, values in (
+        ("region", sorted({region for _, region in agencies})),
+        ("agency", sorted(agency for agency, _ in agencies)),
+    ):
         tables = dimension_tables(access, dimension)
         column = DIMENSION_COLUMNS[dimension]
         role = region_role if dimension == "region" else agency_role
         label = "региона" if dimension == "region" else "органа"
-        rules += [RlsRule(name=f"{dimension} {value}", role=role(value), clause=f"{column} = '{value}'",
-                          table_names=tables, group_key=dimension, description=f"Строки {label} {value}")
-                  for value in values]
+        rules += [
+            RlsRule(
+                name=f"{dimension} {value}",
+                role=role(value),
+                clause=f"{column} = '{value}'",
+                table_names=tables,
+                group_key=dimension,
+                description=f"Строки {label} {value}",
+            )
+            for value in values
+        ]
     return rules
 
 
@@ -243,9 +271,16 @@ class SupersetClient:
     def __init__(self, base_url: str, username: str, password: str, timeout: float = 120.0):
         self.base_url = base_url.rstrip("/")
         self.http = httpx.Client(base_url=self.base_url, timeout=timeout, headers={"Referer": self.base_url})
-        token = self._call("POST", "/api/v1/security/login", json={
-            "username": username, "password": password, "provider": "db", "refresh": True,
-        })["access_token"]
+        token = self._call(
+            "POST",
+            "/api/v1/security/login",
+            json={
+                "username": username,
+                "password": password,
+                "provider": "db",
+                "refresh": True,
+            },
+        )["access_token"]
         self.http.headers["Authorization"] = f"Bearer {token}"
         self.http.headers["X-CSRFToken"] = self._call("GET", "/api/v1/security/csrf_token/")["result"]
 
@@ -321,14 +356,20 @@ class SupersetClient:
 
     def permission_ids(self) -> dict[tuple[str, str], int]:
         """(permission, resource) → permission-on-resource id, e.g. ("datasource_access", "[db].[table](id:3)")."""
-        return {(row["permission"]["name"], row["view_menu"]["name"]): row["id"]
-                for row in self._list("/api/v1/security/permissions-resources/")}
+        return {
+            (row["permission"]["name"], row["view_menu"]["name"]): row["id"]
+            for row in self._list("/api/v1/security/permissions-resources/")
+        }
 
     def set_role_permissions(self, role_id: int, permission_ids: set[int]) -> None:
         """Replace the role's permissions (one call; roles are this deploy's, not edited by hand)."""
-        self._call("POST", f"/api/v1/security/roles/{role_id}/permissions", json={
-            "permission_view_menu_ids": sorted(permission_ids),
-        })
+        self._call(
+            "POST",
+            f"/api/v1/security/roles/{role_id}/permissions",
+            json={
+                "permission_view_menu_ids": sorted(permission_ids),
+            },
+        )
 
     def dataset(self, dataset_id: int) -> dict:
         return self._call("GET", f"/api/v1/dataset/{dataset_id}")["result"]
@@ -459,13 +500,25 @@ def deploy(
     return DeployResult(datasets, charts, dashboards, applied, round(time.monotonic() - started, 2))
 
 
-def grant_dataset_access(client: SupersetClient, access: dict[str, tuple[str, ...] | str], datasets: dict[str, int],
-                         agencies: list[tuple[str, str]]) -> None:
+def grant_dataset_access(
+    client: SupersetClient,
+    access: dict[str, tuple[str, ...] | str],
+    datasets: dict[str, int],
+    agencies: list[tuple[str, str]],
+) -> None:
     """The permissions of cur_reader, cur_analyst and every region and agency role, replaced on each deploy (see the
     module doc): the base is Gamma's UI permissions without any data or SQL Lab permission."""
     regions = sorted({region for _, region in agencies})
-    roles = client.ensure_roles(["Gamma", "sql_lab", READER_ROLE, ANALYST_ROLE,
-                                 *map(region_role, regions), *(agency_role(agency) for agency, _ in agencies)])
+    roles = client.ensure_roles(
+        [
+            "Gamma",
+            "sql_lab",
+            READER_ROLE,
+            ANALYST_ROLE,
+            *map(region_role, regions),
+            *(agency_role(agency) for agency, _ in agencies),
+        ]
+    )
     index = client.permission_ids()
     names = {permission_id: permission for (permission, _), permission_id in index.items()}
     sql_lab = client.role_permissions(roles["sql_lab"])
@@ -479,8 +532,13 @@ def grant_dataset_access(client: SupersetClient, access: dict[str, tuple[str, ..
         grants[table] = index[("datasource_access", f"[{database['database_name']}].[{table}](id:{dataset_id})")]
     public = {grants[table] for table, declared in access.items() if declared == PUBLIC}
     client.set_role_permissions(roles[READER_ROLE], base | public)
-    client.set_role_permissions(roles[ANALYST_ROLE], base | sql_lab | set(grants.values()) | {
-        index[("database_access", f"[{name}].(id:{database_id})")] for database_id, name in databases})
+    client.set_role_permissions(
+        roles[ANALYST_ROLE],
+        base
+        | sql_lab
+        | set(grants.values())
+        | {index[("database_access", f"[{name}].(id:{database_id})")] for database_id, name in databases},
+    )
     for dimension, values in (("region", regions), ("agency", [agency for agency, _ in agencies])):
         tables = {grants[table] for table in dimension_tables(access, dimension)}
         for value in values:

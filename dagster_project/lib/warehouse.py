@@ -76,8 +76,16 @@ def full_refresh_threads() -> int:
     return 1 if lake_bytes > one_thread_above else settings["threads"]
 
 
-_BYTE_UNITS = {"KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
-               "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
+_BYTE_UNITS = {
+    "KB": 10**3,
+    "MB": 10**6,
+    "GB": 10**9,
+    "TB": 10**12,
+    "KIB": 2**10,
+    "MIB": 2**20,
+    "GIB": 2**30,
+    "TIB": 2**40,
+}
 
 
 def _bytes(size: str) -> float:
@@ -116,8 +124,10 @@ def lock_holder() -> dict | None:
 def describe_holder(holder: dict | None) -> str:
     if not holder:
         return "a process that has not said who it is"
-    return (f"pid {holder.get('pid')} (Dagster run {holder.get('run_id') or '—'}, {holder.get('purpose')}, "
-            f"since {holder.get('since')} UTC)")
+    return (
+        f"pid {holder.get('pid')} (Dagster run {holder.get('run_id') or '—'}, {holder.get('purpose')}, "
+        f"since {holder.get('since')} UTC)"
+    )
 
 
 def _current_step():
@@ -172,16 +182,21 @@ def _acquire(purpose: str | None, run_id: str | None, timeout_s: float):
                 handle.close()
                 raise WarehouseLocked(
                     f"the warehouse {paths.warehouse_path()} is locked by {describe_holder(lock_holder())}; "
-                    f"{purpose} waited {timeout_s:g} s for it (CUR_WAREHOUSE_LOCK_TIMEOUT_S)") from None
+                    f"{purpose} waited {timeout_s:g} s for it (CUR_WAREHOUSE_LOCK_TIMEOUT_S)"
+                ) from None
             if not logged:
                 (step.log if step else log).info(
-                    f"{purpose} waits for the warehouse lock held by {describe_holder(lock_holder())}")
+                    f"{purpose} waits for the warehouse lock held by {describe_holder(lock_holder())}"
+                )
                 logged = True
             time.sleep(0.2)
     handle.seek(0)
     handle.truncate()
-    handle.write(json.dumps({"pid": os.getpid(), "run_id": run_id, "purpose": purpose,
-                             "since": utcnow().isoformat(timespec="seconds")}))
+    handle.write(
+        json.dumps(
+            {"pid": os.getpid(), "run_id": run_id, "purpose": purpose, "since": utcnow().isoformat(timespec="seconds")}
+        )
+    )
     handle.flush()
     return handle
 
@@ -264,8 +279,20 @@ def log_load(
     with connect() as con:
         con.execute(
             "insert into ops.load_log values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [run_id, source, cursor_from, cursor_to, fetched, landed, quarantined, checksum,
-             (finished_at - started_at).total_seconds(), started_at, finished_at, status],
+            [
+                run_id,
+                source,
+                cursor_from,
+                cursor_to,
+                fetched,
+                landed,
+                quarantined,
+                checksum,
+                (finished_at - started_at).total_seconds(),
+                started_at,
+                finished_at,
+                status,
+            ],
         )
 
 
@@ -283,10 +310,13 @@ def processed_outcome(con: duckdb.DuckDBPyConnection, content_hash: str, source:
 
 def content_processed(con: duckdb.DuckDBPyConnection, content_hash: str, source: str) -> bool:
     """Whether a file with this content (under any name) was processed and recorded."""
-    return con.execute(
-        "select count(*) from ops.processed_files where content_hash = ? and source = ? and outcome = 'processed'",
-        [content_hash, source],
-    ).fetchone()[0] > 0
+    return (
+        con.execute(
+            "select count(*) from ops.processed_files where content_hash = ? and source = ? and outcome = 'processed'",
+            [content_hash, source],
+        ).fetchone()[0]
+        > 0
+    )
 
 
 def record_processed_file(

@@ -77,9 +77,9 @@ SUB_SCORES = {
     "completeness_score": "доля ответов без доработки и повторов",
 }
 # Rule thresholds of the summary and the recommendations (documented in docs/bi_superset.md).
-NOTABLE_CHANGE_SHARE = 0.05   # the volume changed notably: by 5 % or more
+NOTABLE_CHANGE_SHARE = 0.05  # the volume changed notably: by 5 % or more
 NOTABLE_CHANGE_POINTS = 0.01  # a share changed notably: by 1 percentage point or more
-LOW_SUB_SCORE = 0.8           # a lagging agency's sub-score below 80 % is named as the reason
+LOW_SUB_SCORE = 0.8  # a lagging agency's sub-score below 80 % is named as the reason
 
 
 @dataclass(frozen=True)
@@ -137,17 +137,37 @@ def _with_days(row: dict | None) -> dict | None:
 def load_report_data(serving_path: Path, region_code: str, month: date) -> dict:
     """Everything the report shows for a region and month, read from the serving catalog."""
     with duckdb.connect(str(serving_path), read_only=True) as con:
-        history = [_with_days(row) for row in _rows(con, """
+        history = [
+            _with_days(row)
+            for row in _rows(
+                con,
+                """
             select * from main.governor_monthly_summary
             where region_code = ? and month_start <= ? and month_start > ? - interval 12 month order by month_start""",
-            [region_code, month, month])]
+                [region_code, month, month],
+            )
+        ]
         if not history or history[-1]["month_start"] != month:
             raise LookupError(f"no summary for region {region_code}, month {month:%Y-%m}")
         previous = next((row for row in history if row["month_start"] == _months_before(month, 1)), None)
-        [last_year] = [_with_days(row) for row in _rows(con, """select * from main.governor_monthly_summary
-            where region_code = ? and month_start = ?""", [region_code, _months_before(month, 12)])] or [None]
-        regions = [_with_days(row) for row in _rows(con, """select * from main.governor_monthly_summary
-            where month_start = ? order by on_time_share desc nulls last, region_code""", [month])]
+        [last_year] = [
+            _with_days(row)
+            for row in _rows(
+                con,
+                """select * from main.governor_monthly_summary
+            where region_code = ? and month_start = ?""",
+                [region_code, _months_before(month, 12)],
+            )
+        ] or [None]
+        regions = [
+            _with_days(row)
+            for row in _rows(
+                con,
+                """select * from main.governor_monthly_summary
+            where month_start = ? order by on_time_share desc nulls last, region_code""",
+                [month],
+            )
+        ]
         sectors = _rows(
             con,
             """select sector_name, received, answered, overdue_open, on_time_share, satisfaction_share,
@@ -156,15 +176,22 @@ def load_report_data(serving_path: Path, region_code: str, month: date) -> dict:
             order by received desc, sector_name""",
             [region_code, month],
         )
-        municipalities = _rows(con, f"""select municipality_name, sum(appeals) as appeals,
+        municipalities = _rows(
+            con,
+            f"""select municipality_name, sum(appeals) as appeals,
                 10000.0 * sum(appeals) / max(population) as per_10k, count(*) filter (where is_hot) as hot_cells,
                 string_agg(case when is_hot then sector_name end, ', ' order by intensity_index desc) as hot_sectors
             from main.problem_heat_map where region_code = ? and month_start = ?
             group by municipality_name order by appeals desc, municipality_name limit {TOP_MUNICIPALITIES}""",
-            [region_code, month])
-        hot_cells = _rows(con, """select municipality_name, sector_name, appeals, intensity_index
+            [region_code, month],
+        )
+        hot_cells = _rows(
+            con,
+            """select municipality_name, sector_name, appeals, intensity_index
             from main.problem_heat_map where region_code = ? and month_start = ? and is_hot
-            order by intensity_index desc, municipality_name, sector_name""", [region_code, month])
+            order by intensity_index desc, municipality_name, sector_name""",
+            [region_code, month],
+        )
         agencies = _rows(
             con,
             f"""select agency_name_in_month as agency_name, agency_kind, score, rating_rank, ranked_agencies,
@@ -173,8 +200,12 @@ def load_report_data(serving_path: Path, region_code: str, month: date) -> dict:
             order by score, agency_id limit {LAGGING_AGENCIES}""",
             [region_code, month],
         )
-        ranked = _rows(con, """select count(*) filter (where is_ranked) as ranked, count(*) as agencies
-            from main.agency_rating_monthly where region_code = ? and month_start = ?""", [region_code, month])[0]
+        ranked = _rows(
+            con,
+            """select count(*) filter (where is_ranked) as ranked, count(*) as agencies
+            from main.agency_rating_monthly where region_code = ? and month_start = ?""",
+            [region_code, month],
+        )[0]
         indicators = _rows(
             con,
             """select indicator_code, indicator_name, indicator_kind_ru, unit, target_value, actual_value,
@@ -192,19 +223,31 @@ def load_report_data(serving_path: Path, region_code: str, month: date) -> dict:
     current = history[-1]
     others = [row for row in regions if row["region_code"] != region_code]
     return {
-        "current": current, "previous": previous, "last_year": last_year, "history": history, "regions": regions,
+        "current": current,
+        "previous": previous,
+        "last_year": last_year,
+        "history": history,
+        "regions": regions,
         "others_mean": {column: _mean([row[column] for row in others]) for _, column, _ in HEADLINES},
-        "sectors": sectors, "municipalities": municipalities, "hot_cells": hot_cells,
-        "agencies": [agency | _lag_reason(agency) for agency in agencies], "ranked": ranked, "indicators": indicators,
-        "roadmap_overdue": roadmap_overdue["overdue"], "as_of_date": roadmap_overdue["as_of_date"],
+        "sectors": sectors,
+        "municipalities": municipalities,
+        "hot_cells": hot_cells,
+        "agencies": [agency | _lag_reason(agency) for agency in agencies],
+        "ranked": ranked,
+        "indicators": indicators,
+        "roadmap_overdue": roadmap_overdue["overdue"],
+        "as_of_date": roadmap_overdue["as_of_date"],
     }
 
 
 def last_complete_month(serving_path: Path, region_code: str) -> date:
     """The region's latest month that has ended by the data's as-of moment: the report's default month."""
     with duckdb.connect(str(serving_path), read_only=True) as con:
-        [(month,)] = con.execute("""select max(month_start) from main.governor_monthly_summary
-            where region_code = ? and not is_partial_month""", [region_code]).fetchall()
+        [(month,)] = con.execute(
+            """select max(month_start) from main.governor_monthly_summary
+            where region_code = ? and not is_partial_month""",
+            [region_code],
+        ).fetchall()
     if month is None:
         raise LookupError(f"no complete month for region {region_code}")
     return month
@@ -254,14 +297,22 @@ def summary_sentences(data: dict) -> list[str]:
     month_in = f"В {MONTHS_RU_PREPOSITIONAL[current['month_start'].month - 1]} {current['month_start'].year} г."
     sentences = []
     comparisons = []
-    for base, prepositional, genitive in ((previous, "предыдущем месяце", "предыдущего месяца"),
-                                          (last_year, "том же месяце прошлого года", "того же месяца прошлого года")):
+    for base, prepositional, genitive in (
+        (previous, "предыдущем месяце", "предыдущего месяца"),
+        (last_year, "том же месяце прошлого года", "того же месяца прошлого года"),
+    ):
         share = _relative(current["received"], base and base["received"])
         if share is not None:
-            comparisons.append(f"{_more_or_less(share)}, чем в {prepositional}" if abs(share) >= NOTABLE_CHANGE_SHARE
-                               else f"на уровне {genitive}")
-    sentences.append(f"{month_in} поступило {number(current['received'])} обращений и сообщений"
-                     + (f" — {'; '.join(comparisons)}" if comparisons else "") + ".")
+            comparisons.append(
+                f"{_more_or_less(share)}, чем в {prepositional}"
+                if abs(share) >= NOTABLE_CHANGE_SHARE
+                else f"на уровне {genitive}"
+            )
+    sentences.append(
+        f"{month_in} поступило {number(current['received'])} обращений и сообщений"
+        + (f" — {'; '.join(comparisons)}" if comparisons else "")
+        + "."
+    )
     if current["on_time_share"] is not None:
         text = f"В срок дан ответ на {number(current['on_time_share'], 'share')} обращений"
         if previous and previous["on_time_share"] is not None:
@@ -278,12 +329,16 @@ def summary_sentences(data: dict) -> list[str]:
     if current["overdue_open"]:
         sentences.append(f"Без ответа с истёкшим сроком остаются {number(current['overdue_open'])} обращений.")
     if current["top_problem_1"]:
-        text = (f"Больше всего обращений — по теме «{current['top_problem_1']}» ({current['top_problem_1_sector']}, "
-                f"{number(current['top_problem_1_appeals'])})")
+        text = (
+            f"Больше всего обращений — по теме «{current['top_problem_1']}» ({current['top_problem_1_sector']}, "
+            f"{number(current['top_problem_1_appeals'])})"
+        )
         if data["hot_cells"]:
             hot = data["hot_cells"][0]
-            text += (f"; самая острая точка — {hot['municipality_name']}, отрасль «{hot['sector_name']}»: обращений на "
-                     f"10 тыс. жителей в {number(hot['intensity_index'], 'decimal')} раза больше обычного по региону")
+            text += (
+                f"; самая острая точка — {hot['municipality_name']}, отрасль «{hot['sector_name']}»: обращений на "
+                f"10 тыс. жителей в {number(hot['intensity_index'], 'decimal')} раза больше обычного по региону"
+            )
         sentences.append(text + ".")
     if data["agencies"]:
         agency = data["agencies"][0]
@@ -314,24 +369,36 @@ def recommendations(data: dict) -> list[str]:
     advice = []
     if current["overdue_open"]:
         holders = [agency["agency_name"] for agency in data["agencies"] if agency["open_overdue"]]
-        advice.append(f"Взять на контроль {number(current['overdue_open'])} обращений без ответа с истёкшим сроком"
-                      + (f", прежде всего у органов: {', '.join(holders)}." if holders else "."))
+        advice.append(
+            f"Взять на контроль {number(current['overdue_open'])} обращений без ответа с истёкшим сроком"
+            + (f", прежде всего у органов: {', '.join(holders)}." if holders else ".")
+        )
     for agency in data["agencies"]:
         if agency["weakest"] in ("speed_score", "quantity_score"):
-            advice.append(f"{agency['agency_name']}: представить план ответов в установленный срок "
-                          f"({SUB_SCORES[agency['weakest']]} {number(agency[agency['weakest']], 'share')}).")
+            advice.append(
+                f"{agency['agency_name']}: представить план ответов в установленный срок "
+                f"({SUB_SCORES[agency['weakest']]} {number(agency[agency['weakest']], 'share')})."
+            )
         elif agency["weakest"] in ("quality_score", "completeness_score"):
-            advice.append(f"{agency['agency_name']}: разобрать ответы, возвращённые на доработку и вызвавшие повторные "
-                          f"обращения ({SUB_SCORES[agency['weakest']]} {number(agency[agency['weakest']], 'share')}).")
+            advice.append(
+                f"{agency['agency_name']}: разобрать ответы, возвращённые на доработку и вызвавшие повторные "
+                f"обращения ({SUB_SCORES[agency['weakest']]} {number(agency[agency['weakest']], 'share')})."
+            )
     for hot in data["hot_cells"][:3]:
         advice.append(
             f"{hot['municipality_name']}, отрасль «{hot['sector_name']}»: провести выездной разбор причин "
             f"({number(hot['appeals'])} обращений, индекс интенсивности {number(hot['intensity_index'], 'decimal')})."
         )
-    if previous and current["repeat_share"] is not None and previous["repeat_share"] is not None \
-            and current["repeat_share"] - previous["repeat_share"] >= NOTABLE_CHANGE_POINTS:
-        advice.append("Проанализировать первопричины повторных обращений: их доля выросла до "
-                      f"{number(current['repeat_share'], 'share')}.")
+    if (
+        previous
+        and current["repeat_share"] is not None
+        and previous["repeat_share"] is not None
+        and current["repeat_share"] - previous["repeat_share"] >= NOTABLE_CHANGE_POINTS
+    ):
+        advice.append(
+            "Проанализировать первопричины повторных обращений: их доля выросла до "
+            f"{number(current['repeat_share'], 'share')}."
+        )
     for indicator in data["indicators"]:
         if indicator["status"] in ("at_risk", "failed"):
             advice.append(
@@ -349,11 +416,15 @@ def render_html(data: dict, prepared: date | None = None) -> str:
     labels = [f"{row['month_start']:%m.%y}" for row in history]
     charts = [
         bar_chart("Поступление обращений по месяцам", labels, [row["received"] for row in history]),
-        line_chart("Сроки и качество ответов", labels, {
-            "Доля ответов в срок": [row["on_time_share"] for row in history],
-            "Удовлетворённость": [row["satisfaction_share"] for row in history],
-            "Доля повторных": [row["repeat_share"] for row in history],
-        }),
+        line_chart(
+            "Сроки и качество ответов",
+            labels,
+            {
+                "Доля ответов в срок": [row["on_time_share"] for row in history],
+                "Удовлетворённость": [row["satisfaction_share"] for row in history],
+                "Доля повторных": [row["repeat_share"] for row in history],
+            },
+        ),
     ]
     headlines = []
     for label, column, kind in HEADLINES:
@@ -365,8 +436,14 @@ def render_html(data: dict, prepared: date | None = None) -> str:
                 else current[column] - base[column]
             )
             compared[name], compared[f"{name}_class"] = change(delta, kind)
-        headlines.append({"label": label, "value": number(current[column], kind), **compared,
-                          "others": number(data["others_mean"][column], kind)})
+        headlines.append(
+            {
+                "label": label,
+                "value": number(current[column], kind),
+                **compared,
+                "others": number(data["others_mean"][column], kind),
+            }
+        )
     environment = Environment(loader=FileSystemLoader(TEMPLATES_DIR), autoescape=select_autoescape())
     environment.filters["number"] = number
     return environment.get_template("governor_monthly.html").render(
@@ -378,13 +455,25 @@ def render_html(data: dict, prepared: date | None = None) -> str:
         prepared=f"{prepared or date.today():%d.%m.%Y}",
         summary=summary_sentences(data),
         headlines=headlines,
-        regions=data["regions"], region_code=current["region_code"],
-        sectors=data["sectors"], municipalities=data["municipalities"], hot_cells=data["hot_cells"],
-        agencies=data["agencies"], ranked=data["ranked"],
-        indicators=data["indicators"], year=current["month_start"].year,
+        regions=data["regions"],
+        region_code=current["region_code"],
+        sectors=data["sectors"],
+        municipalities=data["municipalities"],
+        hot_cells=data["hot_cells"],
+        agencies=data["agencies"],
+        ranked=data["ranked"],
+        indicators=data["indicators"],
+        year=current["month_start"].year,
         recommendations=recommendations(data),
-        problems=[{"name": current[f"top_problem_{n}"], "sector": current[f"top_problem_{n}_sector"],
-                   "appeals": current[f"top_problem_{n}_appeals"]} for n in (1, 2, 3) if current[f"top_problem_{n}"]],
+        problems=[
+            {
+                "name": current[f"top_problem_{n}"],
+                "sector": current[f"top_problem_{n}_sector"],
+                "appeals": current[f"top_problem_{n}_appeals"],
+            }
+            for n in (1, 2, 3)
+            if current[f"top_problem_{n}"]
+        ],
         charts=charts,
     )
 
@@ -395,15 +484,27 @@ def find_chromium() -> str | None:
 
 def print_pdf(html_path: Path, pdf_path: Path, chromium: str) -> None:
     subprocess.run(
-        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-pdf-header-footer",
-         f"--print-to-pdf={pdf_path}", html_path.resolve().as_uri()],
-        check=True, capture_output=True, timeout=120,
+        [
+            chromium,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-pdf-header-footer",
+            f"--print-to-pdf={pdf_path}",
+            html_path.resolve().as_uri(),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
     )
 
 
-def build_monthly_report(region_code: str, month: date, out_dir: Path, serving_path: Path | None = None,
-                         pdf: bool = True) -> ReportFiles:
+def build_monthly_report(
+    region_code: str, month: date, out_dir: Path, serving_path: Path | None = None, pdf: bool = True
+) -> ReportFiles:
     """Write `governor_<region>_<YYYY-MM>.html` (and `.pdf` when Chromium is available) into `out_dir`."""
     data = load_report_data(serving_path or paths.serving_path(), region_code, month)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -62,8 +62,10 @@ def bar_chart(title: str, labels: list[str], values: list[float | None], highlig
             f'<rect x="{x:.1f}" y="{TOP + plot_height - height:.1f}" width="{step * 0.7:.1f}" '
             f'height="{height:.1f}" fill="{color}"><title>{escape(labels[index])}: {value:,.0f}</title></rect>'
         )
-        parts.append(f'<text x="{x + step * 0.35:.1f}" y="{TOP + plot_height - height - 4:.1f}" text-anchor="middle" '
-                     f'font-size="10">{_tick_label(value, False)}</text>')
+        parts.append(
+            f'<text x="{x + step * 0.35:.1f}" y="{TOP + plot_height - height - 4:.1f}" text-anchor="middle" '
+            f'font-size="10">{_tick_label(value, False)}</text>'
+        )
     return _svg(title, parts)
 
 
@@ -85,8 +87,10 @@ def line_chart(title: str, labels: list[str], series: dict[str, list[float | Non
                 continue
             x, y = LEFT + step * (index + 0.5), TOP + plot_height - value * plot_height
             segment.append(f"{x:.1f},{y:.1f}")
-            parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{color}"><title>{escape(name)}, '
-                         f'{escape(labels[index])}: {value * 100:.1f} %</title></circle>')
+            parts.append(
+                f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{color}"><title>{escape(name)}, '
+                f"{escape(labels[index])}: {value * 100:.1f} %</title></circle>"
+            )
         legend_x = LEFT + 8 + series_index * 200
         parts.append(f'<rect x="{legend_x}" y="{TOP}" width="12" height="12" fill="{color}"/>')
         parts.append(f'<text x="{legend_x + 18}" y="{TOP + 10}" font-size="11">{escape(name)}</text>')
@@ -94,6 +98,8 @@ def line_chart(title: str, labels: list[str], series: dict[str, list[float | Non
 
 
 def _svg(title: str, parts: list[str]) -> str:
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" width="100%" role="img" '
-            f'aria-label="{escape(title)}" font-family="DejaVu Sans, Arial, sans-serif">'
-            f'<title>{escape(title)}</title>{"".join(parts)}</svg>')
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" width="100%" role="img" '
+        f'aria-label="{escape(title)}" font-family="DejaVu Sans, Arial, sans-serif">'
+        f"<title>{escape(title)}</title>{''.join(parts)}</svg>"
+    )

@@ -15,11 +15,15 @@ WAREHOUSE_TAGS = {"cur/warehouse": "build", "dagster/priority": "1"}
 DBT_OP = "cur_dbt_models"
 
 WAREHOUSE_BUILD = define_asset_job(
-    "warehouse_build", selection=WAREHOUSE, tags=WAREHOUSE_TAGS,
+    "warehouse_build",
+    selection=WAREHOUSE,
+    tags=WAREHOUSE_TAGS,
     description="Инкрементальная сборка dbt, проверки качества, публикация витрин и дашбордов",
 )
 WAREHOUSE_FULL_REFRESH = define_asset_job(
-    "warehouse_full_refresh", selection=WAREHOUSE, tags=WAREHOUSE_TAGS,
+    "warehouse_full_refresh",
+    selection=WAREHOUSE,
+    tags=WAREHOUSE_TAGS,
     config={"ops": {DBT_OP: {"config": {"full_refresh": True}}}},
     description="Полная пересборка хранилища со всеми тестами (dbt unit и data tests, Great Expectations)",
 )

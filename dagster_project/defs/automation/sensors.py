@@ -52,7 +52,9 @@ def warehouse_after_load(context: SensorEvaluationContext):
         return SensorResult(skip_reason=SkipReason("no new rows landed"), cursor=json.dumps(seen))
     waiting = context.instance.get_runs(RunsFilter(job_name=WAREHOUSE_BUILD.name, statuses=WAITING), limit=1)
     if waiting:  # a build that has not started yet will read these rows too
-        return SensorResult(skip_reason=SkipReason(f"build {waiting[0].run_id} is waiting and will read {landed}"),
-                            cursor=json.dumps(seen))
+        return SensorResult(
+            skip_reason=SkipReason(f"build {waiting[0].run_id} is waiting and will read {landed}"),
+            cursor=json.dumps(seen),
+        )
     summary = ", ".join(f"{name}={rows}" for name, rows in sorted(landed.items()))
     return SensorResult(run_requests=[RunRequest(tags={"cur/landed": summary[:200]})], cursor=json.dumps(seen))

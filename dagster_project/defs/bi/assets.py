@@ -25,8 +25,10 @@ from dagster_project.lib import paths, serving, settings, warehouse
 def serving_marts(context: AssetExecutionContext) -> MaterializeResult:
     started = time.monotonic()
     # Under the warehouse lock (lib/warehouse.py) no writer changes the marts while they are exported.
-    with warehouse.lock("publish"), duckdb.connect(str(paths.warehouse_path()), read_only=True,
-                                                    config=warehouse.duckdb_settings()) as con:
+    with (
+        warehouse.lock("publish"),
+        duckdb.connect(str(paths.warehouse_path()), read_only=True, config=warehouse.duckdb_settings()) as con,
+    ):
         # Write-audit-publish: rows no build has audited yet never reach BI (dbt/macros/incremental/audit_ledger.sql)
         if unaudited := serving.unaudited_models(con):
             message = serving.refusal(unaudited, paths.serving_path())

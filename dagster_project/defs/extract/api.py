@@ -69,8 +69,9 @@ def _record_key(item) -> str | None:
     return value if isinstance(value, (str, int)) and not isinstance(value, bool) else None
 
 
-def _process_page(spec: ApiSpec, batch: wire.WireBatch, recent: deque, run_id: str,
-                  converter: conform.Converter) -> Page:
+def _process_page(
+    spec: ApiSpec, batch: wire.WireBatch, recent: deque, run_id: str, converter: conform.Converter
+) -> Page:
     page = Page(rows={t: [] for t in spec.tables}, next_cursor=batch.next_cursor)
     keys = wire.version_keys(batch.table, spec.key_column, "updated_at")
     positions = wire.first_versions(keys, pa.concat_arrays(list(recent)) if recent else None)
@@ -143,8 +144,9 @@ def extract_api(
             params = _params(state, page_size)
             batch = ahead.result()
             if batch.next_cursor:
-                ahead = prefetcher.submit(_get_page, spec, client, _params({**state, "cursor": batch.next_cursor},
-                                                                             page_size))
+                ahead = prefetcher.submit(
+                    _get_page, spec, client, _params({**state, "cursor": batch.next_cursor}, page_size)
+                )
             page = _process_page(spec, batch, recent, run_id, converter)
             for _ in range(INVALID_PAGE_REFETCHES):
                 if not page.quarantine:
@@ -155,8 +157,9 @@ def extract_api(
             if page.next_cursor != batch.next_cursor:  # the copy kept ends elsewhere: the page ahead is not next
                 ahead.cancel()
             if page.next_cursor and page.next_cursor != batch.next_cursor:
-                ahead = prefetcher.submit(_get_page, spec, client, _params({**state, "cursor": page.next_cursor},
-                                                                             page_size))
+                ahead = prefetcher.submit(
+                    _get_page, spec, client, _params({**state, "cursor": page.next_cursor}, page_size)
+                )
             recent.append(page.keys)
             pending.add(page)
             if page.high_water is not None:

@@ -142,9 +142,16 @@ def _run_load(context: AssetExecutionContext, spec: ApiSpec | FileSpec, load: Ca
 
 def _log(context: AssetExecutionContext, result: LoadResult, status: str) -> None:
     warehouse.log_load(
-        run_id=context.run.run_id, source=result.source, cursor_from=result.cursor_from, cursor_to=result.cursor_to,
-        fetched=result.fetched, landed=result.landed, quarantined=result.quarantined, checksum=result.checksum,
-        started_at=result.started_at, status=status,
+        run_id=context.run.run_id,
+        source=result.source,
+        cursor_from=result.cursor_from,
+        cursor_to=result.cursor_to,
+        fetched=result.fetched,
+        landed=result.landed,
+        quarantined=result.quarantined,
+        checksum=result.checksum,
+        started_at=result.started_at,
+        status=status,
     )
 
 
@@ -187,9 +194,16 @@ def build_api_asset(spec: ApiSpec) -> AssetsDefinition:
         def load(result: LoadResult) -> None:
             with api.client() as client:
                 extract_api(
-                    spec, client, result, key=context.resources.pii.key(), run_id=context.run.run_id,
-                    page_size=api.page_size, commit_every_records=api.commit_every_records,
-                    updated_since=since, updated_until=until, lookback=timedelta(minutes=config.lookback_minutes),
+                    spec,
+                    client,
+                    result,
+                    key=context.resources.pii.key(),
+                    run_id=context.run.run_id,
+                    page_size=api.page_size,
+                    commit_every_records=api.commit_every_records,
+                    updated_since=since,
+                    updated_until=until,
+                    lookback=timedelta(minutes=config.lookback_minutes),
                 )
 
         yield from _run_load(context, spec, load)
@@ -215,8 +229,13 @@ def build_file_asset(spec: FileSpec) -> AssetsDefinition:
 
         def load(result: LoadResult) -> None:
             extract_files(
-                spec, context.resources.inbox.folder(spec.inbox), result, key=context.resources.pii.key(),
-                run_id=context.run.run_id, file_name=config.file_name, export_days=export_days,
+                spec,
+                context.resources.inbox.folder(spec.inbox),
+                result,
+                key=context.resources.pii.key(),
+                run_id=context.run.run_id,
+                file_name=config.file_name,
+                export_days=export_days,
             )
 
         yield from _run_load(context, spec, load)
@@ -248,9 +267,13 @@ def _schedule(name: str, job, cron: str, description: str) -> ScheduleDefinition
     and runs piling up behind a slow source would hold the queue."""
 
     @schedule(
-        name=name, job=job, cron_schedule=settings.cron(name, cron), execution_timezone="Europe/Moscow",
+        name=name,
+        job=job,
+        cron_schedule=settings.cron(name, cron),
+        execution_timezone="Europe/Moscow",
         description=description,
-        default_status=DefaultScheduleStatus.RUNNING if settings.schedules_on_by_default()
+        default_status=DefaultScheduleStatus.RUNNING
+        if settings.schedules_on_by_default()
         else DefaultScheduleStatus.STOPPED,
     )
     def _tick(context: ScheduleEvaluationContext):
@@ -265,10 +288,18 @@ SCHEDULES = [
     _schedule("extract_pos_hourly", POS_JOB, "5 * * * *", "ПОС: инкрементальная загрузка каждый час"),
     _schedule("extract_incidents_hourly", INCIDENT_JOB, "10 * * * *", "Инцидент Менеджмент: каждый час"),
     # The daily exports: a backstop for the sensors (every pending file), after the night's drops.
-    _schedule("extract_sed_appeals_daily", FILE_JOBS["sed_appeals"], "0 6 * * *",
-              "СЭД: все ожидающие файлы (страховка к датчику папки)"),
-    _schedule("extract_portal_appeals_daily", FILE_JOBS["portal_appeals"], "30 6 * * *",
-              "Порталы: все ожидающие файлы (страховка к датчику папки)"),
+    _schedule(
+        "extract_sed_appeals_daily",
+        FILE_JOBS["sed_appeals"],
+        "0 6 * * *",
+        "СЭД: все ожидающие файлы (страховка к датчику папки)",
+    ),
+    _schedule(
+        "extract_portal_appeals_daily",
+        FILE_JOBS["portal_appeals"],
+        "30 6 * * *",
+        "Порталы: все ожидающие файлы (страховка к датчику папки)",
+    ),
 ]
 
 

@@ -44,8 +44,11 @@ def candidate_specs(path: Path, mapping_file: Path | None) -> list[FileSpec]:
 
 def _local_times(spec: FileSpec, row: dict) -> str:
     """The row's dates as the file has them (local time of the region)."""
-    timestamps = {c for c in spec.headers.values() if conform.columns_of(spec.name).get(c) and
-                  conform.columns_of(spec.name)[c].kind == TS}
+    timestamps = {
+        c
+        for c in spec.headers.values()
+        if conform.columns_of(spec.name).get(c) and conform.columns_of(spec.name)[c].kind == TS
+    }
     headers = {column: header for header, column in spec.headers.items()}
     shown = [f"{headers[c]} {row[c]}" for c in spec.headers.values() if c in timestamps and row.get(c)]
     return "; ".join(shown)
@@ -69,8 +72,12 @@ def check_file(path: Path, mapping_file: Path | None = None, limit: int = 50, ou
     except RejectedFile as exc:
         print(f"{shown}: would be REJECTED (moved to rejected/): {exc}", file=out)
         return EXIT_REJECTED
-    print(f"{shown}: source {spec.name}" + (f", mapping {spec.mapping}" if spec.mapping else "")
-          + f", region {region} ({conform.region_zones()[region]}; times in the file are local)", file=out)
+    print(
+        f"{shown}: source {spec.name}"
+        + (f", mapping {spec.mapping}" if spec.mapping else "")
+        + f", region {region} ({conform.region_zones()[region]}; times in the file are local)",
+        file=out,
+    )
 
     converter = conform.Converter(os.urandom(32))
     fetched, quarantined, reasons, unknown = 0, [], Counter(), {column: Counter() for column, _, _ in REFERENCE_CODES}
@@ -84,8 +91,11 @@ def check_file(path: Path, mapping_file: Path | None = None, limit: int = 50, ou
         for column, seed, seed_column in REFERENCE_CODES:
             if column in landed.column_names:
                 known = mapping.seed_codes(seed, seed_column)
-                unknown[column].update(v if v is not None else "(не указан)" for v in landed[column].to_pylist()
-                                       if v not in known and not (v is None and column == "subcategory_code"))
+                unknown[column].update(
+                    v if v is not None else "(не указан)"
+                    for v in landed[column].to_pylist()
+                    if v not in known and not (v is None and column == "subcategory_code")
+                )
     repeated = batch.table.num_rows - fetched
     print(f"rows read: {batch.table.num_rows} ({repeated} repeated rows would be skipped)", file=out)
     print(f"would land: {fetched - len(quarantined)}", file=out)
@@ -98,8 +108,11 @@ def check_file(path: Path, mapping_file: Path | None = None, limit: int = 50, ou
         print(f"  … {len(quarantined) - limit} more (--limit)", file=out)
     codes = {column: counts for column, counts in unknown.items() if counts}
     if codes:
-        print("unknown codes among the rows that would land (shown as «не определено» in the marts, counted in "
-              "unknown_codes_monthly):", file=out)
+        print(
+            "unknown codes among the rows that would land (shown as «не определено» in the marts, counted in "
+            "unknown_codes_monthly):",
+            file=out,
+        )
         for column, counts in codes.items():
             print(f"  {column}: " + ", ".join(f"{code!r} ×{n}" for code, n in counts.most_common()), file=out)
     else:

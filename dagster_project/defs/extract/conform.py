@@ -64,14 +64,19 @@ def raw(column: str) -> str:
 
 
 def _missing(column: Column) -> str:
-    return "NULL" if column.nullable else _reason(f"{raw(column.name)} is null",
-                                                   lit(f"missing required field {column.name}"))
+    return (
+        "NULL"
+        if column.nullable
+        else _reason(f"{raw(column.name)} is null", lit(f"missing required field {column.name}"))
+    )
 
 
 def _unreadable(column: Column, message: str) -> str:
     """The wire value is there but did not convert."""
-    return _reason(f"{raw(column.name)} is not null and {column.name} is null",
-                   lit(f"{column.name}: {message} ") + " || " + _quoted(raw(column.name)))
+    return _reason(
+        f"{raw(column.name)} is not null and {column.name} is null",
+        lit(f"{column.name}: {message} ") + " || " + _quoted(raw(column.name)),
+    )
 
 
 def _json_value(column: Column) -> tuple[str, str]:
@@ -91,14 +96,21 @@ def _text_value(column: Column, spec: FileSpec) -> tuple[str, str]:
         number = f"try_cast(replace({cell}, ',', '.') as double)"
         integral = f"(isfinite({number}) and {number} = trunc({number}) and abs({number}) < 9e18)"
         value = f"(case when {integral} then cast({number} as bigint) end)"
-        bad = _first([  # a number that is not integral also converts to null: the text tells them apart
-            _reason(f"{cell} is not null and {number} is null",
-                    lit(f"{column.name}: not a number: ") + " || " + _quoted(cell)),
-            _unreadable(column, "not an integer:"),
-        ])
+        bad = _first(
+            [  # a number that is not integral also converts to null: the text tells them apart
+                _reason(
+                    f"{cell} is not null and {number} is null",
+                    lit(f"{column.name}: not a number: ") + " || " + _quoted(cell),
+                ),
+                _unreadable(column, "not an integer:"),
+            ]
+        )
     elif column.kind == BOOL:
-        value = "(case " + " ".join(f"when lower({cell}) = {lit(w)} then {str(v).lower()}" for w, v in
-                                    spec.bool_words.items()) + " end)"
+        value = (
+            "(case "
+            + " ".join(f"when lower({cell}) = {lit(w)} then {str(v).lower()}" for w, v in spec.bool_words.items())
+            + " end)"
+        )
         bad = _unreadable(column, f"expected one of {sorted(spec.bool_words)}, got")
     else:
         formats = ", ".join(lit(f) for f in spec.date_formats)
@@ -117,8 +129,11 @@ def region_zones() -> dict[str, str]:
 
 
 def _zone_of(region: str) -> str:
-    return "(case " + " ".join(f"when {region} = {lit(code)} then {lit(zone)}" for code, zone in
-                               region_zones().items()) + " end)"
+    return (
+        "(case "
+        + " ".join(f"when {region} = {lit(code)} then {lit(zone)}" for code, zone in region_zones().items())
+        + " end)"
+    )
 
 
 def _implausible(column: Column, window: tuple[datetime, datetime], is_file: bool) -> str:
@@ -126,11 +141,13 @@ def _implausible(column: Column, window: tuple[datetime, datetime], is_file: boo
     time, an API's ISO text)."""
     earliest, latest = window
     shown = f"{raw(column.name)} || {lit(' local' if is_file else '')}"
-    return (f"case when {column.name} < {_timestamp(earliest)} then {lit(column.name + ': ')} || {shown} || "
-            f"{lit(f' is before {earliest:%Y-%m-%d}, the earliest plausible date (CUR_EARLIEST_TIMESTAMP)')} "
-            f"when {column.name} > {_timestamp(latest)} then {lit(column.name + ': ')} || {shown} || "
-            f"{lit(f' is later than {latest:%Y-%m-%d %H:%M} UTC, the load time plus CUR_LATEST_TIMESTAMP_AHEAD_HOURS')}"
-            " end")
+    return (
+        f"case when {column.name} < {_timestamp(earliest)} then {lit(column.name + ': ')} || {shown} || "
+        f"{lit(f' is before {earliest:%Y-%m-%d}, the earliest plausible date (CUR_EARLIEST_TIMESTAMP)')} "
+        f"when {column.name} > {_timestamp(latest)} then {lit(column.name + ': ')} || {shown} || "
+        f"{lit(f' is later than {latest:%Y-%m-%d %H:%M} UTC, the load time plus CUR_LATEST_TIMESTAMP_AHEAD_HOURS')}"
+        " end"
+    )
 
 
 def _timestamp(moment: datetime) -> str:
@@ -176,17 +193,18 @@ def _list_sql(spec: ListSpec, table: str, source: str, window: tuple[datetime, d
             reason = _first([reason, _implausible(contract[column], window, is_file=False)])
         reasons.append(reason)
     if "status" in spec.fields:
-        reasons.append(_reason(_unknown_status("status"),
-                               lit(f"{spec.list_field}: unknown status ") + " || " + _quoted("status")))
+        reasons.append(
+            _reason(_unknown_status("status"), lit(f"{spec.list_field}: unknown status ") + " || " + _quoted("status"))
+        )
     values = [f"{_json_value(contract[c])[0]} as {c}" for c in spec.fields]
     seq = f"_seq as {spec.seq_column}" if spec.seq_column else "_seq"
     return f"""
         with elements as (
             select _record, unnest(_list) as _element, generate_subscripts(_list, 1) as _seq from {source}
         ),
-        wire_values as (select _record, _seq, {', '.join(typed)} from elements),
-        typed as (select *, {', '.join(values)} from wire_values)
-        select _record, {', '.join(spec.fields)}, {seq}, {_first(reasons)} as _reason from typed
+        wire_values as (select _record, _seq, {", ".join(typed)} from elements),
+        typed as (select *, {", ".join(values)} from wire_values)
+        select _record, {", ".join(spec.fields)}, {seq}, {_first(reasons)} as _reason from typed
     """
 
 
@@ -209,8 +227,13 @@ def _record_sql(spec: ApiSpec | FileSpec, source: str, window: tuple[datetime, d
     for column in columns:
         value, reason = _json_value(contract[column]) if is_api else _text_value(contract[column], spec)
         if column == "status" and not is_api:
-            value = "(case " + " ".join(f"when lower({raw('status')}) = {lit(w)} then {lit(code)}"
-                                        for w, code in spec.status_map.items()) + " end)"
+            value = (
+                "(case "
+                + " ".join(
+                    f"when lower({raw('status')}) = {lit(w)} then {lit(code)}" for w, code in spec.status_map.items()
+                )
+                + " end)"
+            )
         if contract[column].kind == TS:
             reason = _first([reason, _implausible(contract[column], window, is_file=not is_api)])
         typed.append(f"{value} as {column}")
@@ -224,14 +247,16 @@ def _record_sql(spec: ApiSpec | FileSpec, source: str, window: tuple[datetime, d
     rules = _first(["_decode_error", *reasons, *_record_checks(spec, set(columns), hash_column), "_list_reason"])
     # The record's gate over all its texts at once; per text only where the record's gate is open.
     gate = pii.sql_mask_gate(list(spec.masked_columns), "_known") if spec.masked_columns else "false"
-    text_gates = "".join(f", case when _gate then {pii.sql_mask_gate([c], '_known')} else false end as _gate_{c}"
-                         for c in spec.masked_columns)
+    text_gates = "".join(
+        f", case when _gate then {pii.sql_mask_gate([c], '_known')} else false end as _gate_{c}"
+        for c in spec.masked_columns
+    )
     landed = [c.name for c in RAW_TABLES[spec.name] if c.name in columns or c.name == hash_column]
     return f"""
         with wire_values as (select * rename ({renamed}){zone} from {source}),
-        typed as (select *, {', '.join(typed)} from wire_values),
+        typed as (select *, {", ".join(typed)} from wire_values),
         gated as (select *, {gate} as _gate from typed)
-        select {', '.join(landed)}, _extra, {rules} as _reason{text_gates} from gated
+        select {", ".join(landed)}, _extra, {rules} as _reason{text_gates} from gated
     """
 
 
@@ -248,8 +273,9 @@ class Converter:
         self.con = duckdb.connect()
         self.con.execute("set TimeZone = 'UTC'")
         pads = pii.hmac_pads(key)
-        self.con.execute("create temp table hmac_pads as select $hmac_ipad::blob as ipad, $hmac_opad::blob as opad",
-                         pads)
+        self.con.execute(
+            "create temp table hmac_pads as select $hmac_ipad::blob as ipad, $hmac_opad::blob as opad", pads
+        )
         self._prepared: set[str] = set()
 
     def _query(self, name: str, sql: str, source: str, table: pa.Table) -> pa.Table:
@@ -275,15 +301,15 @@ class Converter:
             elements[list_spec.list_field], first_broken = self._elements(wire, list_spec, table)
             list_reason = pc.coalesce(list_reason, first_broken)
         extended = wire.append_column("_list_reason", list_reason)
-        extended = extended.append_column("_file_region", pa.repeat(pa.scalar(file_region, pa.string()),
-                                                                     wire.num_rows))
+        extended = extended.append_column("_file_region", pa.repeat(pa.scalar(file_region, pa.string()), wire.num_rows))
         if personal:
             extended = extended.append_column("_identity", pii.identity_array(**personal, length=wire.num_rows))
             extended = extended.append_column("_known", pii.known_patterns_array(list(personal.values())))
         source = f"wire_{spec.name}"
         variant = re.sub(r"\W", "_", getattr(spec, "mapping", None) or "contract")  # a mapping file's own statement
-        checked = self._query(f"conformed_{spec.name}_{variant}", _record_sql(spec, source, self.window), source,
-                              extended)
+        checked = self._query(
+            f"conformed_{spec.name}_{variant}", _record_sql(spec, source, self.window), source, extended
+        )
         return _assemble(spec, lists, checked, elements, personal)
 
     def _elements(self, wire: pa.Table, spec: ListSpec, table: str) -> tuple[pa.Table, pa.Array]:
@@ -299,15 +325,15 @@ class Converter:
         return found, pa.array(reasons, pa.string())
 
 
-def _assemble(spec: ApiSpec | FileSpec, lists, checked: pa.Table, elements: dict[str, pa.Table],
-              personal: dict[str, pa.Array]) -> Conformed:
+def _assemble(
+    spec: ApiSpec | FileSpec, lists, checked: pa.Table, elements: dict[str, pa.Table], personal: dict[str, pa.Array]
+) -> Conformed:
     """Valid records → rows per table (masked; polls exploded per option; list elements as child rows)."""
     broken = pc.is_valid(checked["_reason"])
     positions = np.flatnonzero(broken.to_numpy(zero_copy_only=False))
     invalid = list(zip(positions.tolist(), checked["_reason"].filter(broken).to_pylist()))
     valid = pc.invert(broken)
-    main = _mask(checked.filter(valid), spec.masked_columns,
-                 [personal[kind].filter(valid) for kind in personal])
+    main = _mask(checked.filter(valid), spec.masked_columns, [personal[kind].filter(valid) for kind in personal])
     rows = {}
     explode = next((s for s, _ in lists if s.table is None), None)
     if explode is not None:  # one row per element (poll options), the record's own columns repeated
@@ -325,8 +351,9 @@ def _assemble(spec: ApiSpec | FileSpec, lists, checked: pa.Table, elements: dict
             owner = pa.array(children["_record"].to_numpy())
             children = children.append_column(spec.key_column, checked[spec.key_column].take(owner))
             children = children.append_column("updated_at", checked["updated_at"].take(owner))
-            rows[table] = _to_contract(children.append_column("_extra", pa.nulls(children.num_rows, pa.string())),
-                                       table)
+            rows[table] = _to_contract(
+                children.append_column("_extra", pa.nulls(children.num_rows, pa.string())), table
+            )
     return Conformed(rows, invalid)
 
 
@@ -338,8 +365,10 @@ def _mask(table: pa.Table, columns: tuple[str, ...], personal: list[pa.Array]) -
             continue
         take = pa.array(gated)
         known = list(zip(*(values.take(take).to_pylist() for values in personal))) or [()] * len(gated)
-        masked = [pii.mask_text(text, tuple(v for v in values if v and v.strip()))
-                  for text, values in zip(table[column].take(take).to_pylist(), known)]
+        masked = [
+            pii.mask_text(text, tuple(v for v in values if v and v.strip()))
+            for text, values in zip(table[column].take(take).to_pylist(), known)
+        ]
         mask = np.zeros(table.num_rows, dtype=bool)
         mask[gated] = True
         values = pc.replace_with_mask(table[column].combine_chunks(), pa.array(mask), pa.array(masked, pa.string()))

@@ -75,8 +75,10 @@ def odd_entries(inbox: Path) -> list[tuple[Path, str]]:
                 continue
             info = entry.stat(follow_symlinks=False)
             if entry.is_symlink():
-                reason = (f"a symbolic link (to {os.readlink(entry.path)!r}): links are never followed; put the "
-                          "export itself into the inbox")
+                reason = (
+                    f"a symbolic link (to {os.readlink(entry.path)!r}): links are never followed; put the "
+                    "export itself into the inbox"
+                )
             elif not stat.S_ISREG(info.st_mode):
                 reason = f"not a regular file ({_file_kind(info.st_mode)}): not an export"
             elif entry.name.endswith(IN_PROGRESS_SUFFIXES):
@@ -94,8 +96,12 @@ def odd_entries(inbox: Path) -> list[tuple[Path, str]]:
 
 
 def _file_kind(mode: int) -> str:
-    kinds = {stat.S_ISFIFO: "a named pipe", stat.S_ISSOCK: "a socket", stat.S_ISCHR: "a character device",
-             stat.S_ISBLK: "a block device"}
+    kinds = {
+        stat.S_ISFIFO: "a named pipe",
+        stat.S_ISSOCK: "a socket",
+        stat.S_ISCHR: "a character device",
+        stat.S_ISBLK: "a block device",
+    }
     return next((name for test, name in kinds.items() if test(mode)), "not a file")
 
 
@@ -104,8 +110,10 @@ def _unreadable(path: str, info: os.stat_result) -> str | None:
     try:
         os.close(os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK))
     except OSError as exc:
-        return (f"cannot be read: {exc.strerror} (mode {stat.filemode(info.st_mode)}, owner uid {info.st_uid}); "
-                "give the platform's user read access and drop it again")
+        return (
+            f"cannot be read: {exc.strerror} (mode {stat.filemode(info.st_mode)}, owner uid {info.st_uid}); "
+            "give the platform's user read access and drop it again"
+        )
     return None
 
 
@@ -159,8 +167,9 @@ def file_spec(specs: list[FileSpec], name: str) -> tuple[FileSpec, str]:
         expected = " or ".join(spec.file_name_re.pattern for spec in specs)
         raise RejectedFile(f"unexpected file name (expected {expected})")
     if len(matching) > 1 and matching[0][0].mapping is not None:  # the contract's own pattern wins over mappings
-        raise RejectedFile("the file name matches more than one mapping file: "
-                           + ", ".join(str(spec.mapping) for spec, _ in matching))
+        raise RejectedFile(
+            "the file name matches more than one mapping file: " + ", ".join(str(spec.mapping) for spec, _ in matching)
+        )
     spec, match = matching[0]
     region = spec.file_region(match)
     if region not in conform.region_zones():
@@ -179,13 +188,17 @@ def conformed_batches(spec: FileSpec, batch: wire.WireBatch, region: str, conver
     """(positions in the wire table, the records, their conversion) per conversion batch, repeated rows left out."""
     rows = wire.first_versions(wire.version_keys(batch.table, spec.key_column, spec.updated_column))
     for start in range(0, len(rows), CONFORM_ROWS):
-        positions = rows[start: start + CONFORM_ROWS]
+        positions = rows[start : start + CONFORM_ROWS]
         records = batch.table.take(pa.array(positions))
         yield positions, records, converter.conform(spec, records, file_region=region)
 
 
 def _land_file(
-    specs: list[FileSpec], inbox_file: InboxFile, run_id: str, result: LoadResult, converter: conform.Converter,
+    specs: list[FileSpec],
+    inbox_file: InboxFile,
+    run_id: str,
+    result: LoadResult,
+    converter: conform.Converter,
     processed_before: bool,
 ) -> tuple[list[tuple], str | None]:
     """Reads, validates and lands one file; returns its quarantine rows and a note. The content is landed once: a
@@ -201,8 +214,13 @@ def _land_file(
     for warning in batch.warnings:
         log.warning("%s: %s: %s", spec.name, shown, warning)
 
-    writer = None if landed_before else landing.PartWriter(
-        spec.name, f"{run_id}{name_suffix}", run_id, source_file=f"{inbox_file.content_hash}:{shown}")
+    writer = (
+        None
+        if landed_before
+        else landing.PartWriter(
+            spec.name, f"{run_id}{name_suffix}", run_id, source_file=f"{inbox_file.content_hash}:{shown}"
+        )
+    )
     quarantine: list[tuple] = []
     fetched = 0
     try:
@@ -211,8 +229,9 @@ def _land_file(
             if writer:
                 writer.write(conformed.rows[spec.name])
             for position, reason in conformed.invalid:
-                quarantine.append(_quarantined(spec, batch, records, int(positions[position]), position, reason,
-                                               shown, run_id))
+                quarantine.append(
+                    _quarantined(spec, batch, records, int(positions[position]), position, reason, shown, run_id)
+                )
         if writer:
             result.add_part(spec.name, writer.commit())
     except BaseException:
@@ -227,8 +246,16 @@ def _land_file(
     return quarantine, "; ".join(notes) or None
 
 
-def _quarantined(spec: FileSpec, batch: wire.WireBatch, records: pa.Table, original: int, position: int,
-                 reason: str, shown: str, run_id: str) -> tuple:
+def _quarantined(
+    spec: FileSpec,
+    batch: wire.WireBatch,
+    records: pa.Table,
+    original: int,
+    position: int,
+    reason: str,
+    shown: str,
+    run_id: str,
+) -> tuple:
     row = records.slice(position, 1).to_pylist()[0]
     record_key = f"{shown}:{row['_line']}"
     if not row["_decode_error"]:
@@ -241,7 +268,11 @@ def _quarantined(spec: FileSpec, batch: wire.WireBatch, records: pa.Table, origi
 
 
 def process_file(
-    specs: list[FileSpec], con: duckdb.DuckDBPyConnection, path: Path, run_id: str, result: LoadResult,
+    specs: list[FileSpec],
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    run_id: str,
+    result: LoadResult,
     converter: conform.Converter,
 ) -> None:
     """Processes one inbox file exactly once: lands it (or finds it landed) or rejects it, then moves it. `specs`: the
@@ -263,7 +294,8 @@ def process_file(
         quarantine, note = _land_file(specs, inbox_file, run_id, result, converter, processed_before)
     except Exception as exc:  # noqa: BLE001 — any failure to read or convert this file is this file's problem
         if isinstance(exc, mapping.MappingError) or (
-                isinstance(exc, OSError) and exc.filename and Path(exc.filename) != path):
+            isinstance(exc, OSError) and exc.filename and Path(exc.filename) != path
+        ):
             raise  # a configuration or a lake/warehouse problem, not the file's
         reason = str(exc) if isinstance(exc, RejectedFile) else unexpected_failure(exc)
         if not isinstance(exc, RejectedFile):
@@ -286,8 +318,10 @@ def process_file(
 def unexpected_failure(exc: BaseException) -> str:
     """The rejection reason of a file whose reading or conversion failed in a way no check foresaw."""
     message = (str(exc).splitlines() or [""])[0][:300]
-    return (f"could not be read or converted ({type(exc).__name__}: {message}): a damaged file, or a kind of breakage "
-            "the checks do not name yet; the rest of the batch went on")
+    return (
+        f"could not be read or converted ({type(exc).__name__}: {message}): a damaged file, or a kind of breakage "
+        "the checks do not name yet; the rest of the batch went on"
+    )
 
 
 def export_date(specs: FileSpec | list[FileSpec], name: str) -> date | None:
@@ -308,7 +342,13 @@ def source_specs(spec: FileSpec) -> list[FileSpec]:
 
 
 def extract_files(
-    spec: FileSpec, inbox: Path, result: LoadResult, *, key: bytes, run_id: str, file_name: str | None = None,
+    spec: FileSpec,
+    inbox: Path,
+    result: LoadResult,
+    *,
+    key: bytes,
+    run_id: str,
+    file_name: str | None = None,
     export_days: tuple[date, date] | None = None,
 ) -> None:
     """Processes one named inbox file (sensor runs) or every pending file (scheduled and `make run` runs); with
@@ -326,8 +366,9 @@ def extract_files(
     if export_days:
         in_window = [p for p in files if (day := export_date(specs, p.name)) and export_days[0] <= day < export_days[1]]
         if file_name and not in_window and files:
-            raise ValueError(f"{safe_name(file_name)} is not an export of the run's days {export_days[0]} … "
-                             f"{export_days[1]}")
+            raise ValueError(
+                f"{safe_name(file_name)} is not an export of the run's days {export_days[0]} … {export_days[1]}"
+            )
         files = in_window
     reject_odd_entries(inbox, result, spec.name)
     if not files:
@@ -337,4 +378,3 @@ def extract_files(
     with warehouse.connect() as con:
         for path in files:
             process_file(specs, con, path, run_id, result, converter)
-

@@ -64,8 +64,9 @@ def seed_codes(seed: str, column: str) -> frozenset[str]:
 def _text_map(value, key: str, problems: list[str]) -> dict[str, str]:
     if value is None:
         return {}
-    if not isinstance(value, dict) or not all(isinstance(k, str | int) and isinstance(v, str | int | bool)
-                                              for k, v in value.items()):
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str | int) and isinstance(v, str | int | bool) for k, v in value.items()
+    ):
         problems.append(f"{key}: expected a mapping of texts to texts")
         return {}
     return {str(k).strip(): (v if isinstance(v, bool) else str(v).strip()) for k, v in value.items()}
@@ -140,8 +141,10 @@ def _spec_from(raw: dict, name: str) -> tuple[FileSpec | None, list[str]]:
         problems.append("columns: missing (export header → contract header)")
     for foreign, target in columns.items():
         if target not in contract_headers:
-            problems.append(f"columns: {foreign!r} → {target!r}: not a header of the {base.name} contract "
-                            f"({', '.join(contract_headers)})")
+            problems.append(
+                f"columns: {foreign!r} → {target!r}: not a header of the {base.name} contract "
+                f"({', '.join(contract_headers)})"
+            )
     targets = list(columns.values())
     for target in sorted({t for t in targets if targets.count(t) > 1}):
         problems.append(f"columns: more than one export column fills {target!r}")
@@ -163,11 +166,15 @@ def _spec_from(raw: dict, name: str) -> tuple[FileSpec | None, list[str]]:
         if required:
             missing.append(header)
     if missing:
-        problems.append(f"required contract columns neither mapped nor given as constants: {missing} "
-                        "(docs/sources.md, «Обязательные поля»)")
+        problems.append(
+            f"required contract columns neither mapped nor given as constants: {missing} "
+            "(docs/sources.md, «Обязательные поля»)"
+        )
     if not any(t in base.identity_headers for t in targets):
-        problems.append(f"columns: no column is the applicant ({', '.join(base.identity_headers)}): repeats and "
-                        "completeness need the applicant's identity")
+        problems.append(
+            f"columns: no column is the applicant ({', '.join(base.identity_headers)}): repeats and "
+            "completeness need the applicant's identity"
+        )
 
     statuses = _lowered(_text_map(raw.get("statuses"), "statuses", problems), "statuses", problems)
     for word, code in statuses.items():
@@ -207,10 +214,19 @@ def _spec_from(raw: dict, name: str) -> tuple[FileSpec | None, list[str]]:
             if header in base.identity_headers:
                 identity.append(header)
     spec = dataclasses.replace(
-        base, headers=headers, identity_headers=tuple(identity), constants=filled, value_maps=value_maps,
-        file_name_re=file_name_re, encodings=tuple(str(e) for e in encodings), delimiter=delimiter,
-        date_formats=tuple(str(f) for f in date_formats), status_map=statuses or base.status_map,
-        bool_words=booleans or base.bool_words, region=region, mapping=name,
+        base,
+        headers=headers,
+        identity_headers=tuple(identity),
+        constants=filled,
+        value_maps=value_maps,
+        file_name_re=file_name_re,
+        encodings=tuple(str(e) for e in encodings),
+        delimiter=delimiter,
+        date_formats=tuple(str(f) for f in date_formats),
+        status_map=statuses or base.status_map,
+        bool_words=booleans or base.bool_words,
+        region=region,
+        mapping=name,
         description=str(raw.get("description") or base.description),
     )
     return spec, []

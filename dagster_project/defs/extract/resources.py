@@ -25,8 +25,9 @@ class SourceApiResource(ConfigurableResource):
     api: str = Field(description="pos or incident: picks the env vars <API>_BASE_URL and <API>_API_TOKEN")
     base_url: str | None = Field(default=None, description="unset: env POS_BASE_URL / INCIDENT_BASE_URL")
     token: str | None = Field(default=None, description="unset: env POS_API_TOKEN / INCIDENT_API_TOKEN")
-    page_size: int = Field(default=5000, description="records per request (the API allows up to 5000; a page is "
-                           "converted in one batch)")
+    page_size: int = Field(
+        default=5000, description="records per request (the API allows up to 5000; a page is converted in one batch)"
+    )
     commit_every_records: int = Field(default=20_000, description="records per committed batch (Parquet part)")
     timeout_s: float = 30.0
     max_retries: int = 8
@@ -50,8 +51,10 @@ class SourceApiResource(ConfigurableResource):
 def api_resources_run_config(base_urls: dict[str, str]) -> dict:
     """Run config of the API resources (`<api>_api`) pointing them at `base_urls` ({POS_BASE_URL: …,
     INCIDENT_BASE_URL: …}) for one run, e.g. the sandbox's server on a free port."""
-    return {f"{api}_api": {"config": {"api": api, "base_url": base_urls[url_env]}}
-            for api, (url_env, _, _) in API_DEFAULTS.items()}
+    return {
+        f"{api}_api": {"config": {"api": api, "base_url": base_urls[url_env]}}
+        for api, (url_env, _, _) in API_DEFAULTS.items()
+    }
 
 
 class InboxResource(ConfigurableResource):

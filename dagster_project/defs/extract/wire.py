@@ -62,8 +62,12 @@ def _normalized(table: pa.Table, trim_all: bool, trimmed: set[str] = frozenset()
             columns.append(pii.blank_to_null(column, trim_all or column_field.name in trimmed))
         elif pa.types.is_list(column_field.type):
             elements = column.values
-            fields = [pii.blank_to_null(elements.field(f.name), trim_all or f.name in trimmed)
-                      if pa.types.is_string(f.type) else elements.field(f.name) for f in elements.type]
+            fields = [
+                pii.blank_to_null(elements.field(f.name), trim_all or f.name in trimmed)
+                if pa.types.is_string(f.type)
+                else elements.field(f.name)
+                for f in elements.type
+            ]
             rebuilt = pa.StructArray.from_arrays(fields, fields=list(elements.type))
             columns.append(pa.ListArray.from_arrays(column.offsets, rebuilt, mask=column.is_null()))
         else:
@@ -156,8 +160,9 @@ def api_page(spec: ApiSpec, body: bytes) -> WireBatch:
     items = page.column("items").chunk(0).values if page.num_rows == 1 else None
     if items is None or page.column("items").null_count or items.null_count or _null_list_elements(spec, items):
         return _json_records(spec, json_page(body))  # a null record or list element: explained record by record
-    return WireBatch(_api_normalized(spec, _flatten(spec, items)), lambda i: items[i].as_py(),
-                     page.column("next_cursor")[0].as_py())
+    return WireBatch(
+        _api_normalized(spec, _flatten(spec, items)), lambda i: items[i].as_py(), page.column("next_cursor")[0].as_py()
+    )
 
 
 def _null_list_elements(spec: ApiSpec, items: pa.StructArray) -> bool:
@@ -176,8 +181,9 @@ def _flatten(spec: ApiSpec, items: pa.StructArray) -> pa.Table:
     for list_spec, _ in _list_specs(spec):
         lists = pc.struct_field(items, [list_spec.list_field])
         elements = lists.values
-        renamed = pa.StructArray.from_arrays([elements.field(key) for key in list_spec.fields.values()],
-                                             names=list(list_spec.fields))
+        renamed = pa.StructArray.from_arrays(
+            [elements.field(key) for key in list_spec.fields.values()], names=list(list_spec.fields)
+        )
         columns[list_column(list_spec)] = pa.ListArray.from_arrays(lists.offsets, renamed, mask=lists.is_null())
     extras = [name for name in (f.name for f in items.type) if name not in spec.known_keys]
     columns["_extra"] = _extra_column(spec, items, extras, columns)
@@ -253,8 +259,9 @@ def _get_path(record: dict, path: str, errors: list[str]) -> Any:
 
 def _typed(column: Column, value: Any, errors: list[str]) -> Any:
     """The value if its JSON type fits the column's kind (a bool is not an int), else null and an error."""
-    if value is None or (isinstance(value, JSON_KINDS[column.kind]) and not (
-            column.kind == INT and isinstance(value, bool))):
+    if value is None or (
+        isinstance(value, JSON_KINDS[column.kind]) and not (column.kind == INT and isinstance(value, bool))
+    ):
         return value
     errors.append(f"{column.name}: expected {column.kind}, got {type(value).__name__}")
     return None
@@ -352,10 +359,14 @@ def detect_csv_encoding(spec: FileSpec, path: Path) -> str:
     if best is None or best[0][0] == 0:
         decodable = [e for e in spec.encodings if _decodes(head, e)]
         if decodable:  # text, but no header of the contract in any reading
-            raise RejectedFile(f"{header_problem(spec, [])}: no contract header in the first line (read as "
-                               f"{decodable[0]}): not an export of this source, or the header row is missing")
-        raise RejectedFile(f"wrong encoding: the file is not {' or '.join(spec.encodings)} text "
-                           f"({_decode_error(head, spec.encodings[0])}); binary data or another encoding")
+            raise RejectedFile(
+                f"{header_problem(spec, [])}: no contract header in the first line (read as "
+                f"{decodable[0]}): not an export of this source, or the header row is missing"
+            )
+        raise RejectedFile(
+            f"wrong encoding: the file is not {' or '.join(spec.encodings)} text "
+            f"({_decode_error(head, spec.encodings[0])}); binary data or another encoding"
+        )
 
     _, encoding, delimiter, problem = best
     problems = []
@@ -397,25 +408,32 @@ def _check_whole_file_decodes(path: Path, encoding: str) -> None:
                 decoder.decode(chunk)
             except UnicodeError as exc:
                 # the utf-8-sig decoder counts after the byte-order mark it has taken off
-                start = exc.start + (3 if offset == 0 and encoding == "utf-8-sig" and chunk.startswith(codecs.BOM_UTF8)
-                                     else 0)
+                start = exc.start + (
+                    3 if offset == 0 and encoding == "utf-8-sig" and chunk.startswith(codecs.BOM_UTF8) else 0
+                )
                 line = newlines + chunk[:start].count(b"\n") + 1
-                raise RejectedFile(f"wrong encoding: not valid {encoding} at byte {offset + start} (line {line}); "
-                                   "the file mixes encodings or is damaged there") from None
+                raise RejectedFile(
+                    f"wrong encoding: not valid {encoding} at byte {offset + start} (line {line}); "
+                    "the file mixes encodings or is damaged there"
+                ) from None
             offset += len(chunk)
             newlines += chunk.count(b"\n")
     try:
         decoder.decode(b"", final=True)
     except UnicodeError:  # only the bytes of an unfinished character are left: the end is missing
-        raise RejectedFile(f"truncated file: it ends in the middle of a character (at byte {offset}, line "
-                           f"{newlines + 1}); the export or its copy was cut off: deliver it again") from None
+        raise RejectedFile(
+            f"truncated file: it ends in the middle of a character (at byte {offset}, line "
+            f"{newlines + 1}); the export or its copy was cut off: deliver it again"
+        ) from None
 
 
 @cache
 def file_wire_schema(spec: FileSpec) -> pa.Schema:
     """The flat wire table of a file source: every cell as text, the export's physical line of the row."""
-    fields = [pa.field(target if header not in spec.identity_headers else pii_column(target), pa.string())
-              for header, target in spec.headers.items()]
+    fields = [
+        pa.field(target if header not in spec.identity_headers else pii_column(target), pa.string())
+        for header, target in spec.headers.items()
+    ]
     fields += [pa.field("_line", pa.int64()), pa.field("_extra", pa.string()), pa.field("_decode_error", pa.string())]
     return pa.schema(fields)
 
@@ -441,12 +459,17 @@ def csv_rows(spec: FileSpec, path: Path, encoding: str, display_name: str) -> Wi
         cells = pa_csv.read_csv(
             io.BytesIO(data),
             # one block for the whole file: a long quoted value cannot straddle two blocks
-            read_options=pa_csv.ReadOptions(encoding=arrow_encoding, use_threads=False,
-                                            block_size=min(max(len(data) + 1, 1 << 20), MAX_BLOCK_BYTES)),
-            parse_options=pa_csv.ParseOptions(delimiter=spec.delimiter, newlines_in_values=True,
-                                              invalid_row_handler=broken_row),
-            convert_options=pa_csv.ConvertOptions(column_types={name: pa.string() for name in header},
-                                                  strings_can_be_null=False, quoted_strings_can_be_null=False),
+            read_options=pa_csv.ReadOptions(
+                encoding=arrow_encoding, use_threads=False, block_size=min(max(len(data) + 1, 1 << 20), MAX_BLOCK_BYTES)
+            ),
+            parse_options=pa_csv.ParseOptions(
+                delimiter=spec.delimiter, newlines_in_values=True, invalid_row_handler=broken_row
+            ),
+            convert_options=pa_csv.ConvertOptions(
+                column_types={name: pa.string() for name in header},
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
         )
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowCapacityError) as exc:
         message = str(exc).splitlines()[0][:300]
@@ -455,8 +478,11 @@ def csv_rows(spec: FileSpec, path: Path, encoding: str, display_name: str) -> Wi
     lines = _record_lines(data)  # lines[0] is the header's
     # Quotes that do not pair up, or a malformed record running over several lines, mean the reader has swallowed
     # following rows into one value: the file cannot be trusted row by row.
-    if data.count(b'"') % 2 or len(lines) != cells.num_rows + len(broken) + 1 or any(
-            spans for _, _, _, spans in broken):
+    if (
+        data.count(b'"') % 2
+        or len(lines) != cells.num_rows + len(broken) + 1
+        or any(spans for _, _, _, spans in broken)
+    ):
         raise RejectedFile(f"unbalanced quotes: {_quote_diagnosis(data)}")
     skipped = {number - 1 for number, _, _, _ in broken}
     kept = [i for i in range(1, len(lines)) if i not in skipped]
@@ -464,8 +490,9 @@ def csv_rows(spec: FileSpec, path: Path, encoding: str, display_name: str) -> Wi
     warnings, last_line = [], int(lines[-1]) if len(lines) else 1
     cut = bool(data) and not data.endswith(b"\n")
     if cut:
-        warnings.append(f"the file does not end with a line break: its last line {last_line} may be cut off "
-                        "(truncated export?)")
+        warnings.append(
+            f"the file does not end with a line break: its last line {last_line} may be cut off (truncated export?)"
+        )
     payloads = {}
     if broken:
         rows = []
@@ -500,8 +527,10 @@ def _quote_diagnosis(data: bytes) -> str:
         return odd + "likely a stray quote character"
     i = spanning[0]
     end = "never closes" if closes[i] == len(buffer) else f"runs to line {lines_to[i]}"
-    return (f"{odd}the quoted value opened at line {lines_from[i]} (byte {opens[i]}) {end}, {closes[i] - opens[i]:,} "
-            "bytes: likely a stray or unclosed quote there")
+    return (
+        f"{odd}the quoted value opened at line {lines_from[i]} (byte {opens[i]}) {end}, {closes[i] - opens[i]:,} "
+        "bytes: likely a stray or unclosed quote there"
+    )
 
 
 def _record_lines(data: bytes) -> np.ndarray:
@@ -527,8 +556,10 @@ def xlsx_rows(spec: FileSpec, path: Path, display_name: str) -> WireBatch:
         rows = CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0).to_python(skip_empty_area=False)
     except (CalamineError, OSError, ValueError, IndexError) as exc:
         detail = str(exc).splitlines()[0][:200] if str(exc) else ""
-        raise RejectedFile(f"not a readable XLSX workbook ({type(exc).__name__}: {detail}): a damaged or truncated "
-                           "file, or not an XLSX") from None
+        raise RejectedFile(
+            f"not a readable XLSX workbook ({type(exc).__name__}: {detail}): a damaged or truncated "
+            "file, or not an XLSX"
+        ) from None
     header = [str(h).strip() if h is not None else "" for h in (rows[0] if rows else [])]
     problem = header_problem(spec, header)
     if problem:
@@ -543,8 +574,10 @@ def xlsx_rows(spec: FileSpec, path: Path, display_name: str) -> WireBatch:
         for name, cell in zip(header, cells):
             columns[name].append(cell)
         lines.append(line_no)
-    table = pa.table({name: pa.array(values, pa.string()) for name, values in columns.items()} | {
-        "_line": pa.array(lines, pa.int64())})
+    table = pa.table(
+        {name: pa.array(values, pa.string()) for name, values in columns.items()}
+        | {"_line": pa.array(lines, pa.int64())}
+    )
     wire = _cells_to_wire(spec, table, display_name).cast(file_wire_schema(spec))
     return _file_batch(spec, _translated(spec, _normalized(wire, trim_all=True)), {})
 
@@ -582,9 +615,12 @@ def _cells_to_wire(spec: FileSpec, cells: pa.Table, display_name: str) -> pa.Tab
     if blank is not None:
         cells = cells.filter(pc.invert(blank))
     schema = file_wire_schema(spec)
-    columns = {f.name: cells[header] if header not in spec.constants else
-               pa.repeat(pa.scalar(spec.constants[header], pa.string()), cells.num_rows)
-               for header, f in zip(spec.headers, schema)}
+    columns = {
+        f.name: cells[header]
+        if header not in spec.constants
+        else pa.repeat(pa.scalar(spec.constants[header], pa.string()), cells.num_rows)
+        for header, f in zip(spec.headers, schema)
+    }
     extras = [name for name in cells.column_names if name not in spec.headers and name != "_line"]
     if extras:
         log.warning("%s: %s has columns outside the contract %s; kept in _extra", spec.name, display_name, extras)
@@ -608,9 +644,12 @@ def _cells_to_wire(spec: FileSpec, cells: pa.Table, display_name: str) -> pa.Tab
         over = pc.fill_null(pc.greater(lengths, MAX_CELL_CHARS), False)
         if pc.any(over).as_py():
             reason = pc.binary_join_element_wise(
-                f"cell «{header}» has ", pc.cast(lengths, pa.string()),
+                f"cell «{header}» has ",
+                pc.cast(lengths, pa.string()),
                 f" characters, more than a spreadsheet cell holds ({MAX_CELL_CHARS}): likely a stray quote that "
-                "swallowed the following lines", "")
+                "swallowed the following lines",
+                "",
+            )
             nothing = pa.scalar(None, pa.string())
             columns["_decode_error"] = pc.coalesce(columns["_decode_error"], pc.if_else(over, reason, nothing))
             columns[f.name] = pc.if_else(over, nothing, values)  # not carried any further

@@ -28,10 +28,11 @@ STALE_CHECK_INTERVAL_S = 600
 
 def failed_blocking_checks(instance, run_id: str) -> list:
     """The blocking checks that failed at ERROR in a run (the evaluations that stopped what sits downstream)."""
-    evaluations = [entry.dagster_event.event_specific_data
-                   for entry in instance.all_logs(run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION)]
-    return [e for e in evaluations
-            if not e.passed and e.blocking and e.severity == AssetCheckSeverity.ERROR]
+    evaluations = [
+        entry.dagster_event.event_specific_data
+        for entry in instance.all_logs(run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION)
+    ]
+    return [e for e in evaluations if not e.passed and e.blocking and e.severity == AssetCheckSeverity.ERROR]
 
 
 @run_failure_sensor(
@@ -45,7 +46,8 @@ def alert_on_run_failure(context: RunFailureSensorContext) -> None:
         asset = evaluation.asset_key.to_user_string()
         failures = evaluation.metadata.get("failed_expectations")
         alerts.send(
-            "check_failure", f"check_failure:{asset}:{evaluation.check_name}",
+            "check_failure",
+            f"check_failure:{asset}:{evaluation.check_name}",
             f"Блокирующая проверка не пройдена: {asset} · {evaluation.check_name}",
             f"Запуск {run.run_id} ({run.job_name}) остановлен до витрин, зависящих от {asset}."
             + (f"\n{failures.value}" if failures else "")
@@ -53,7 +55,8 @@ def alert_on_run_failure(context: RunFailureSensorContext) -> None:
         )
     steps = ", ".join(event.step_key for event in context.get_step_failure_events() if event.step_key) or "—"
     alerts.send(
-        "run_failure", f"run_failure:{run.job_name}",
+        "run_failure",
+        f"run_failure:{run.job_name}",
         f"Сбой запуска {run.job_name}",
         f"Запуск {run.run_id} завершился ошибкой; шаги: {steps}.\n{context.failure_event.message or ''}".strip(),
     )
@@ -83,8 +86,12 @@ def alert_on_stale_sources(context: SensorEvaluationContext):
     context.update_cursor(json.dumps({"since": watching_since.isoformat()}))
     stale = stale_sources(now, watching_since)
     for source, hours, limit in stale:
-        alerts.send("stale_source", f"stale_source:{source}", f"Нет новых данных: {source}",
-                    f"Источник {source} не давал новых записей {hours:.1f} ч (допустимо {limit} ч).")
+        alerts.send(
+            "stale_source",
+            f"stale_source:{source}",
+            f"Нет новых данных: {source}",
+            f"Источник {source} не давал новых записей {hours:.1f} ч (допустимо {limit} ч).",
+        )
     return SkipReason(f"stale: {', '.join(s for s, _, _ in stale)}" if stale else "every source is fresh")
 
 
@@ -112,8 +119,9 @@ def open_spikes(catalog) -> list[dict]:
     if not catalog.exists():
         return []
     with duckdb.connect(str(catalog), read_only=True) as con:
-        if not con.execute("select table_name from information_schema.tables where table_name = 'problem_spikes'"
-                           ).fetchall():
+        if not con.execute(
+            "select table_name from information_schema.tables where table_name = 'problem_spikes'"
+        ).fetchall():
             return []
         rows = con.execute(OPEN_SPIKES_SQL).fetchall()
         columns = [column[0] for column in con.description]

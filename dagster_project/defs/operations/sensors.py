@@ -9,7 +9,7 @@ from dagster_project.lib import runs
     minimum_interval_seconds=60,
     default_status=DefaultSensorStatus.RUNNING,
     description="Помечает сбойными запуски, процесс которых завершился без них (kill -9, сбой питания): "
-                "запуски `cli run` с тегом cur/process (lib/runs.py).",
+    "запуски `cli run` с тегом cur/process (lib/runs.py).",
 )
 def fail_runs_of_dead_processes(context: SensorEvaluationContext) -> SkipReason:
     failed = runs.fail_runs_of_dead_processes(context.instance)

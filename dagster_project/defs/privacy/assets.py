@@ -19,11 +19,11 @@ def raw_export_retention(context: AssetExecutionContext) -> MaterializeResult:
         expired.path.unlink(missing_ok=True)
         shown = expired.path.relative_to(inbox_root)
         removed.append(str(shown))
-        context.log.info(f"retention: removed {shown} ({expired.age_days:.1f} days since it was archived, "
-                         f"kept {days})")
+        context.log.info(f"retention: removed {shown} ({expired.age_days:.1f} days since it was archived, kept {days})")
     tightened = [str(path) for path in retention.private_paths() if retention.tighten(path)]
     for path in tightened:
         context.log.info(f"file modes: {path} is no longer readable by other users")
     context.log.info(f"retention: {len(removed)} raw exports older than {days} days removed")
-    return MaterializeResult(metadata={"retention_days": days, "removed": len(removed), "removed_files": removed,
-                                       "tightened": tightened})
+    return MaterializeResult(
+        metadata={"retention_days": days, "removed": len(removed), "removed_files": removed, "tightened": tightened}
+    )

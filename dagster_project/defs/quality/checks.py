@@ -13,9 +13,9 @@ import json
 from dagster import (
     AssetCheckExecutionContext,
     AssetCheckResult,
+    AssetChecksDefinition,
     AssetCheckSeverity,
     AssetCheckSpec,
-    AssetChecksDefinition,
     AssetKey,
     MetadataValue,
     multi_asset_check,
@@ -77,4 +77,5 @@ def quality_checks(*asset_keys: AssetKey) -> AssetChecksDefinition:
 # each mart's checks run as soon as its model is built and block only what is downstream of it.
 RAW_ASSETS = [AssetKey(list(asset_path)) for asset_path in gx.VALIDATED_ASSETS if asset_path[0] == "raw"]
 QUALITY_CHECKS = [quality_checks(*RAW_ASSETS)] + [
-    quality_checks(AssetKey(list(asset_path))) for asset_path in gx.VALIDATED_ASSETS if asset_path[0] != "raw"]
+    quality_checks(AssetKey(list(asset_path))) for asset_path in gx.VALIDATED_ASSETS if asset_path[0] != "raw"
+]

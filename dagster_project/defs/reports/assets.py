@@ -24,10 +24,12 @@ from dagster_project.lib import paths
 from dagster_project.reports import build_monthly_report
 
 GOVERNOR_REPORT_KEY = AssetKey(["reports", "governor_monthly"])
-REPORT_PARTITIONS = MultiPartitionsDefinition({
-    "month": MonthlyPartitionsDefinition(start_date=DAILY.start.strftime("%Y-%m-%d"), end_offset=0),
-    "region": StaticPartitionsDefinition(sorted(region_zones())),
-})
+REPORT_PARTITIONS = MultiPartitionsDefinition(
+    {
+        "month": MonthlyPartitionsDefinition(start_date=DAILY.start.strftime("%Y-%m-%d"), end_offset=0),
+        "region": StaticPartitionsDefinition(sorted(region_zones())),
+    }
+)
 
 
 @asset(
@@ -43,5 +45,10 @@ def governor_monthly_report(context: AssetExecutionContext) -> MaterializeResult
     month = date.fromisoformat(keys["month"])
     files = build_monthly_report(keys["region"], month, paths.data_dir() / "reports" / keys["region"])
     context.log.info(f"report: {files.html}" + (f", {files.pdf}" if files.pdf else " (no PDF: Chromium not found)"))
-    return MaterializeResult(metadata={"html": str(files.html), "pdf": str(files.pdf) if files.pdf else "—",
-                                       "bytes": files.html.stat().st_size})
+    return MaterializeResult(
+        metadata={
+            "html": str(files.html),
+            "pdf": str(files.pdf) if files.pdf else "—",
+            "bytes": files.html.stat().st_size,
+        }
+    )
