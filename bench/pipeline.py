@@ -178,12 +178,13 @@ def python_stage(call: str) -> list[str]:
 
 def dbt_full_build(target_dir: Path) -> list[str]:
     """The nightly full build's dbt command (the dbt asset's arguments), outside Dagster."""
+    from dagster_project.defs.resources import WarehouseResource
     from dagster_project.defs.transform.assets import dbt_build_args
 
     dbt = str(Path(sys.executable).parent / "dbt")
     return [
         dbt,
-        *dbt_build_args(full_refresh=True),
+        *dbt_build_args(full_refresh=True, warehouse=WarehouseResource()),
         "--project-dir",
         str(paths.DBT_PROJECT_DIR),
         "--profiles-dir",

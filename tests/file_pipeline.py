@@ -10,6 +10,7 @@ from dagster import AssetKey, materialize
 from dagster_project.defs.extract.assets import FILE_ASSETS
 from dagster_project.defs.extract.resources import InboxResource, PiiResource
 from dagster_project.defs.quality.checks import quality_checks
+from dagster_project.defs.resources import platform_resources
 from dagster_project.defs.transform.assets import cur_dbt_models
 from dagster_project.lib import contracts, landing
 from dagster_project.lib.dbt import dbt_resource
@@ -37,6 +38,6 @@ def file_sources_run(data: Path, inbox: Path, mappings: Path, pii_hash_key: str)
                 cur_dbt_models,
                 quality_checks(AssetKey(["raw", "portal_appeals"]), AssetKey(["raw", "sed_appeals"])),
             ],
-            resources={"inbox": InboxResource(), "pii": PiiResource(), "dbt": dbt_resource()},
+            resources={"inbox": InboxResource(), "pii": PiiResource(), "dbt": dbt_resource(), **platform_resources()},
             raise_on_error=False,
         )

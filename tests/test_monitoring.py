@@ -24,6 +24,7 @@ from dagster_project.defs.monitoring.sensors import (
     alert_on_stale_sources,
     stale_sources,
 )
+from dagster_project.defs.resources import platform_resources
 from dagster_project.lib import landing, paths
 from tests.test_alerts import Receiver
 
@@ -124,7 +125,7 @@ def _publish_spikes(rows: list[tuple]) -> None:
 
 
 def test_new_open_spikes_alert_once_and_a_sector_spike_only_when_no_category_spike_explains_it(webhook):
-    context = build_sensor_context(instance=DagsterInstance.ephemeral())
+    context = build_sensor_context(instance=DagsterInstance.ephemeral(), resources=platform_resources())
     alert_on_problem_spikes(context)  # nothing published yet
     assert webhook.webhook == []
     _publish_spikes(

@@ -11,7 +11,9 @@ import scans
 from dagster import DagsterInstance, materialize
 
 from dagster_project.defs.bi import assets as bi_assets
+from dagster_project.defs.resources import ServingResource, WarehouseResource, platform_resources
 from dagster_project.lib import paths, serving
+from dagster_project.lib import warehouse as warehouse_lib
 
 SERVED = ("agency_rating_monthly", "appeals_deidentified", "dim_agency")
 # Content of warehouse tables BI must never receive, each unique enough to be found by grep.
@@ -62,7 +64,9 @@ def warehouse(tmp_path, monkeypatch):
 
 
 def publish():
-    result = materialize([bi_assets.serving_marts], instance=DagsterInstance.ephemeral())
+    result = materialize(
+        [bi_assets.serving_marts], resources=platform_resources(), instance=DagsterInstance.ephemeral()
+    )
     assert result.success
     (event,) = result.asset_materializations_for_node("serving__marts")
     return {key: value.value for key, value in event.metadata.items()}
@@ -191,7 +195,12 @@ def test_publish_refuses_while_the_warehouse_has_unaudited_rows(warehouse):
             timestamp '2026-12-01 10:00:00' as unaudited_since, 'inv-1' as invocation_id,
             'relationships_fct_appeals_registered_date: fail' as reason""")
         con.execute("update main.agency_rating_monthly set score = score + 100")
-    refused = materialize([bi_assets.serving_marts], instance=DagsterInstance.ephemeral(), raise_on_error=False)
+    refused = materialize(
+        [bi_assets.serving_marts],
+        resources=platform_resources(),
+        instance=DagsterInstance.ephemeral(),
+        raise_on_error=False,
+    )
     assert not refused.success
     (failure,) = [event for event in refused.all_events if event.event_type_value == "STEP_FAILURE"]
     message = failure.step_failure_data.error.message
@@ -204,3 +213,33 @@ def test_publish_refuses_while_the_warehouse_has_unaudited_rows(warehouse):
     with duckdb.connect(str(paths.warehouse_path())) as con:
         con.execute("delete from ops.unaudited_models")
     assert publish()["written"] == ["agency_rating_monthly"]
+
+
+def test_publish_reads_and_writes_where_its_resources_point(warehouse, tmp_path, monkeypatch):
+    """The warehouse and serving resources (defs/resources.py), not the environment, say what `serving/marts` reads
+    and where it writes: with the environment pointing at other, empty places the run reads the resource's warehouse
+    and publishes to the resource's catalog, taking the lock beside that warehouse."""
+    elsewhere = tmp_path / "elsewhere"
+    monkeypatch.setenv("CUR_DATA_DIR", str(elsewhere))
+    monkeypatch.setenv("WAREHOUSE_PATH", str(elsewhere / "warehouse.duckdb"))
+    catalog = tmp_path / "bi" / "catalog.duckdb"
+    result = materialize(
+        [bi_assets.serving_marts],
+        resources={
+            **platform_resources(),
+            "warehouse": WarehouseResource(path=str(warehouse), threads=1, memory_limit="500MB"),
+            "serving_layer": ServingResource(path=str(catalog)),
+        },
+        instance=DagsterInstance.ephemeral(),
+    )
+    assert result.success
+    (event,) = result.asset_materializations_for_node("serving__marts")
+    assert event.metadata["catalog"].value == str(catalog) and event.metadata["marts"].value == 3
+    with duckdb.connect(str(catalog), read_only=True) as reader:
+        assert reader.sql("select count(*), sum(score) from main.agency_rating_monthly").fetchall() == [(5, 10)]
+    assert (warehouse.parent / f".{warehouse.name}.lock").exists() and not elsewhere.exists()
+    assert WarehouseResource(threads=1, memory_limit="500MB").duckdb_config() == {
+        **warehouse_lib.duckdb_settings(),
+        "threads": 1,
+        "memory_limit": "500MB",
+    }

@@ -22,6 +22,7 @@ from dagster import AssetCheckSeverity, AssetKey, asset, materialize
 
 from dagster_project.defs.quality.__main__ import main as quality_cli
 from dagster_project.defs.quality.checks import quality_checks
+from dagster_project.defs.resources import platform_resources
 from dagster_project.lib import gx, held_loads, paths
 from dagster_project.lib.contracts import BOOL, INT, META_COLUMNS, RAW_TABLES, TS, arrow_schema
 
@@ -509,7 +510,7 @@ def test_only_load_admitted_is_blocking_on_raw_tables():
 @pytest.mark.parametrize("corrupt", [False, True], ids=["clean", "rating-out-of-range"])
 def test_error_check_holds_the_load_and_downstream_goes_on(tmp_path, seeds_dir, monkeypatch, corrupt):
     _environment(monkeypatch, tmp_path, seeds_dir)
-    result = materialize(_pipeline(tmp_path, corrupt), raise_on_error=False)
+    result = materialize(_pipeline(tmp_path, corrupt), resources=platform_resources(), raise_on_error=False)
     evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
     materialized = {e.asset_key for e in result.get_asset_materialization_events()}
     assert {AssetKey(["raw", "pos_messages"]), AssetKey(["stg_pos__messages"])} <= materialized

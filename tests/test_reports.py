@@ -244,11 +244,12 @@ def test_the_report_asset_writes_one_region_and_month(serving, tmp_path, monkeyp
     from dagster import MultiPartitionKey, materialize
 
     from dagster_project.defs.reports.assets import governor_monthly_report
+    from dagster_project.defs.resources import platform_resources
 
     monkeypatch.setenv("SERVING_PATH", str(serving))
     monkeypatch.setenv("CUR_DATA_DIR", str(tmp_path))
     key = MultiPartitionKey({"month": "2025-10-01", "region": "37"})
-    result = materialize([governor_monthly_report], partition_key=key)
+    result = materialize([governor_monthly_report], partition_key=key, resources=platform_resources())
     html = tmp_path / "reports" / "37" / "governor_37_2025-10.html"
     assert result.success and html.exists()
     expected = build_monthly_report("37", date(2025, 10, 1), tmp_path / "by_hand", serving, pdf=False)
@@ -259,6 +260,7 @@ def test_the_report_asset_writes_one_region_and_month(serving, tmp_path, monkeyp
     missing = materialize(
         [governor_monthly_report],
         partition_key=MultiPartitionKey({"month": "2024-01-01", "region": "37"}),
+        resources=platform_resources(),
         raise_on_error=False,
     )
     assert not missing.success

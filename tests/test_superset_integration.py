@@ -23,6 +23,7 @@ from bi_serving_fixture import publish_serving_fixture
 from dagster import DagsterInstance, materialize
 
 from dagster_project.defs.bi.superset import superset_dashboards
+from dagster_project.defs.resources import platform_resources
 from dagster_project.lib import paths, semantic
 from dagster_project.lib.serving import agencies_in_snapshot
 from dagster_project.lib.superset_client import (
@@ -154,7 +155,9 @@ def deployed(tmp_path_factory):
             with pytest.MonkeyPatch.context() as env:
                 env.setenv("SUPERSET_URL", url)
                 env.setenv("SERVING_PATH", str(serving))
-                run = materialize([superset_dashboards], instance=DagsterInstance.ephemeral())
+                run = materialize(
+                    [superset_dashboards], resources=platform_resources(), instance=DagsterInstance.ephemeral()
+                )
             for login, password, roles in [*USERS.values(), SQLLAB_REGION_USER]:
                 admin.ensure_user(login, password, roles)
             yield {"url": url, "admin": admin, "result": result, "run": run, "serving": serving, "root": root}

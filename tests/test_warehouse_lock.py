@@ -109,3 +109,16 @@ def test_the_timeout_setting_is_checked(monkeypatch):
         settings.warehouse_lock_timeout_s()
     monkeypatch.delenv("CUR_WAREHOUSE_LOCK_TIMEOUT_S")
     assert settings.warehouse_lock_timeout_s() == 120
+
+
+def test_a_lock_names_its_warehouse_and_one_process_holds_one(warehouse_path, tmp_path):
+    """The warehouse resource locks the file it points at: the lock file sits beside that warehouse, and asking for
+    another warehouse's lock while this one is held is a wiring error, not a second lock silently shared."""
+    other = tmp_path / "other" / "warehouse.duckdb"
+    with warehouse.lock("resource's warehouse", warehouse=other):
+        assert warehouse.lock_holder(other)["purpose"] == "resource's warehouse"
+        assert warehouse.lock_holder() is None  # the settings' warehouse was never locked
+        with pytest.raises(RuntimeError, match="is held in this process"), warehouse.lock():
+            pass
+    with warehouse.lock("after"):  # released: the settings' warehouse is locked at once
+        assert warehouse.lock_holder(warehouse_path)["purpose"] == "after"

@@ -19,6 +19,7 @@ from dagster import DagsterInstance, materialize
 from test_dbt_warehouse import BATCH_1, history, land, pos_message
 
 from dagster_project.defs.bi import assets as bi_assets
+from dagster_project.defs.resources import platform_resources
 from dagster_project.lib import paths, serving
 from sandbox.manual_inputs import write_manual_inputs
 
@@ -101,7 +102,12 @@ def query(sql: str) -> list[tuple]:
 
 
 def publish():
-    return materialize([bi_assets.serving_marts], instance=DagsterInstance.ephemeral(), raise_on_error=False)
+    return materialize(
+        [bi_assets.serving_marts],
+        resources=platform_resources(),
+        instance=DagsterInstance.ephemeral(),
+        raise_on_error=False,
+    )
 
 
 def served() -> dict:

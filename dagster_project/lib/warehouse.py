@@ -65,15 +65,14 @@ def duckdb_settings() -> dict:
 LAKE_SHARE_OF_MEMORY_FOR_ONE_THREAD = 0.25
 
 
-def full_refresh_threads() -> int:
-    """dbt threads of a full refresh on DuckDB. Its big models each read the whole lake and need the whole memory
-    limit: two at once evict each other's buffers on a large lake, while on a small lake two threads overlap the many
-    small models (measured in docs/performance.md). So one thread once the lake (compressed Parquet) outgrows a
-    quarter of the memory limit."""
-    settings = duckdb_settings()
+def full_refresh_threads(threads: int, memory_limit: str) -> int:
+    """dbt threads of a full refresh on DuckDB with `threads` and `memory_limit` (the warehouse resource's). Its big
+    models each read the whole lake and need the whole memory limit: two at once evict each other's buffers on a large
+    lake, while on a small lake two threads overlap the many small models (measured in docs/performance.md). So one
+    thread once the lake (compressed Parquet) outgrows a quarter of the memory limit."""
     lake_bytes = sum(part.stat().st_size for part in paths.lake_dir().glob("raw/*/*/*.parquet"))
-    one_thread_above = LAKE_SHARE_OF_MEMORY_FOR_ONE_THREAD * _bytes(settings["memory_limit"])
-    return 1 if lake_bytes > one_thread_above else settings["threads"]
+    one_thread_above = LAKE_SHARE_OF_MEMORY_FOR_ONE_THREAD * _bytes(memory_limit)
+    return 1 if lake_bytes > one_thread_above else threads
 
 
 _BYTE_UNITS = {
@@ -105,18 +104,20 @@ class WarehouseLocked(TimeoutError):
 
 
 _process_lock = threading.Lock()  # guards the two below
-_held: dict = {"file": None, "depth": 0}  # the lock file this process holds and how many callers share it
+# the lock file this process holds, the warehouse it guards and how many callers share it
+_held: dict = {"file": None, "warehouse": None, "depth": 0}
 
 
-def lock_path() -> Path:
-    warehouse = paths.warehouse_path()
+def lock_path(warehouse: Path | None = None) -> Path:
+    """The lock file of `warehouse` (default: the settings' warehouse, lib/paths.py)."""
+    warehouse = warehouse or paths.warehouse_path()
     return warehouse.with_name(f".{warehouse.name}.lock")
 
 
-def lock_holder() -> dict | None:
+def lock_holder(warehouse: Path | None = None) -> dict | None:
     """Who holds (or last held) the warehouse lock: pid, run_id, purpose, since; None when nobody ever took it."""
     try:
-        return json.loads(lock_path().read_text() or "null")
+        return json.loads(lock_path(warehouse).read_text() or "null")
     except (FileNotFoundError, json.JSONDecodeError):
         return None
 
@@ -143,18 +144,21 @@ def _current_step():
 
 
 @contextmanager
-def lock(purpose: str | None = None, run_id: str | None = None, timeout_s: float | None = None) -> Iterator[None]:
-    """Holds the warehouse lock (see the module doc); within one process it is shared, so nested and sequential
-    callers of one run do not wait for themselves. `purpose` and `run_id` default to the current Dagster step."""
+def lock(
+    purpose: str | None = None, run_id: str | None = None, timeout_s: float | None = None, warehouse: Path | None = None
+) -> Iterator[None]:
+    """Holds the lock of `warehouse` (default: the settings' warehouse; see the module doc); within one process it is
+    shared, so nested and sequential callers of one run do not wait for themselves. `purpose` and `run_id` default to
+    the current Dagster step."""
+    warehouse = (warehouse or paths.warehouse_path()).resolve()
     with _process_lock:
         if _held["depth"]:
+            if _held["warehouse"] != warehouse:  # one process writes one warehouse: a second one is a wiring error
+                raise RuntimeError(f"the lock of {_held['warehouse']} is held in this process; {warehouse} asked for")
             _held["depth"] += 1
-            acquired = None
         else:
-            acquired = _acquire(
-                purpose, run_id, settings.warehouse_lock_timeout_s() if timeout_s is None else timeout_s
-            )
-            _held.update(file=acquired, depth=1)
+            timeout_s = settings.warehouse_lock_timeout_s() if timeout_s is None else timeout_s
+            _held.update(file=_acquire(purpose, run_id, timeout_s, warehouse), warehouse=warehouse, depth=1)
     try:
         yield
     finally:
@@ -162,14 +166,14 @@ def lock(purpose: str | None = None, run_id: str | None = None, timeout_s: float
             _held["depth"] -= 1
             if not _held["depth"]:
                 _held["file"].close()  # closing the descriptor releases the lock
-                _held["file"] = None
+                _held.update(file=None, warehouse=None)
 
 
-def _acquire(purpose: str | None, run_id: str | None, timeout_s: float):
+def _acquire(purpose: str | None, run_id: str | None, timeout_s: float, warehouse: Path):
     step = _current_step()
     run_id = run_id or (step.run_id if step else None)
     purpose = purpose or (f"step {step.op_def.name}" if step else "a warehouse connection")
-    path = lock_path()
+    path = lock_path(warehouse)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle = open(path, "a+")  # noqa: SIM115 — held until the last caller of this process leaves
     deadline, logged = time.monotonic() + timeout_s, False
@@ -181,12 +185,12 @@ def _acquire(purpose: str | None, run_id: str | None, timeout_s: float):
             if time.monotonic() >= deadline:
                 handle.close()
                 raise WarehouseLocked(
-                    f"the warehouse {paths.warehouse_path()} is locked by {describe_holder(lock_holder())}; "
+                    f"the warehouse {warehouse} is locked by {describe_holder(lock_holder(warehouse))}; "
                     f"{purpose} waited {timeout_s:g} s for it (CUR_WAREHOUSE_LOCK_TIMEOUT_S)"
                 ) from None
             if not logged:
                 (step.log if step else log).info(
-                    f"{purpose} waits for the warehouse lock held by {describe_holder(lock_holder())}"
+                    f"{purpose} waits for the warehouse lock held by {describe_holder(lock_holder(warehouse))}"
                 )
                 logged = True
             time.sleep(0.2)

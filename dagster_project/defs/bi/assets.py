@@ -10,10 +10,10 @@ them) and the agencies for Superset's roles. A mart whose rows did not change ke
 
 import time
 
-import duckdb
 from dagster import AssetExecutionContext, AssetKey, Failure, MaterializeResult, MetadataValue, asset
 
-from dagster_project.lib import paths, serving, settings, warehouse
+from dagster_project.defs.resources import ServingResource, WarehouseResource
+from dagster_project.lib import serving
 
 
 @asset(
@@ -22,19 +22,19 @@ from dagster_project.lib import paths, serving, settings, warehouse
     group_name="serving",
     description="Витрины для BI: файл Parquet на версию витрины и каталог представлений над ними (только нужное BI).",
 )
-def serving_marts(context: AssetExecutionContext) -> MaterializeResult:
+def serving_marts(
+    context: AssetExecutionContext, warehouse: WarehouseResource, serving_layer: ServingResource
+) -> MaterializeResult:
     started = time.monotonic()
+    catalog = serving_layer.catalog()
     # Under the warehouse lock (lib/warehouse.py) no writer changes the marts while they are exported.
-    with (
-        warehouse.lock("publish"),
-        duckdb.connect(str(paths.warehouse_path()), read_only=True, config=warehouse.duckdb_settings()) as con,
-    ):
+    with warehouse.read_only("publish") as con:
         # Write-audit-publish: rows no build has audited yet never reach BI (dbt/macros/incremental/audit_ledger.sql)
         if unaudited := serving.unaudited_models(con):
-            message = serving.refusal(unaudited, paths.serving_path())
+            message = serving.refusal(unaudited, catalog)
             context.log.error(message)
             raise Failure(description=message, metadata={"unaudited_models": MetadataValue.json(unaudited)})
-        result = serving.publish(con, serving.served_mart_names(), paths.serving_path(), log=context.log.info)
+        result = serving.publish(con, serving.served_mart_names(), catalog, log=context.log.info)
     metadata = {
         "catalog": str(result.catalog),
         "marts": len(result.marts),
@@ -45,8 +45,8 @@ def serving_marts(context: AssetExecutionContext) -> MaterializeResult:
         "removed_files": len(result.removed_files),
     }
     # Production serving for many users: the changed marts loaded into PostgreSQL, swapped in one transaction.
-    if postgres_url := settings.secret("SERVING_POSTGRES_URL"):
-        loaded = serving.load_postgres(result.catalog, postgres_url, settings.serving_postgres_schema())
+    if postgres_url := serving_layer.postgres_url():
+        loaded = serving.load_postgres(result.catalog, postgres_url, serving_layer.resolved_postgres_schema())
         metadata["postgres_rows_loaded"] = sum(loaded.values())
     metadata["duration_s"] = round(time.monotonic() - started, 2)
     return MaterializeResult(metadata=metadata)

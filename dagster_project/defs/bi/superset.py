@@ -9,7 +9,7 @@ or the PostgreSQL serving copy when `SUPERSET_SERVING_URI` (env or file) names i
 
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, asset
 
-from dagster_project.lib import paths, settings
+from dagster_project.defs.resources import ServingResource, SupersetResource
 from dagster_project.lib.serving import agencies_in_snapshot
 from dagster_project.lib.superset_client import SupersetClient, deploy, serving_duckdb_uri
 
@@ -21,17 +21,17 @@ from dagster_project.lib.superset_client import SupersetClient, deploy, serving_
     output_required=False,
     description="Дашборды Superset (рейтинг, отрасли, тепловая карта, показатели ЦУР, нагрузка, сводка), роли и RLS.",
 )
-def superset_dashboards(context: AssetExecutionContext):
-    url = settings.env("SUPERSET_URL")
+def superset_dashboards(context: AssetExecutionContext, serving_layer: ServingResource, superset: SupersetResource):
+    url = superset.resolved_url()
     if not url:
         context.log.info("SUPERSET_URL is not set: nothing to deploy")
         return
-    serving = paths.serving_path()
-    serving_uri = settings.secret("SUPERSET_SERVING_URI") or serving_duckdb_uri(serving)
-    # The DuckDB catalog keeps the marts in `main`; lib.serving.load_postgres loads them into `serving`.
-    serving_schema = "main" if serving_uri.startswith("duckdb") else "serving"
-    with SupersetClient(url, *settings.superset_admin()) as client:
-        result = deploy(client, serving_uri, agencies_in_snapshot(serving), serving_schema, serving_catalog=serving)
+    catalog = serving_layer.catalog()
+    serving_uri = superset.serving_uri() or serving_duckdb_uri(catalog)
+    # The DuckDB catalog keeps the marts in `main`; lib.serving.load_postgres loads them into the serving schema.
+    serving_schema = "main" if serving_uri.startswith("duckdb") else serving_layer.resolved_postgres_schema()
+    with SupersetClient(url, *superset.admin()) as client:
+        result = deploy(client, serving_uri, agencies_in_snapshot(catalog), serving_schema, serving_catalog=catalog)
     yield MaterializeResult(
         metadata={
             "superset_url": url,

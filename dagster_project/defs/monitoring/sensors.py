@@ -21,7 +21,8 @@ from dagster import (
 )
 
 from dagster_project.defs.extract.specs import API_SPECS, FILE_SPECS
-from dagster_project.lib import alerts, landing, paths, settings
+from dagster_project.defs.resources import ServingResource
+from dagster_project.lib import alerts, landing, settings
 
 STALE_CHECK_INTERVAL_S = 600
 
@@ -147,9 +148,9 @@ def spike_message(spike: dict) -> tuple[str, str]:
     default_status=DefaultSensorStatus.RUNNING,
     description="Новый открытый всплеск проблем (problem_spikes) → оповещение, один раз на всплеск",
 )
-def alert_on_problem_spikes(context: SensorEvaluationContext):
+def alert_on_problem_spikes(context: SensorEvaluationContext, serving_layer: ServingResource):
     alerted = set(json.loads(context.cursor)) if context.cursor else set()
-    spikes = open_spikes(paths.serving_path())
+    spikes = open_spikes(serving_layer.catalog())
     failures = []
     for spike in spikes:
         if spike["spike_id"] in alerted:

@@ -21,7 +21,8 @@ from dagster import (
     multi_asset_check,
 )
 
-from dagster_project.lib import gx, warehouse
+from dagster_project.defs.resources import WarehouseResource
+from dagster_project.lib import gx
 
 
 def _result(asset_key: AssetKey, outcome: gx.CheckOutcome) -> AssetCheckResult:
@@ -58,9 +59,10 @@ def quality_checks(*asset_keys: AssetKey) -> AssetChecksDefinition:
         description=f"Great Expectations: {', '.join(checkpoints)}",
         can_subset=True,  # an extraction job validates its own raw tables only
     )
-    def _checks(context: AssetCheckExecutionContext):
+    def _checks(context: AssetCheckExecutionContext, warehouse: WarehouseResource):
         selected = context.selected_asset_check_keys
         validated = [asset_key for asset_key in asset_keys if any(key.asset_key == asset_key for key in selected)]
+        warehouse.require_settings_path("Great Expectations")
         # a mart suite reads the warehouse and a failing raw suite writes a hold into it (lib/warehouse.py)
         with warehouse.lock("quality checks"):
             outcomes = gx.validate_many([tuple(asset_key.path) for asset_key in validated])

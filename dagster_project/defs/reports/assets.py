@@ -20,6 +20,7 @@ from dagster import (
 from dagster_project.defs.bi.assets import serving_marts
 from dagster_project.defs.extract.assets import DAILY
 from dagster_project.defs.extract.conform import region_zones
+from dagster_project.defs.resources import ServingResource
 from dagster_project.lib import paths
 from dagster_project.reports import build_monthly_report
 
@@ -40,10 +41,11 @@ REPORT_PARTITIONS = MultiPartitionsDefinition(
     kinds={"html"},
     description="Ежемесячный отчёт Губернатору (HTML, PDF при наличии Chromium): месяц × регион, из витрины serving",
 )
-def governor_monthly_report(context: AssetExecutionContext) -> MaterializeResult:
+def governor_monthly_report(context: AssetExecutionContext, serving_layer: ServingResource) -> MaterializeResult:
     keys = context.partition_key.keys_by_dimension
     month = date.fromisoformat(keys["month"])
-    files = build_monthly_report(keys["region"], month, paths.data_dir() / "reports" / keys["region"])
+    out_dir = paths.data_dir() / "reports" / keys["region"]
+    files = build_monthly_report(keys["region"], month, out_dir, serving_path=serving_layer.catalog())
     context.log.info(f"report: {files.html}" + (f", {files.pdf}" if files.pdf else " (no PDF: Chromium not found)"))
     return MaterializeResult(
         metadata={

@@ -3,7 +3,8 @@
 from dagster import AssetExecutionContext, Config
 from dagster_dbt import DbtCliResource, dbt_assets
 
-from dagster_project.lib import postgres, settings, spark, warehouse
+from dagster_project.defs.resources import WarehouseResource
+from dagster_project.lib import postgres, settings, spark
 from dagster_project.lib.dbt import (
     dbt_project,
     keep_parse_state,
@@ -12,6 +13,7 @@ from dagster_project.lib.dbt import (
     parse_summary,
     translator,
 )
+from dagster_project.lib.warehouse import full_refresh_threads
 
 
 class DbtBuildConfig(Config):
@@ -24,17 +26,23 @@ class DbtBuildConfig(Config):
     full_refresh: bool = False
 
 
-def dbt_build_args(full_refresh: bool) -> list[str]:
+def dbt_build_args(full_refresh: bool, warehouse: WarehouseResource) -> list[str]:
     """The `dbt build` arguments of a full or an hourly (incremental) build."""
     if not full_refresh:
         return ["build", "--exclude-resource-type", "unit_test"]
     if settings.dbt_target() == "duckdb":
-        return ["build", "--full-refresh", "--threads", str(warehouse.full_refresh_threads())]
+        config = warehouse.duckdb_config()
+        threads = full_refresh_threads(config["threads"], config["memory_limit"])
+        return ["build", "--full-refresh", "--threads", str(threads)]
     return ["build", "--full-refresh"]
 
 
 @dbt_assets(manifest=dbt_project().manifest_path, project=dbt_project(), dagster_dbt_translator=translator)
-def cur_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, config: DbtBuildConfig):
+def cur_dbt_models(
+    context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource, config: DbtBuildConfig
+):
+    if settings.dbt_target() == "duckdb":
+        warehouse.require_settings_path("dbt's profile")
     # On PostgreSQL the raw sources are tables: mirror the lake into them first (DuckDB reads the Parquet directly).
     if settings.dbt_target() == "postgres":
         context.log.info(f"raw tables loaded into PostgreSQL: {postgres.load_lake()}")
@@ -43,7 +51,7 @@ def cur_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource, config: 
         context.log.info(f"inputs written for Spark: {spark.prepare_sources()}")
     # dbt is the warehouse's longest writer: it waits for the others and they wait for it (lib/warehouse.py)
     with warehouse.lock("dbt build"):
-        invocation = dbt.cli(dbt_build_args(config.full_refresh) + parse_state_args(), context=context)
+        invocation = dbt.cli(dbt_build_args(config.full_refresh, warehouse) + parse_state_args(), context=context)
         yield from invocation.stream()
         keep_parse_state(invocation.target_path)
     context.log.info(parse_summary(invocation.target_path))
