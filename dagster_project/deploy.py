@@ -133,7 +133,17 @@ def running_pid(name: str) -> int | None:
         os.kill(pid, 0)
     except (FileNotFoundError, ValueError, ProcessLookupError):
         return None
-    return pid
+    return None if ended_child(pid) else pid
+
+
+def ended_child(pid: int) -> bool:
+    """Whether `pid` is a child of this process that has ended (reaped here). Signal 0 still reaches a child nobody
+    has waited for: when `up` ran inside a longer-lived process (the tests) rather than `make up`, whose processes
+    init reaps, `stop` would otherwise wait CUR_STOP_TIMEOUT_S for a process that is gone."""
+    try:
+        return os.waitpid(pid, os.WNOHANG)[0] == pid
+    except ChildProcessError:  # not a child of this process
+        return False
 
 
 def port_open(port: int) -> bool:

@@ -1,5 +1,10 @@
 """`make up`'s instance: the shared dagster.yaml, plus PostgreSQL storage and run monitoring when a URL is set."""
 
+import os
+import sys
+import time
+from pathlib import Path
+
 import pytest
 import yaml
 
@@ -45,3 +50,25 @@ def test_production_without_the_instance_database_refuses(monkeypatch):
     monkeypatch.delenv("CUR_DAGSTER_PG_URL_FILE", raising=False)
     with pytest.raises(settings.ProductionConfigError, match="CUR_DAGSTER_PG_URL"):
         settings.dagster_postgres_url()
+
+
+def test_a_process_that_ended_is_not_running_although_nobody_waited_for_it(tmp_path, monkeypatch):
+    """`up` inside a longer-lived process (the hands-off test): its processes stay its unwaited children when they
+    end; `stop` must not wait CUR_STOP_TIMEOUT_S for them."""
+    monkeypatch.setenv("CUR_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("CUR_STOP_TIMEOUT_S", "30")
+    deploy.run_dir().mkdir()
+    deploy.logs_dir().mkdir()
+    pid = deploy.start("short", [sys.executable, "-c", "pass"], dict(os.environ), tmp_path)
+    deadline = time.monotonic() + 30
+    while Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":  # ended, not yet waited for
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    assert deploy.running_pid("short") is None
+    started = time.monotonic()
+    deploy.stop("short")
+    assert time.monotonic() - started < 5 and not deploy.pid_file("short").exists()
+    sleeper = deploy.start("sleeper", [sys.executable, "-c", "import time; time.sleep(60)"], dict(os.environ), tmp_path)
+    assert deploy.running_pid("sleeper") == sleeper  # a live child still counts
+    deploy.stop("sleeper")
+    assert deploy.running_pid("sleeper") is None
