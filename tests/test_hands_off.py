@@ -68,8 +68,8 @@ def _free_port() -> int:
 
 
 def _hand_made_export(template: Path, target: Path) -> None:
-    """Three new, unanswered appeals of region 64 in the СЭД export format (codes, agency and address taken from a row of
-    a region-64 export, so they are valid; number, dates and status set here)."""
+    """Three new, unanswered appeals of region 64 in the СЭД export format (codes, agency and address taken from a
+    row of a region-64 export, so they are valid; number, dates and status set here)."""
     with template.open(encoding="utf-8-sig", newline="") as f:
         reader = csv.DictReader(f, delimiter=";")
         header, row = reader.fieldnames, next(reader)

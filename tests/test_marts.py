@@ -189,10 +189,11 @@ def spark_cluster(marts):
 
 @pytest.mark.spark
 def test_marts_on_spark_equal_the_duckdb_build(marts, spark_cluster):
-    """The same selection built on Spark from the same lake gives every mart the DuckDB build gave: the same rows, every measure equal (floats to 1e-9 relative). Spark's tables are read as the Parquet
-    files they are (no second Spark session); `processed_at` is the build's own time. Data and unit tests are left to
-    `make bench ENGINE=spark`: on Spark each is a job of seconds, CI has no minutes to spare, and one unit test
-    (spike_alarm_hours) fails there with a Spark ClassCastException in a UNION (docs/scaling.md)."""
+    """The same selection built on Spark from the same lake gives every mart the DuckDB build gave: the same rows,
+    every measure equal (floats to 1e-9 relative). Spark's tables are read as the Parquet files they are (no second
+    Spark session); `processed_at` is the build's own time. Data and unit tests are left to `make bench ENGINE=spark`:
+    on Spark each is a job of seconds, CI has no minutes to spare, and one unit test (spike_alarm_hours) fails there
+    with a Spark ClassCastException in a UNION (docs/scaling.md)."""
     spark.prepare_sources()
     dbt(
         marts["root"],

@@ -104,7 +104,8 @@ def test_received_per_region_month_matches_the_landed_data(pipeline):
     expected = con.sql(f"""
         with landed as ({" union all ".join(latest)})
         select l.region_code,
-               date_trunc('month', l.registered_at + to_hours(cast(r.utc_offset_hours as integer)))::date as month_start,
+               date_trunc('month', l.registered_at + to_hours(cast(r.utc_offset_hours as integer)))::date
+                   as month_start,
                count(*) as received
         from landed l join regions r using (region_code)
         where l.appeal_key not in (select appeal_key from wh.intermediate.int_appeals_excluded)
@@ -120,12 +121,11 @@ def test_poll_votes_match_the_landed_data(pipeline):
     data, _, _ = pipeline
     con = duckdb.connect()
     con.execute(f"attach '{data / 'warehouse.duckdb'}' as wh (read_only)")
-    expected = con.sql(f"""
+    ((expected,),) = con.sql(f"""
         select sum(votes) from (
             select votes from read_parquet('{data / "lake/raw/pos_polls"}/*/*.parquet', union_by_name=true)
-            qualify row_number() over (partition by poll_id, option_id order by updated_at desc, _landed_at desc) = 1)""").fetchall()[
-        0
-    ][0]
+            qualify row_number() over (partition by poll_id, option_id order by updated_at desc, _landed_at desc) = 1
+        )""").fetchall()
     assert expected > 0
     assert con.execute("select sum(votes) from wh.main.fct_poll_results").fetchone()[0] == expected
 

@@ -36,8 +36,12 @@ FAULTY_ROWS = 12  # more than the tolerance: > 1 % of the load and > 10 rows
 
 SEEDS = {
     "regions.csv": "region_code,region_name\n64,Саратовская область\n37,Ивановская область\n",
-    "municipalities.csv": "oktmo,region_code,municipality_name\n63701000,64,город Саратов\n24701000,37,город Иваново\n",
-    "categories.csv": "category_code,sector_code,category_name\nhousing.01,housing,Отопление\nhousing.99,housing,Прочие\n",
+    "municipalities.csv": (
+        "oktmo,region_code,municipality_name\n63701000,64,город Саратов\n24701000,37,город Иваново\n"
+    ),
+    "categories.csv": (
+        "category_code,sector_code,category_name\nhousing.01,housing,Отопление\nhousing.99,housing,Прочие\n"
+    ),
     "subcategories.csv": "subcategory_code,category_code,subcategory_name\nhousing.01.01,housing.01,Нет отопления\n",
     "classifier_codes.csv": "classifier_code,classifier_name,category_code\n0005.0005.0056.1153,Отопление,housing.01\n",
     "agencies.csv": "agency_id,region_code,agency_kind\n64-ROIV-minstroy,64,РОИВ\n",
@@ -154,7 +158,9 @@ def write_warehouse(path: Path, corrupt: bool) -> None:
                    r.region_code || '-agency-' || (i % 5) AS agency_id, '6' || (i % 3) AS oktmo
             FROM range(400) AS g(i) CROSS JOIN dim_region AS r;
             CREATE TABLE agency_rating_monthly AS
-            SELECT *, dense_rank() OVER (PARTITION BY region_code, month_start, agency_kind ORDER BY score DESC) AS rating_rank
+            SELECT *,
+                   dense_rank() OVER (PARTITION BY region_code, month_start, agency_kind ORDER BY score DESC)
+                       AS rating_rank
             FROM (
                 SELECT region_code, CAST(date_trunc('month', registered_date) AS DATE) AS month_start, agency_kind,
                        agency_id, count(*) AS received, 0.5 AS quantity_score, 0.75 AS speed_score,
@@ -163,7 +169,8 @@ def write_warehouse(path: Path, corrupt: bool) -> None:
                 FROM fct_appeals GROUP BY ALL
             );
             CREATE TABLE sector_kpis_monthly AS
-            SELECT region_code, 'housing' AS sector_code, CAST(date_trunc('month', registered_date) AS DATE) AS month_start,
+            SELECT region_code, 'housing' AS sector_code,
+                   CAST(date_trunc('month', registered_date) AS DATE) AS month_start,
                    count(*) AS received, 0.9 AS on_time_share, 0.8 AS satisfaction_share, 0.1 AS repeat_share,
                    0.2 AS other_share
             FROM fct_appeals GROUP BY ALL;
@@ -176,7 +183,10 @@ def write_warehouse(path: Path, corrupt: bool) -> None:
                    appeals / sum(appeals) OVER (PARTITION BY region_code, year) AS share,
                    sum(appeals) OVER (PARTITION BY region_code, year ORDER BY appeals DESC, oktmo)
                        / sum(appeals) OVER (PARTITION BY region_code, year) AS cumulative_share
-            FROM (SELECT region_code, year(registered_date) AS year, oktmo, count(*) AS appeals FROM fct_appeals GROUP BY ALL);
+            FROM (
+                SELECT region_code, year(registered_date) AS year, oktmo, count(*) AS appeals
+                FROM fct_appeals GROUP BY ALL
+            );
             CREATE TABLE governor_monthly_summary AS
             SELECT region_code, month_start, sum(received) AS received, 0.7 AS answered_share, 0.9 AS on_time_share,
                    0.8 AS satisfaction_share, 0.1 AS repeat_share

@@ -51,7 +51,8 @@ def _saved_metrics(chart: dict) -> dict[str, str]:
 
 
 def _expression(item, saved: dict[str, str]) -> str:
-    """SQL of a column, metric or order item: an adhoc one's own SQL, a saved metric's definition, or the column name."""
+    """SQL of a column, metric or order item: an adhoc one's own SQL, a saved metric's definition, or the column
+    name."""
     if isinstance(item, dict):
         return item["sqlExpression"]
     return saved.get(item, item)

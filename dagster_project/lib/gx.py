@@ -265,12 +265,17 @@ def _activity_sql(table: str, as_of: datetime) -> str:
     of the preceding VOLUME_HISTORY_DAYS, and how far the latest record lags behind."""
     source = RAW_SOURCES[table]
     ts = f"TIMESTAMP {_sql_str(as_of.isoformat(sep=' '))}"
+    outage_hours = "NULL::INTEGER" if source.freshness_outage_hours is None else source.freshness_outage_hours
     return f"""
         WITH versions AS (
-            SELECT {source.version_column} AS version_at FROM {_parquet_scan(table)} WHERE {source.version_column} <= {ts}
+            SELECT {source.version_column} AS version_at
+            FROM {_parquet_scan(table)}
+            WHERE {source.version_column} <= {ts}
         ),
         windows AS (
-            SELECT CAST(floor((epoch({ts}) - epoch(version_at)) / 86400) AS INTEGER) AS window_index, count(*) AS records
+            SELECT
+                CAST(floor((epoch({ts}) - epoch(version_at)) / 86400) AS INTEGER) AS window_index,
+                count(*) AS records
             FROM versions
             WHERE version_at > {ts} - INTERVAL {VOLUME_HISTORY_DAYS + 1} DAY
             GROUP BY ALL
@@ -295,7 +300,7 @@ def _activity_sql(table: str, as_of: datetime) -> str:
             latest.latest_record_at,
             round((epoch({ts}) - epoch(latest.latest_record_at)) / 3600, 1) AS hours_behind,
             {source.freshness_warn_hours} AS freshness_warn_hours,
-            {"NULL::INTEGER" if source.freshness_outage_hours is None else source.freshness_outage_hours} AS freshness_outage_hours,
+            {outage_hours} AS freshness_outage_hours,
             coalesce((SELECT records FROM windows WHERE window_index = 0), 0) AS records_last_24h,
             band.history_median,
             band.volume_low,

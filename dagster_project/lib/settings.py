@@ -238,7 +238,8 @@ def cron(schedule_name: str, default: str) -> str:
 
 def dagster_postgres_url() -> str | None:
     """The Dagster instance's PostgreSQL (runs, events, schedules): CUR_DAGSTER_PG_URL or its _FILE, e.g.
-    postgresql://dagster:…@db:5432/dagster. Required in production; without it `make up` keeps SQLite in DAGSTER_HOME."""
+    postgresql://dagster:…@db:5432/dagster. Required in production; without it `make up` keeps SQLite in
+    DAGSTER_HOME."""
     url = secret("CUR_DAGSTER_PG_URL")
     if is_production() and not url:
         raise ProductionConfigError(
@@ -280,7 +281,8 @@ def spark_schema() -> str:
 
 
 def spark_worker_resources() -> tuple[int, str]:
-    """Cores and memory each worker of `make spark-up` offers (CUR_SPARK_WORKER_CORES, 1; CUR_SPARK_WORKER_MEMORY, 2g)."""
+    """Cores and memory each worker of `make spark-up` offers (CUR_SPARK_WORKER_CORES, 1; CUR_SPARK_WORKER_MEMORY,
+    2g)."""
     return _whole_number("CUR_SPARK_WORKER_CORES", 1), env("CUR_SPARK_WORKER_MEMORY", "2g")
 
 
