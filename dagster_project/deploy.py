@@ -98,7 +98,7 @@ def parse_dbt_project(env: dict) -> None:
     """dbt's parse state (dbt/target: manifest, partial_parse.msgpack) written in the deployment's own environment.
     Every build's dbt invocation starts from it (dagster-dbt copies it) and parses only what changed; parse state
     written under another environment (another warehouse path: the profile differs) makes dbt parse the whole project
-    again in every build, ≈6 s of CPU more."""
+    again in every build (its CPU: docs/performance.md, "Freshness latency")."""
     from dagster_project.lib.dbt import DBT_EXECUTABLE  # here: dagster-dbt takes seconds to import, status needs none
 
     with (logs_dir() / "dbt_parse.log").open("ab") as log:

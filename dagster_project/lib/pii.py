@@ -226,8 +226,8 @@ def generalize_addresses(values: pa.Array | pa.ChunkedArray) -> pa.Array:
 
 
 def _replace_matching(values: pa.Array, pattern: str, replacement: str) -> pa.Array:
-    """replace_substring_regex on the values the pattern matches only: matching costs a fifth of replacing (measured
-    on 0.7M address segments), and most segments have nothing to cut."""
+    """replace_substring_regex on the values the pattern matches only: matching costs far less than replacing
+    (docs/performance.md, "Address generalisation"), and most segments have nothing to cut."""
     hits = pc.fill_null(pc.match_substring_regex(values, pattern), False)
     if not pc.any(hits).as_py():
         return values
