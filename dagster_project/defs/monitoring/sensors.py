@@ -98,9 +98,9 @@ def alert_on_stale_sources(context: SensorEvaluationContext):
 
 # Оперативная обстановка: a new open spike of problems (mart problem_spikes, docs/kpi_methodology.md §12). The sensor
 # reads the published serving snapshot, never the warehouse a build may be writing, so it sees a spike once the build
-# and `publish` that found it are done. Its cursor holds the ids of the open spikes already alerted: a spike is
-# alerted once (a closed spike's id never comes back; a new spike of the same series has a new id). A sector spike is
-# alerted only when no open category spike of the same municipality and sector already explains it.
+# and the `serving/marts` run that found it are done. Its cursor holds the ids of the open spikes already alerted: a
+# spike is alerted once (a closed spike's id never comes back; a new spike of the same series has a new id). A sector
+# spike is alerted only when no open category spike of the same municipality and sector already explains it.
 SPIKE_CHECK_INTERVAL_S = 300
 
 OPEN_SPIKES_SQL = """
