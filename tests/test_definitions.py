@@ -72,3 +72,25 @@ def test_a_run_points_the_api_resources_at_other_urls():
     config = validate_run_config(job, {"resources": api_resources_run_config(urls)})["resources"]
     assert config["pos_api"]["config"]["base_url"] == urls["POS_BASE_URL"]
     assert config["incident_api"]["config"]["base_url"] == urls["INCIDENT_BASE_URL"]
+
+
+def test_the_platform_resources_are_wired_once_for_every_asset_that_asks():
+    """definitions.py wires the warehouse, serving and Superset resources (defs/resources.py); loading validates that
+    every asset, check and sensor asking for one gets it (a missing key fails here, not in a run)."""
+    from dagster import Definitions
+
+    from dagster_project.defs.resources import ServingResource, SupersetResource, WarehouseResource
+
+    Definitions.validate_loadable(defs)
+    resources = defs.resources or {}
+    assert isinstance(resources["warehouse"], WarehouseResource)
+    assert isinstance(resources["serving_layer"], ServingResource)
+    assert isinstance(resources["superset"], SupersetResource)
+    graph = defs.resolve_asset_graph()
+    needs = {key: graph.get(key).assets_def.required_resource_keys for key in graph.get_all_asset_keys()}
+    assert (
+        "warehouse" in needs[AssetKey(["serving", "marts"])]
+        and "serving_layer" in needs[AssetKey(["serving", "marts"])]
+    )
+    assert {"serving_layer", "superset"} <= needs[AssetKey(["serving", "superset_dashboards"])]
+    assert "warehouse" in needs[AssetKey(["fct_appeals"])]
