@@ -57,14 +57,16 @@ def build_serving_fixture(path: Path, seed: int = 8) -> Path:
         con.executemany(
             "insert into dim_region values (?, ?, ?)", [(code, name, ISO_CODES[code]) for code, name in REGIONS.items()]
         )
-        con.execute("""create table dim_agency(agency_sk varchar, agency_id varchar, region_code varchar, agency_kind varchar,
+        con.execute("""create table dim_agency(agency_sk varchar, agency_id varchar, region_code varchar, agency_kind
+            varchar,
             agency_name varchar, valid_from date, valid_to date, is_current boolean)""")
         con.executemany(
             "insert into dim_agency values (?, ?, ?, ?, ?, date '2020-01-01', null, true)",
             [(f"{a}#1", a, r, k, n) for a, r, k, n in AGENCIES],
         )
         con.execute(
-            "create table dim_municipality(oktmo varchar, region_code varchar, municipality_name varchar, population bigint)"
+            """create table dim_municipality(oktmo varchar, region_code varchar, municipality_name varchar,
+                population bigint)"""
         )
         con.executemany("insert into dim_municipality values (?, ?, ?, ?)", MUNICIPALITIES)
         con.execute("create table dim_sector(region_code varchar, sector_code varchar, sector_name varchar)")
@@ -98,7 +100,8 @@ def _names_and_months(con) -> None:
             continue
         con.execute(f"alter table {table} add column region_name varchar")
         con.execute(
-            f"update {table} as t set region_name = r.region_name from dim_region as r where r.region_code = t.region_code"
+            f"""update {table} as t set region_name = r.region_name from dim_region as r where r.region_code =
+                t.region_code"""
         )
     for table in ("agency_rating_monthly", "sector_kpis_monthly", "problem_heat_map", "governor_monthly_summary"):
         con.execute(f"alter table {table} add column report_month varchar")
@@ -113,7 +116,8 @@ def _rating(con, rng) -> None:
         agency_id varchar, agency_name varchar, agency_name_in_month varchar, received bigint, answered bigint,
         quantity_score double, speed_score double, quality_score double, completeness_score double,
         median_response_hours double, score double, is_ranked boolean, not_ranked_reason varchar,
-        rating_rank bigint, prev_rating_rank bigint, rank_change bigint, open_overdue bigint, ranked_agencies bigint)""")
+        rating_rank bigint, prev_rating_rank bigint, rank_change bigint, open_overdue bigint, ranked_agencies
+            bigint)""")
     for month in MONTHS:
         con.executemany(
             """insert into agency_rating_monthly(region_code, month_start, agency_kind, agency_id, agency_name,
@@ -145,17 +149,22 @@ def _rating(con, rng) -> None:
         )
     # One agency-month below the minimum of received appeals: no rank, and the reason shown.
     con.execute("""update agency_rating_monthly set received = 8, answered = 6, is_ranked = false,
-        not_ranked_reason = 'менее 10 обращений за месяц' where agency_id = '37-OMSU-01' and month_start = '2025-09-01'""")
+        not_ranked_reason = 'менее 10 обращений за месяц' where agency_id = '37-OMSU-01' and month_start =
+            '2025-09-01'""")
     con.execute("""update agency_rating_monthly as r set rating_rank = ranked.rank from (
             select agency_id, month_start,
                    dense_rank() over (partition by region_code, month_start, agency_kind order by score desc) as rank
             from agency_rating_monthly where is_ranked) as ranked
         where ranked.agency_id = r.agency_id and ranked.month_start = r.month_start""")
-    con.execute("""update agency_rating_monthly as r set prev_rating_rank = p.rating_rank, rank_change = p.rating_rank - r.rating_rank
-        from agency_rating_monthly as p where p.agency_id = r.agency_id and p.month_start = r.month_start - interval 1 month""")
+    con.execute("""update agency_rating_monthly as r set prev_rating_rank = p.rating_rank, rank_change =
+        p.rating_rank - r.rating_rank
+        from agency_rating_monthly as p where p.agency_id = r.agency_id and p.month_start = r.month_start - interval
+            1 month""")
     con.execute("""update agency_rating_monthly as r set ranked_agencies = g.ranked from (
-            select region_code, month_start, agency_kind, count(*) as ranked from agency_rating_monthly where is_ranked group by all) as g
-        where g.region_code = r.region_code and g.month_start = r.month_start and g.agency_kind = r.agency_kind and r.is_ranked""")
+            select region_code, month_start, agency_kind, count(*) as ranked from agency_rating_monthly where
+                is_ranked group by all) as g
+        where g.region_code = r.region_code and g.month_start = r.month_start and g.agency_kind = r.agency_kind and
+            r.is_ranked""")
     con.execute("update agency_rating_monthly set open_overdue = (received - answered) // 3")
 
 
@@ -204,7 +213,8 @@ def _sector_kpis(con, rng) -> None:
 def _heat_map(con, rng) -> None:
     con.execute("""create table problem_heat_map(region_code varchar, oktmo varchar, municipality_name varchar,
         sector_code varchar, sector_name varchar, month_start date, appeals bigint, population bigint,
-        appeals_per_10k double, overdue bigint, overdue_share double, region_median_per_10k double, intensity_index double)""")
+        appeals_per_10k double, overdue bigint, overdue_share double, region_median_per_10k double, intensity_index
+            double)""")
     for oktmo, region, name, population in MUNICIPALITIES:
         for sector, sector_name in SECTORS.items():
             for month in MONTHS:
@@ -257,7 +267,9 @@ def _pareto(con) -> None:
                    sum(appeals) over (partition by region_code, year order by appeals desc, oktmo) as cumulative_appeals
             from yearly)
         select region_code, year, oktmo, municipality_name, population, appeals, pareto_rank,
-               round(appeals / region_appeals, 4) as share, round(cumulative_appeals / region_appeals, 4) as cumulative_share,
+               lpad(cast(pareto_rank as varchar), 2, '0') || '. ' || municipality_name as pareto_label,
+               round(appeals / region_appeals, 4) as share, round(cumulative_appeals / region_appeals, 4) as
+                   cumulative_share,
                cumulative_appeals - appeals < 0.5 * region_appeals as is_pilot_candidate,
                year = max(year) over (partition by region_code) as is_latest_year
         from ordered""")
@@ -277,7 +289,8 @@ def _category_priorities(con, rng) -> None:
     con.execute("""create table category_priorities(region_code varchar, sector_code varchar, sector_name varchar,
         quarter_start date, category_code varchar, category_name varchar, is_other boolean, appeals bigint,
         share_of_sector double, volume_rank bigint, is_priority boolean)""")
-    con.execute("""create table other_category_decomposition(region_code varchar, sector_code varchar, sector_name varchar,
+    con.execute("""create table other_category_decomposition(region_code varchar, sector_code varchar, sector_name
+        varchar,
         quarter_start date, breakdown_kind varchar, breakdown_kind_ru varchar, item_rank bigint, item_code varchar,
         item_name varchar, appeals bigint)""")
     for region in REGIONS:
@@ -302,15 +315,18 @@ def _category_priorities(con, rng) -> None:
                 )
             for rank, word in enumerate(("подъезд", "освещение"), start=1):
                 con.execute(
-                    "insert into other_category_decomposition values (?, ?, ?, date '2025-07-01', 'term', 'слово в тексте', ?, ?, ?, ?)",
+                    """insert into other_category_decomposition values (?, ?, ?, date '2025-07-01', 'term',
+                        'слово в тексте', ?, ?, ?, ?)""",
                     [region, sector, sector_name, rank, word, word, rng.randint(1, 30)],
                 )
 
 
 def _indicators(con) -> None:
     con.execute("""create table indicator_tracking(region_code varchar, indicator_code varchar, indicator_kind varchar,
-        indicator_kind_ru varchar, function varchar, indicator_name varchar, unit varchar, owner_role varchar, year integer, period_start date,
-        target_date date, target_date_ru varchar, target_value double, actual_value double, status varchar, status_ru varchar)""")
+        indicator_kind_ru varchar, function varchar, indicator_name varchar, unit varchar, owner_role varchar, year
+            integer, period_start date,
+        target_date date, target_date_ru varchar, target_value double, actual_value double, status varchar, status_ru
+            varchar)""")
     statuses = [
         ("achieved", "достигнут"),
         ("on_track", "в графике"),
@@ -346,7 +362,8 @@ def _indicators(con) -> None:
 
 
 def _roadmap(con) -> None:
-    con.execute("""create table roadmap_status(region_code varchar, event_code varchar, stage integer, event_name varchar,
+    con.execute("""create table roadmap_status(region_code varchar, event_code varchar, stage integer, event_name
+        varchar,
         deadline date, deadline_ru varchar, responsible_roles varchar, expected_result varchar, status varchar,
         status_ru varchar, is_overdue boolean, days_overdue integer, overdue_explanation varchar, as_of_date date)""")
     events = [
@@ -355,7 +372,8 @@ def _roadmap(con) -> None:
         ("3.1", 3, "Тиражирование", date(2026, 12, 31), "not_started", "не начато", False, None),
     ]
     con.executemany(
-        "insert into roadmap_status values ('65', ?, ?, ?, ?, strftime(?, '%d.%m.%Y'), 'руководитель ЦУР', 'результат', ?, ?, ?, ?, ?, "
+        """insert into roadmap_status values ('65', ?, ?, ?, ?, strftime(?, '%d.%m.%Y'), 'руководитель ЦУР',
+            'результат', ?, ?, ?, ?, ?, """
         "date '2025-11-28')",
         [
             (
@@ -380,7 +398,8 @@ def _roadmap(con) -> None:
 def _workload(con, rng) -> None:
     con.execute("""create table sector_workload_weekly(region_code varchar, sector_code varchar, sector_name varchar,
         iso_week_start date, appeals bigint, staff_count integer, appeals_per_staff double, threshold_per_staff double,
-        is_above_threshold boolean, consecutive_weeks_above integer, needs_reinforcement boolean, is_partial_week boolean)""")
+        is_above_threshold boolean, consecutive_weeks_above integer, needs_reinforcement boolean, is_partial_week
+            boolean)""")
     week0 = date(2025, 9, 1)
     for region in REGIONS:
         for sector, sector_name in SECTORS.items():
@@ -413,7 +432,8 @@ def _governor(con) -> None:
         with headline as (
             select region_code, month_start, sum(received) as received, sum(answered) as answered,
                    sum(answered_on_time) / nullif(sum(answered) + sum(overdue_open), 0) as on_time_share,
-                   sum(satisfaction_share * rated) / nullif(sum(case when satisfaction_share is not null then rated end), 0) as satisfaction_share,
+                   sum(satisfaction_share * rated) / nullif(sum(case when satisfaction_share is not null then rated
+                       end), 0) as satisfaction_share,
                    sum(repeats) / sum(received) as repeat_share, sum(overdue_open) as overdue_open,
                    median(median_response_hours) as median_response_hours
             from sector_kpis_monthly group by all),
@@ -423,35 +443,45 @@ def _governor(con) -> None:
             from agency_rating_monthly),
         hottest as (
             select region_code, month_start, municipality_name, sector_name, intensity_index,
-                   row_number() over (partition by region_code, month_start order by intensity_index desc, oktmo, sector_code) as hot_rank
+                   row_number() over (partition by region_code, month_start order by intensity_index desc, oktmo,
+                       sector_code) as hot_rank
             from problem_heat_map where appeals >= 5)
-        select h.region_code, r.region_name, r.iso_3166_2, h.month_start, h.month_start = date '2025-11-01' as is_partial_month,
+        select h.region_code, r.region_name, r.iso_3166_2, h.month_start, h.month_start = date '2025-11-01' as
+            is_partial_month,
                h.received, h.received - p.received as received_change,
                round((h.received - p.received) / p.received, 4) as received_change_share,
                h.answered, round(h.answered / h.received, 4) as answered_share,
                round(h.answered / h.received - p.answered / p.received, 4) as answered_share_change,
-               round(h.on_time_share, 4) as on_time_share, round(h.on_time_share - p.on_time_share, 4) as on_time_share_change,
+               round(h.on_time_share, 4) as on_time_share, round(h.on_time_share - p.on_time_share, 4) as
+                   on_time_share_change,
                round(h.satisfaction_share, 4) as satisfaction_share,
                round(h.satisfaction_share - p.satisfaction_share, 4) as satisfaction_share_change,
-               round(h.repeat_share, 4) as repeat_share, round(h.repeat_share - p.repeat_share, 4) as repeat_share_change,
+               round(h.repeat_share, 4) as repeat_share, round(h.repeat_share - p.repeat_share, 4) as
+                   repeat_share_change,
                h.overdue_open, h.overdue_open - p.overdue_open as overdue_open_change,
                round(h.median_response_hours, 1) as median_response_hours,
                round(h.median_response_hours - p.median_response_hours, 1) as median_response_hours_change,
                'Ремонт дорог' as top_problem_1, 'дороги' as top_problem_1_sector, 120 as top_problem_1_appeals,
                'Отопление' as top_problem_2, 'ЖКХ' as top_problem_2_sector, 90 as top_problem_2_appeals,
-               'Запись к врачу' as top_problem_3, 'здравоохранение' as top_problem_3_sector, 60 as top_problem_3_appeals,
+               'Запись к врачу' as top_problem_3, 'здравоохранение' as top_problem_3_sector, 60 as
+                   top_problem_3_appeals,
                hot.municipality_name as hottest_municipality, hot.sector_name as hottest_sector,
                hot.intensity_index as hottest_intensity_index,
-               l1.agency_name_in_month as lowest_agency_1, l1.agency_kind as lowest_agency_1_kind, l1.score as lowest_agency_1_score,
-               l2.agency_name_in_month as lowest_agency_2, l2.agency_kind as lowest_agency_2_kind, l2.score as lowest_agency_2_score,
-               l3.agency_name_in_month as lowest_agency_3, l3.agency_kind as lowest_agency_3_kind, l3.score as lowest_agency_3_score
+               l1.agency_name_in_month as lowest_agency_1, l1.agency_kind as lowest_agency_1_kind, l1.score as
+                   lowest_agency_1_score,
+               l2.agency_name_in_month as lowest_agency_2, l2.agency_kind as lowest_agency_2_kind, l2.score as
+                   lowest_agency_2_score,
+               l3.agency_name_in_month as lowest_agency_3, l3.agency_kind as lowest_agency_3_kind, l3.score as
+                   lowest_agency_3_score
         from headline as h
         join dim_region as r using (region_code)
         left join headline as p on p.region_code = h.region_code and p.month_start = h.month_start - interval 1 month
-        left join hottest as hot on hot.region_code = h.region_code and hot.month_start = h.month_start and hot.hot_rank = 1
+        left join hottest as hot on hot.region_code = h.region_code and hot.month_start = h.month_start and
+            hot.hot_rank = 1
         left join lowest as l1 on l1.region_code = h.region_code and l1.month_start = h.month_start and l1.low_rank = 1
         left join lowest as l2 on l2.region_code = h.region_code and l2.month_start = h.month_start and l2.low_rank = 2
-        left join lowest as l3 on l3.region_code = h.region_code and l3.month_start = h.month_start and l3.low_rank = 3""")
+        left join lowest as l3 on l3.region_code = h.region_code and l3.month_start = h.month_start and l3.low_rank =
+            3""")
 
 
 def _appeals(con, rng) -> None:
@@ -501,7 +531,8 @@ def _appeals(con, rng) -> None:
 
 def _spikes(con, rng) -> None:
     con.execute("""create table problem_spikes(spike_id varchar, region_code varchar, oktmo varchar,
-        municipality_name varchar, series_kind varchar, category_code varchar, category_name varchar, sector_code varchar,
+        municipality_name varchar, series_kind varchar, category_code varchar, category_name varchar, sector_code
+            varchar,
         sector_name varchar, problem_name varchar, onset_at timestamp, detected_at timestamp, last_alarm_at timestamp,
         peak_at timestamp, peak_window_hours integer, peak_appeals bigint, peak_expected_appeals double,
         peak_ratio double, max_surprise_z double, alarm_windows bigint, appeals bigint, appeals_unanswered bigint,
@@ -515,7 +546,8 @@ def _spikes(con, rng) -> None:
         peak, expected = rng.randint(6, 40), round(rng.uniform(0.2, 3.0), 3)
         is_open = n >= 10
         con.execute(
-            "insert into problem_spikes values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 24, ?, ?, ?, 6.0, 3, ?, ?, ?, ?, ?, ?, ?)",
+            """insert into problem_spikes values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 24, ?, ?, ?, 6.0, 3, ?,
+                ?, ?, ?, ?, ?, ?)""",
             [
                 f"spike-{n}",
                 region,

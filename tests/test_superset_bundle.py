@@ -88,9 +88,18 @@ def _chart_columns(chart: dict) -> set[str]:
         "VARCHAR",
         "IN",
         "MAX",
+        "MIN",
+        "LAG",
+        "OVER",
+        "ORDER",
+        "BY",
+        "DECIMAL",
+        "ROUND",
+        "REPLACE",
     }
     for expression in expressions:
-        names |= {word for word in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", expression) if word.upper() not in sql_words}
+        code = re.sub(r"'[^']*'", "''", expression)  # words inside SQL string literals are values, not columns
+        names |= {word for word in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", code) if word.upper() not in sql_words}
     return names
 
 
@@ -111,9 +120,10 @@ def test_every_metric_a_chart_names_is_a_saved_metric_of_its_dataset():
             for item in query.get("metrics", []) + [order[0] for order in query["orderby"]]
             if isinstance(item, str)
         ]
-        named = [
-            item for item in named if item not in {c if isinstance(c, str) else c["label"] for c in query["columns"]}
-        ]
+        selected = {c if isinstance(c, str) else c["label"] for c in query["columns"]}
+        # a raw table may order by a column it shows through an expression (e.g. rating_rank as «—» when empty)
+        columns = set(semantic.mart_columns(DATASETS[chart["dataset_uuid"]]["table_name"]))
+        named = [item for item in named if item not in selected | columns]
         assert set(named) <= set(_saved_metrics(chart)), chart["slice_name"]
 
 
@@ -375,3 +385,61 @@ def test_filters_that_start_on_their_first_item_get_it_as_their_default(tmp_path
         {"col": "report_month", "op": "IN", "val": ["2025-10"]}
     ]
     assert month["controlValues"]["defaultToFirstItem"] is False
+
+
+def test_kpi_tiles_change_shares_in_points_and_counts_relatively():
+    """Superset's big number shows the relative change of its series («+5,4 %»): right for counts, misleading for a
+    share or a score. Those tiles show no comparison; the tile beside each shows `<metric>_change`, the difference in
+    percentage points (a share) or points (a score)."""
+    tiles = {chart["params"]["metric"]: chart for chart in CHARTS.values() if chart["viz_type"] == "big_number"}
+    for metric, chart in tiles.items():
+        saved = {m["metric_name"]: m for m in semantic.dataset_metrics(DATASETS[chart["dataset_uuid"]]["table_name"])}
+        if metric.endswith("_change"):
+            assert metric.removesuffix("_change") in tiles, chart["slice_name"]  # beside the tile of its metric
+            assert chart["params"]["y_axis_format"] == saved[metric]["d3format"] == "+,.1f"
+            assert not chart["params"].get("compare_lag") and chart["params"]["subheader"].startswith(("п.п.", "балл"))
+        elif metric.startswith("sum_"):  # a count: «+3,2 % к предыдущему месяцу»
+            assert chart["params"]["compare_lag"] == 1, chart["slice_name"]
+        else:  # a share or a score
+            assert not chart["params"].get("compare_lag"), chart["slice_name"]
+            assert f"{metric}_change" in tiles, chart["slice_name"]
+    assert {"share_on_time_change", "share_satisfied_change", "avg_score_change"} <= set(tiles)
+
+
+def test_change_metric_is_the_difference_of_the_metric_in_percentage_points():
+    """The generated change metric, run on hand-made months: 0.5 → 0.6 → 0.55 on-time is +10 then −5 p.p.; a change
+    of −0,01 p.p. is 0, not −0 (which the tile would show as «−0,0»)."""
+    import duckdb
+
+    metrics = semantic.dataset_metrics("sector_kpis_monthly")
+    [metric] = [m for m in metrics if m["metric_name"] == "share_on_time_change"]
+    with duckdb.connect() as con:
+        con.execute("""create table t as select * from (values
+            (date '2025-01-01', 3, 5, 6, 0), (date '2025-01-01', 2, 5, 4, 0),
+            (date '2025-02-01', 6, 10, 9, 1), (date '2025-03-01', 11, 20, 18, 2),
+            (date '2025-04-01', 5499, 10000, 9998, 2))
+            as v(month_start, answered_on_time, received, answered, overdue_open)""")
+        rows = con.sql(f"select month_start, {metric['expression']} from t group by month_start order by 1").fetchall()
+    changes = [float(change) if change is not None else None for _, change in rows]
+    assert changes == [None, 10.0, -5.0, 0.0] and str(changes[-1]) == "0.0"
+
+
+def test_pareto_bars_are_ordered_by_volume():
+    """Superset's mixed chart orders its categories by the axis label (its pivot sorts them): the axis is the mart's
+    `pareto_label`, «01. …», «02. …», so alphabetical order is the order of volume."""
+    [pareto] = [chart for chart in CHARTS.values() if chart["slice_name"].startswith("Парето")]
+    assert pareto["viz_type"] == "mixed_timeseries" and pareto["params"]["x_axis"] == "pareto_label"
+    query = pareto["query_context"]["queries"][0]
+    assert [column["sqlExpression"] for column in query["columns"]] == ["pareto_label"]
+    assert query["post_processing"][0]["options"]["index"] == ["pareto_label"]  # as the dashboard does
+    # the dashboard runs the bars and the line as two queries: both on the latest year, or the line would add the
+    # other years' places to the axis
+    params = pareto["params"]
+    assert params["adhoc_filters_b"] == params["adhoc_filters"] and params["row_limit_b"] == params["row_limit"]
+
+
+def test_no_paged_legends():
+    """A legend a reader must page through hides series: every chart with a legend has a plain one (top-N series)."""
+    for chart in CHARTS.values():
+        if chart["params"].get("show_legend"):
+            assert chart["params"].get("legendType") == "plain", chart["slice_name"]

@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 from datetime import date, datetime, timezone
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
@@ -50,61 +51,91 @@ spec.loader.exec_module(manage)
 # What every chart must show, computed independently from the serving file (same column order as the chart).
 ON_TIME = "sum(answered_on_time) * 1.0 / nullif(sum(answered) + sum(overdue_open), 0)"
 EXPECTED_SQL = {
-    "rating_score_kpi": "select month_start, avg(score) from agency_rating_monthly where is_ranked and not is_partial_month group by all",
-    "rating_table": """select report_month, region_name, agency_kind, agency_name, rating_rank,
-        coalesce(case when rank_change > 0 then '+' || rank_change else cast(rank_change as varchar) end, '—'), score,
-        quantity_score, speed_score, quality_score, completeness_score, received, coalesce(not_ranked_reason, '—')
-        from agency_rating_monthly where not is_partial_month""",
-    "rating_trend": """select month_start, agency_kind, avg(score) from agency_rating_monthly where is_ranked and not is_partial_month
+    "rating_score_kpi": """select month_start, avg(score) from agency_rating_monthly where is_ranked and not
+        is_partial_month group by all""",
+    "rating_score_change": """select month_start, round(cast(m - lag(m) over (order by month_start) as
+        decimal(18, 6)), 1) from (select month_start,
+        avg(score) as m from agency_rating_monthly where is_ranked and not is_partial_month group by all)""",
+    "rating_table": """select report_month, region_name, agency_kind, agency_name, coalesce(cast(rating_rank as
+        varchar), '—'), coalesce(case when rank_change > 0 then '+' || rank_change else cast(rank_change as varchar)
+        end, '—'), score, quantity_score, speed_score, coalesce(replace(cast(cast(100 * quality_score as decimal(5, 1))
+        as varchar), '.', ',') || '\u00a0%', 'мало оценок'), completeness_score, received, coalesce(not_ranked_reason,
+        '—') from agency_rating_monthly where not is_partial_month""",
+    "rating_trend": """select month_start, agency_kind, avg(score) from agency_rating_monthly where is_ranked and
+        not is_partial_month group by all""",
+    "rating_lowest": """select agency_name, avg(score) from agency_rating_monthly where is_ranked and not
+        is_partial_month group by all order by 2 limit 10""",
+    "sector_received_total": """select month_start, sum(received) from sector_kpis_monthly where not
+        is_partial_month group by all""",
+    "sector_on_time_kpi": f"""select month_start, {ON_TIME} from sector_kpis_monthly where not is_partial_month
         group by all""",
-    "rating_lowest": """select agency_name, avg(score) from agency_rating_monthly where is_ranked and not is_partial_month
-        group by all order by 2 limit 10""",
-    "sector_received_total": "select month_start, sum(received) from sector_kpis_monthly where not is_partial_month group by all",
-    "sector_on_time_kpi": f"select month_start, {ON_TIME} from sector_kpis_monthly where not is_partial_month group by all",
-    "sector_satisfaction_kpi": """select month_start, sum(rated_4_5) * 1.0 / nullif(sum(rated), 0) from sector_kpis_monthly
-        where not is_partial_month group by all""",
-    "sector_kpi_table": f"""select sector_name, sum(received), sum(answered), {ON_TIME}, sum(rated_4_5) * 1.0 / nullif(sum(rated), 0),
-        sum(repeats) * 1.0 / sum(received), sum(overdue_open), sum(other_category) * 1.0 / sum(received)
-        from sector_kpis_monthly where not is_partial_month group by all""",
-    "sector_on_time_trend": f"select month_start, sector_name, {ON_TIME} from sector_kpis_monthly where not is_partial_month group by all",
-    "category_priorities": """select quarter_start, region_name, sector_name, volume_rank, category_name, appeals, share_of_sector
-        from category_priorities where is_priority""",
-    "other_decomposition": """select quarter_start, region_name, sector_name, breakdown_kind_ru, item_rank, item_name, appeals
-        from other_category_decomposition""",
-    "heat_map": "select municipality_name, sector_name, avg(intensity_index) from problem_heat_map where has_min_volume group by all",
-    "heat_hotspots": """select report_month, region_name, municipality_name, sector_name, appeals, appeals_per_10k, intensity_index,
-        overdue_share from problem_heat_map where is_hot and not is_partial_month""",
-    "pareto": """select municipality_name, sum(appeals), max(cumulative_share) from municipality_pareto where is_latest_year
-        group by all""",
-    "root_causes": """select window_start, region_name, municipality_name, address, category_name, appeals, distinct_citizens,
-        hotspot_windows, case when is_root_cause_candidate then 'да' else 'нет' end,
-        case when is_fast_track_candidate then 'да' else 'нет' end from repeat_hotspots""",
+    "sector_on_time_change": f"""select month_start, round(cast(100 * (m - lag(m) over (order by month_start))
+        as decimal(18, 6)), 1) from (select
+        month_start, {ON_TIME} as m from sector_kpis_monthly where not is_partial_month group by all)""",
+    "sector_satisfaction_kpi": """select month_start, sum(rated_4_5) * 1.0 / nullif(sum(rated), 0) from
+        sector_kpis_monthly where not is_partial_month group by all""",
+    "sector_satisfaction_change": """select month_start, round(cast(100 * (m - lag(m) over (order by
+        month_start)) as decimal(18, 6)), 1) from (select
+        month_start, sum(rated_4_5) * 1.0 / nullif(sum(rated), 0) as m from sector_kpis_monthly where not
+        is_partial_month group by all)""",
+    "sector_kpi_table": f"""select sector_name, sum(received), sum(answered), {ON_TIME}, sum(rated_4_5) * 1.0 /
+        nullif(sum(rated), 0), sum(repeats) * 1.0 / sum(received), sum(overdue_open), sum(other_category) * 1.0 /
+        sum(received) from sector_kpis_monthly where not is_partial_month group by all""",
+    "sector_on_time_trend": f"""select month_start, sector_name, {ON_TIME} from sector_kpis_monthly where not
+        is_partial_month group by all""",
+    "category_priorities": """select quarter_start, region_name, sector_name, volume_rank, category_name, appeals,
+        share_of_sector from category_priorities where is_priority""",
+    "other_decomposition": """select quarter_start, region_name, sector_name, breakdown_kind_ru, item_rank,
+        item_name, appeals from other_category_decomposition""",
+    "heat_map": """select municipality_name, sector_name, avg(intensity_index) from problem_heat_map where
+        has_min_volume group by all""",
+    "heat_hotspots": """select report_month, region_name, municipality_name, sector_name, appeals, appeals_per_10k,
+        intensity_index, overdue_share from problem_heat_map where is_hot and not is_partial_month""",
+    # the dashboard's pivot puts the metrics in alphabetical order
+    "pareto": """select pareto_label, max(cumulative_share), sum(appeals) from municipality_pareto where
+        is_latest_year group by all""",
+    "root_causes": """select window_start, region_name, municipality_name, coalesce(address, '— (по МО в целом)'),
+        category_name, appeals,
+        distinct_citizens, hotspot_windows, case when is_root_cause_candidate then 'да' else 'нет' end, case when
+        is_fast_track_candidate then 'да' else 'нет' end from repeat_hotspots""",
     "indicator_status": "select status_ru, count(*) from indicator_tracking group by all",
-    "indicator_table": """select region_name, year, indicator_kind_ru, function, indicator_code, indicator_name, owner_role,
-        target_value, actual_value, target_date_ru, status_ru from indicator_tracking""",
-    "roadmap_table": """select region_name, event_code, event_name, deadline_ru, responsible_roles, status_ru, days_overdue,
-        overdue_explanation from roadmap_status""",
+    "indicator_table": """select region_name, year, indicator_kind_ru, function, indicator_code, indicator_name,
+        owner_role, target_value, actual_value, target_date_ru, status_ru from indicator_tracking""",
+    "roadmap_table": """select region_name, event_code, event_name, deadline_ru, responsible_roles, status_ru,
+        coalesce(cast(days_overdue as varchar), '—'), coalesce(overdue_explanation, '—') from roadmap_status""",
     "spikes_open": """select detected_at, region_name, municipality_name, problem_name, onset_at, peak_appeals,
-        peak_expected_appeals, peak_ratio, appeals, appeals_unanswered, agencies, sample_texts from problem_spikes where is_open""",
-    "spikes_trend": """select date_trunc('week', detected_at), sector_name, count(*) from problem_spikes
-        where category_code is not null group by all""",
-    "spikes_table": """select detected_at, region_name, municipality_name, problem_name, series_kind, spike_status, onset_at,
-        peak_at, peak_appeals, peak_expected_appeals, peak_ratio, appeals, citizens, agencies from problem_spikes""",
-    "workload_trend": """select iso_week_start, sector_name, sum(appeals) * 1.0 / sum(staff_count) from sector_workload_weekly
-        where not is_partial_week group by all""",
-    "workload_reinforcement": """select iso_week_start, region_name, sector_name, appeals, staff_count, appeals_per_staff,
-        consecutive_weeks_above from sector_workload_weekly where needs_reinforcement""",
-    "summary_received": "select month_start, sum(received) from governor_monthly_summary where not is_partial_month group by all",
-    "summary_trend": """select month_start, region_name, sum(received) from governor_monthly_summary where not is_partial_month
-        group by all""",
+        peak_expected_appeals, peak_ratio, appeals, appeals_unanswered, agencies, sample_texts from problem_spikes
+        where is_open""",
+    "spikes_trend": """select date_trunc('week', detected_at), sector_name, count(*) from problem_spikes where
+        category_code is not null group by all""",
+    "spikes_table": """select detected_at, region_name, municipality_name, problem_name, case series_kind when
+        'category' then 'категория' when 'sector' then 'отраслевой блок' end, spike_status,
+        onset_at, peak_at, peak_appeals, peak_expected_appeals, peak_ratio, appeals, citizens, agencies from
+        problem_spikes""",
+    "workload_trend": """select iso_week_start, sector_name, sum(appeals) * 1.0 / sum(staff_count) from
+        sector_workload_weekly where not is_partial_week group by all""",
+    "workload_reinforcement": """select iso_week_start, region_name, sector_name, appeals, staff_count,
+        appeals_per_staff, consecutive_weeks_above from sector_workload_weekly where needs_reinforcement""",
+    "summary_received": """select month_start, sum(received) from governor_monthly_summary where not
+        is_partial_month group by all""",
+    "summary_trend": """select month_start, region_name, sum(received) from governor_monthly_summary where not
+        is_partial_month group by all""",
     "summary_table": """select report_month, region_name, received, received_change, answered_share, on_time_share,
-        satisfaction_share, overdue_open, top_problem_1, top_problem_2, top_problem_3, lowest_agency_1, lowest_agency_2,
-        lowest_agency_3 from governor_monthly_summary where not is_partial_month""",
+        satisfaction_share, overdue_open, coalesce(top_problem_1, '—'), coalesce(top_problem_2, '—'),
+        coalesce(top_problem_3, '—'), coalesce(lowest_agency_1, '—'), coalesce(lowest_agency_2, '—'),
+        coalesce(lowest_agency_3, '—') from governor_monthly_summary where not is_partial_month""",
     "region_map": """select iso_3166_2, avg(on_time_share) from governor_monthly_summary where not is_partial_month
         group by all""",
     "municipality_points": """select municipality_name, region_name, max(longitude), max(latitude), sum(appeals)
         from problem_heat_map where not is_partial_month group by all""",
 }
+# The table charts and the columns that may be empty, each explained in its chart's description: the change of the
+# first month of the data (no month before it) and a sector's satisfaction in a period without ratings.
+TABLES = {
+    name.removeprefix("charts/").removesuffix(".yaml"): set()
+    for name, config in load_bundle().items()
+    if name.startswith("charts/") and config["viz_type"] == "table"
+} | {"summary_table": {"received_change"}, "sector_kpi_table": {"share_satisfied"}}
 RESTRICTED_AGENCY = "65-ROIV-fish"
 RESTRICTED_REGION = "37"
 # The matrix's users: (login, password, roles). What each may see is derived below from the datasets' declarations.
@@ -129,6 +160,8 @@ def _normalized(value):
         return int(value.replace(tzinfo=timezone.utc).timestamp() * 1000)
     if isinstance(value, date):
         return int(datetime(value.year, value.month, value.day, tzinfo=timezone.utc).timestamp() * 1000)
+    if isinstance(value, Decimal):  # DuckDB's DECIMAL (a rounded change metric)
+        value = float(value)
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return None if isinstance(value, float) and math.isnan(value) else round(float(value), 6)
     return value
@@ -200,8 +233,33 @@ def test_every_chart_returns_the_expected_numbers(deployed):
     with duckdb.connect(str(deployed["serving"]), read_only=True) as con:
         for name, chart_id in charts.items():
             expected = _multiset(con.sql(EXPECTED_SQL[name]).fetchall())
-            actual = _multiset(tuple(row.values()) for row in deployed["admin"].chart_data(chart_id))
+            rows = deployed["admin"].chart_data(chart_id)
+            actual = _multiset(tuple(row.values()) for row in rows)
             assert actual == expected, name
+            if name in TABLES:  # a table draws a null as «N/A»
+                nulls = {key for row in rows for key, value in row.items() if value is None}
+                assert nulls <= TABLES[name], (name, nulls)
+
+
+def test_pareto_bars_in_descending_volume_with_a_rising_cumulative_line(deployed):
+    """The Pareto chart's rows as the dashboard draws them (its pivot orders the bars by their label): within a
+    region the appeals fall and the cumulative share rises to 1, although the municipalities' names would sort
+    otherwise."""
+    rows = deployed["admin"].chart_data(_chart_ids(deployed["result"])["pareto"])
+    with duckdb.connect(str(deployed["serving"]), read_only=True) as con:
+        latest = "from municipality_pareto where is_latest_year"
+        region_of = dict(con.sql(f"select pareto_label, region_code {latest}").fetchall())
+        by_rank = con.sql(
+            f"select list(municipality_name order by pareto_rank) {latest} group by region_code"
+        ).fetchall()
+    assert any(names != sorted(names) for (names,) in by_rank)  # alphabetical order would be wrong
+    assert len(rows) == len(region_of)
+    for region in set(region_of.values()):
+        bars = [row for row in rows if region_of[row["pareto_label"]] == region]
+        appeals = [row["sum_appeals"] for row in bars]
+        cumulative = [row["max_cumulative_share"] for row in bars]
+        assert appeals == sorted(appeals, reverse=True) and cumulative == sorted(cumulative), region
+        assert cumulative[-1] == 1
 
 
 def _rows_by_dimension(client: SupersetClient, dataset_id: int, dimensions: list[str]) -> dict | None:
@@ -366,15 +424,23 @@ def test_every_dashboard_renders_in_a_headless_browser(deployed):
 
 
 RUSSIAN_NUMBER = re.compile(r"^−?\d{1,3}(\u00a0\d{3})*(,\d+)?(\u00a0%)?$")
+CHANGE = re.compile(r"^[+−]\d+,\d$")
 
 
 def check_russian_presentation(by_slug: dict, last_complete: str, in_progress: str) -> None:
     """What a reader sees: Russian number formats on the KPI tiles and in the tables, no true/false or N/A, the last
     complete month chosen by «Месяц отчёта» and the month in progress nowhere."""
     tiles = [number for report in by_slug.values() for number in report["bigNumbers"]]
-    assert len(tiles) == 5, tiles  # one KPI tile on the rating and the summary, three on the sectors
-    assert all(RUSSIAN_NUMBER.match(number) for number in tiles), tiles
+    # the rating: score and its change; the summary: appeals; the sectors: appeals, two shares and their changes
+    assert len(tiles) == 8, tiles
+    changes = [number for number in tiles if number[:1] in "+−"]
+    assert len(changes) == 3 and all(CHANGE.match(number) for number in changes), tiles  # «+3,2», «−0,4»
+    assert all(RUSSIAN_NUMBER.match(number) for number in set(tiles) - set(changes)), tiles
     assert any(number.endswith("\u00a0%") and "," in number for number in tiles), tiles  # e.g. "62,3 %"
+    # shares change in percentage points, the score in points; only counts show a relative change
+    assert by_slug["cur-sectors"]["text"].count("п.п. к предыдущему месяцу") == 2
+    assert "балла к предыдущему месяцу" in by_slug["cur-rating"]["text"]
+    assert "%\u00a0к предыдущему месяцу" not in by_slug["cur-rating"]["text"]
     for slug, report in by_slug.items():
         if slug == "cur-operations":  # «Оперативная обстановка» (problem spikes) has its own checks
             continue

@@ -9,7 +9,8 @@ directly so that a deploy needs no `dbt parse`. For every served mart this gives
   ответов в срок»). The numbered columns of governor_monthly_summary (`top_problem_2`, `lowest_agency_3_score`, …)
   take the documentation of their `_1` column with «№ N» added.
 - the model's **saved metrics** from `config.meta.metrics` (metric_name, label, expression, description, format):
-  one definition per weighted share or score, which every chart and analyst reuses by name.
+  one definition per weighted share or score, which every chart and analyst reuses by name; a metric with
+  `change` also gets `<name>_change`, its month-over-month change in percentage points or points (`change_metric`).
 
 preset-cli's `superset-cli sync dbt-core` was weighed: it builds datasets from `manifest.json` the same way, but
 creates them with its own uuids (the bundle's charts and dashboards are keyed by the dataset uuids), knows nothing
@@ -108,20 +109,58 @@ def dataset_columns(model: str, names: list[str]) -> list[dict]:
 
 
 def dataset_metrics(model: str) -> list[dict]:
-    """Superset saved metrics (bundle format) of a mart, from its dbt `config.meta.metrics`."""
-    return [
-        {
-            "metric_name": metric["name"],
-            "verbose_name": metric["label"],
-            "metric_type": None,
-            "expression": " ".join(metric["expression"].split()),
-            "description": metric["description"],
-            "d3format": metric.get("format"),
-            "extra": None,
-            "warning_text": None,
-        }
-        for metric in mart_docs().get(model, {}).get("metrics", [])
-    ]
+    """Superset saved metrics (bundle format) of a mart, from its dbt `config.meta.metrics`, each followed by its
+    month-over-month change when the metric declares `change` (see `change_metric`)."""
+    metrics = []
+    for metric in mart_docs().get(model, {}).get("metrics", []):
+        metrics.append(
+            _saved_metric(
+                metric["name"], metric["label"], metric["expression"], metric["description"], metric.get("format")
+            )
+        )
+        if "change" in metric:
+            metrics.append(change_metric(metric))
+    return metrics
+
+
+def change_metric(metric: dict) -> dict:
+    """`<name>_change`: the metric in a month minus the metric in the month before, in the unit a reader expects.
+
+    A share's change is in percentage points (`change: {unit: "п.п.", scale: 100}`: 59,1 % → 62,3 % is «+3,2»), not
+    the relative change «+5,4 %» Superset's big number computes; a score's in points. The metric's own expression is
+    reused (one definition): `scale * (m - LAG(m) OVER (ORDER BY MIN(month_start)))` rounded to 0,1, a window over
+    the query's groups without a partition, so it is meant for one series by month (a KPI tile): grouped by anything
+    else too, the previous row would be another group's. The first month of the series has no change.
+    """
+    expression = " ".join(metric["expression"].split())
+    scale = metric["change"]["scale"]
+    unit = metric["change"]["unit"]
+    change = f"({expression}) - LAG({expression}) OVER (ORDER BY MIN(month_start))"
+    if scale != 1:
+        change = f"{scale} * ({change})"
+    return _saved_metric(
+        f"{metric['name']}_change",
+        f"{metric['label']}: изменение за месяц, {unit}",
+        # rounded to the 0,1 the tile shows, in decimal: a change under 0,05 reads «+0,0», not «−0,0» (-0.0 of a
+        # double); NUMERIC rounding works on DuckDB and PostgreSQL alike
+        f"ROUND(CAST({change} AS DECIMAL(18, 6)), 1)",
+        f"Изменение показателя «{metric['label']}» к предыдущему месяцу, {unit}; "
+        "только для ряда по месяцам без других разрезов (плитка KPI)",
+        "+,.1f",
+    )
+
+
+def _saved_metric(name: str, label: str, expression: str, description: str, d3format: str | None) -> dict:
+    return {
+        "metric_name": name,
+        "verbose_name": label,
+        "metric_type": None,
+        "expression": " ".join(expression.split()),
+        "description": description,
+        "d3format": d3format,
+        "extra": None,
+        "warning_text": None,
+    }
 
 
 def undocumented(model: str, names: list[str]) -> list[str]:

@@ -30,6 +30,9 @@ select
     m.population,
     o.appeals,
     o.pareto_rank,
+    -- the Pareto chart's axis label: Superset's mixed chart orders its categories alphabetically, so the zero-padded
+    -- place keeps the bars in descending volume (at most 99 municipalities per region)
+    lpad(cast(o.pareto_rank as {{ dbt.type_string() }}), 2, '0') || '. ' || m.municipality_name as pareto_label,
     {{ mart_round(mart_ratio('o.appeals', 'o.region_appeals')) }} as share,
     {{ mart_round(mart_ratio('o.cumulative_appeals', 'o.region_appeals')) }} as cumulative_share,
     -- in the minimal set while the municipalities before it cover less than the cut (compared in exact numbers)
