@@ -1,5 +1,6 @@
 """Shared pytest fixtures. Sandbox fixtures are named sandbox_*."""
 
+import os
 import subprocess
 import sys
 from datetime import date
@@ -11,6 +12,9 @@ from sandbox import generate
 from sandbox.server import running_server
 
 SANDBOX_SCALE = 20_000
+# `make run` of sandbox_run: its scale, and the PostgreSQL database it also publishes the serving copy to.
+PIPELINE_SCALE = 3000
+SERVING_POSTGRES_URL = os.environ.get("TEST_SERVING_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 SANDBOX_SEED = 7
 # The business marts (and the manual inputs' staging) that `sandbox_marts` builds; test_marts tests them.
 MART_FOLDERS = ["common", "ratings", "sectors", "problems", "indicators", "governor"]
@@ -85,3 +89,42 @@ def sandbox_marts(sandbox_generated, sandbox_server, tmp_path_factory):
             "unit_test",
         )
     return data, root
+
+
+def run_sandbox_cli(env: dict) -> subprocess.CompletedProcess:
+    """`python -m sandbox run --scale PIPELINE_SCALE` (`make run`) in the environment `env`."""
+    from dagster_project.lib import paths
+
+    return subprocess.run(
+        [sys.executable, "-m", "sandbox", "run", "--scale", str(PIPELINE_SCALE)],
+        env=env,
+        cwd=paths.REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=1500,
+    )
+
+
+@pytest.fixture(scope="session")
+def sandbox_run(tmp_path_factory):
+    """One `make run` on a private data root, the serving copy published to PostgreSQL too (a schema of its own: other
+    runs may publish meanwhile): (data root, environment, the completed run). Once per session for test_pipeline,
+    which runs it a second time in the same root, and test_superset_integration, which deploys Superset on its marts."""
+    import psycopg2
+
+    data = tmp_path_factory.mktemp("pipeline")
+    inherited = ("POS_BASE_URL", "INCIDENT_BASE_URL", "CUR_INBOX_DIR", "SERVING_PATH", "SUPERSET_URL")
+    env = {name: value for name, value in os.environ.items() if name not in inherited}
+    schema = f"serving_test_pipeline_{os.getpid()}"
+    env |= {
+        "CUR_DATA_DIR": str(data),
+        "WAREHOUSE_PATH": str(data / "warehouse.duckdb"),
+        "DAGSTER_HOME": str(data / "dagster_home"),
+        "SERVING_POSTGRES_URL": SERVING_POSTGRES_URL,
+        "SERVING_POSTGRES_SCHEMA": schema,
+    }
+    first = run_sandbox_cli(env)
+    assert first.returncode == 0, first.stdout[-5000:] + first.stderr[-5000:]
+    yield data, env, first
+    with psycopg2.connect(SERVING_POSTGRES_URL) as pg, pg.cursor() as cursor:
+        cursor.execute(f"drop schema if exists {schema} cascade")

@@ -4,25 +4,19 @@ The mart numbers are checked against numbers this test computes itself straight 
 (DuckDB over the files, none of the dbt SQL), and a second run must leave the same mart row counts.
 """
 
-import os
 import re
-import subprocess
-import sys
 import time
 
 import duckdb
 import psycopg2
 import pytest
 import scans
+from conftest import PIPELINE_SCALE, run_sandbox_cli
 
 from dagster_project.lib import paths
 from dagster_project.lib.dbt import parse_summary
 
 pytestmark = pytest.mark.integration
-
-SCALE = 3000
-SERVING_POSTGRES_URL = os.environ.get("TEST_SERVING_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
-SERVING_SCHEMA = f"serving_test_pipeline_{os.getpid()}"  # its own schema: other runs may publish meanwhile
 
 # The registration moment of each channel and the id that identifies an appeal across its versions.
 RAW_APPEALS = {
@@ -33,37 +27,10 @@ RAW_APPEALS = {
 }
 
 
-def run_cli(env: dict) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "sandbox", "run", "--scale", str(SCALE)],
-        env=env,
-        cwd=paths.REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=1200,
-    )
-
-
 @pytest.fixture(scope="module")
-def pipeline(tmp_path_factory):
-    data = tmp_path_factory.mktemp("pipeline")
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("POS_BASE_URL", "INCIDENT_BASE_URL", "CUR_INBOX_DIR", "SERVING_PATH")
-    }
-    env |= {
-        "CUR_DATA_DIR": str(data),
-        "WAREHOUSE_PATH": str(data / "warehouse.duckdb"),
-        "DAGSTER_HOME": str(data / "dagster_home"),
-    }
-    env["SERVING_POSTGRES_URL"] = SERVING_POSTGRES_URL
-    env["SERVING_POSTGRES_SCHEMA"] = SERVING_SCHEMA
-    first = run_cli(env)
-    assert first.returncode == 0, first.stdout[-5000:] + first.stderr[-5000:]
-    yield data, env, first
-    with psycopg2.connect(SERVING_POSTGRES_URL) as pg, pg.cursor() as cursor:
-        cursor.execute(f"drop schema if exists {SERVING_SCHEMA} cascade")
+def pipeline(sandbox_run):
+    """conftest's sandbox_run: the first `make run` on its data root (shared with test_superset_integration)."""
+    return sandbox_run
 
 
 def mart_counts(stdout: str) -> dict[str, int]:
@@ -75,7 +42,7 @@ def test_run_prints_summary(pipeline):
     data, _, first = pipeline
     assert "status: SUCCESS" in first.stdout
     counts = mart_counts(first.stdout)
-    assert counts["fct_appeals"] > 0.8 * SCALE
+    assert counts["fct_appeals"] > 0.8 * PIPELINE_SCALE
     assert counts["agency_rating_monthly"] > 0 and counts["sector_kpis_monthly"] > 0
     assert re.search(r"checks: \d+ passed, \d+ failed", first.stdout)
     assert "FAILED [ERROR]" not in first.stdout
@@ -135,7 +102,7 @@ def test_second_run_keeps_mart_row_counts(pipeline):
     state = data / "dbt_state" / "partial_parse.msgpack"
     assert state.exists()  # the first build kept its parse for the next one (lib/dbt.py::keep_parse_state)
     started = time.time()
-    second = run_cli(env)
+    second = run_sandbox_cli(env)
     assert second.returncode == 0, second.stdout[-5000:] + second.stderr[-5000:]
     assert "sandbox: reusing" in second.stdout
     assert mart_counts(second.stdout) == mart_counts(first.stdout)
@@ -152,7 +119,7 @@ def test_second_run_keeps_mart_row_counts(pipeline):
 
 
 def test_publish_serves_the_marts_from_postgres_too(pipeline):
-    data, _, _ = pipeline
+    data, env, _ = pipeline
     with duckdb.connect(str(data / "serving" / "marts.duckdb"), read_only=True) as snapshot:
         expected = {
             name: snapshot.execute(f'select count(*) from main."{name}"').fetchone()[0]
@@ -160,10 +127,10 @@ def test_publish_serves_the_marts_from_postgres_too(pipeline):
                 "select table_name from information_schema.tables where table_schema = 'main'"
             ).fetchall()
         }
-    with psycopg2.connect(SERVING_POSTGRES_URL) as pg, pg.cursor() as cursor:
+    with psycopg2.connect(env["SERVING_POSTGRES_URL"]) as pg, pg.cursor() as cursor:
         served = {}
         for name in expected:
-            cursor.execute(f'select count(*) from {SERVING_SCHEMA}."{name}"')
+            cursor.execute(f'select count(*) from {env["SERVING_POSTGRES_SCHEMA"]}."{name}"')
             served[name] = cursor.fetchone()[0]
     assert "agency_rating_monthly" in expected
     assert served == expected

@@ -9,11 +9,9 @@ from the same serving catalog Superset reads.
 import importlib.util
 import json
 import math
-import os
 import re
 import socket
 import subprocess
-import sys
 from datetime import date, datetime, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -456,43 +454,12 @@ def check_russian_presentation(by_slug: dict, last_complete: str, in_progress: s
     assert "Сахалинская область" in by_slug["cur-governor"]["text"]
 
 
-PIPELINE_SCALE = 3000
-
-
 @pytest.fixture(scope="module")
-def pipeline_serving(tmp_path_factory):
-    """The serving catalog of a real pipeline run (`python -m sandbox run`, small scale) on a temporary data root."""
-    data = tmp_path_factory.mktemp("pipeline")
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k
-        not in (
-            "POS_BASE_URL",
-            "INCIDENT_BASE_URL",
-            "CUR_INBOX_DIR",
-            "SERVING_PATH",
-            "SERVING_POSTGRES_URL",
-            "SUPERSET_URL",
-        )
-    }
-    env |= {
-        "CUR_DATA_DIR": str(data),
-        "WAREHOUSE_PATH": str(data / "warehouse.duckdb"),
-        "DAGSTER_HOME": str(data / "dagster_home"),
-    }
-    run = subprocess.run(
-        [sys.executable, "-m", "sandbox", "run", "--scale", str(PIPELINE_SCALE)],
-        env=env,
-        cwd=paths.REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=1500,
-    )
-    catalog = data / "serving" / "marts.duckdb"
-    assert run.returncode == 0 and "rows per mart:" in run.stdout and catalog.exists(), (
-        run.stdout[-3000:] + run.stderr[-3000:]
-    )
+def pipeline_serving(sandbox_run):
+    """The serving catalog of a real pipeline run (conftest's sandbox_run: `python -m sandbox run`, small scale, also
+    test_pipeline's)."""
+    catalog = sandbox_run[0] / "serving" / "marts.duckdb"
+    assert "rows per mart:" in sandbox_run[2].stdout and catalog.exists()
     return catalog
 
 
