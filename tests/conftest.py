@@ -1,6 +1,8 @@
 """Shared pytest fixtures. Sandbox fixtures are named sandbox_*."""
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 from datetime import date
@@ -36,9 +38,34 @@ def dbt(root: Path, *args: str) -> str:
         "--log-path",
         str(root / "logs"),
     ]
-    result = subprocess.run(command, cwd=paths.DBT_PROJECT_DIR, capture_output=True, text=True, timeout=900)
-    assert result.returncode == 0, f"dbt {' '.join(args)} failed:\n{result.stdout[-6000:]}"
-    return result.stdout
+    # its own session: on a timeout dbt and what it started (the Spark driver JVM of the spark target) are stopped
+    with subprocess.Popen(
+        command,
+        cwd=paths.DBT_PROJECT_DIR,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    ) as process:
+        try:
+            stdout, _ = process.communicate(timeout=900)
+        except subprocess.TimeoutExpired:
+            stop_process_group(process)
+            raise
+    assert process.returncode == 0, f"dbt {' '.join(args)} failed:\n{stdout[-6000:]}"
+    return stdout
+
+
+def stop_process_group(process: subprocess.Popen, grace_s: float = 30) -> None:
+    """SIGTERM to the process's group, SIGKILL to whatever of it still runs after `grace_s` (a JVM under load may
+    not stop on SIGTERM in time)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(grace_s)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.communicate()
 
 
 @pytest.fixture(scope="session")
