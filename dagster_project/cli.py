@@ -91,7 +91,18 @@ def print_summary(result) -> None:
     print("\n=== ЦУР pipeline summary ===")
     print(f"run: {result.run_id}  status: {'SUCCESS' if result.success else 'FAILURE'}")
     print("rows per mart:")
-    for name, rows in mart_row_counts().items():
+    import duckdb
+
+    from dagster_project.lib.warehouse import WarehouseLocked
+
+    try:
+        counts = mart_row_counts()
+    except (duckdb.Error, WarehouseLocked) as error:
+        # After a failed run the warehouse may be locked or unreadable: say so, and still list the failed checks and
+        # the status, so that the run's own error stays the one a reader sees.
+        print(f"  not readable: {error}")
+        counts = {}
+    for name, rows in counts.items():
         print(f"  {name:<40} {rows:>10,}" if rows >= 0 else f"  {name:<40} {'not built':>10}")
     print(f"checks: {len(evaluations) - len(failed)} passed, {len(failed)} failed")
     for evaluation in failed:

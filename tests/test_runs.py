@@ -84,3 +84,19 @@ def test_a_reused_pid_is_not_the_same_process():
     sleeper.wait()
     assert runs.process_is_gone(f"{host}:{sleeper.pid}:{started}")
     assert not runs.process_is_gone(f"another-host:{sleeper.pid}:{started}")
+
+
+def test_the_summary_of_a_failed_run_survives_an_unreadable_warehouse(tmp_path, monkeypatch, capsys):
+    from types import SimpleNamespace
+
+    from dagster_project import cli
+
+    warehouse = tmp_path / "warehouse.duckdb"
+    warehouse.write_bytes(b"not a DuckDB database, as a half-written file after a crash would be")
+    monkeypatch.setenv("WAREHOUSE_PATH", str(warehouse))
+    result = SimpleNamespace(run_id="r1", success=False, get_asset_check_evaluations=lambda: [])
+    cli.print_summary(result)
+    out = capsys.readouterr().out
+    assert "status: FAILURE" in out
+    assert "rows per mart:\n  not readable: " in out
+    assert "checks: 0 passed, 0 failed" in out
