@@ -218,6 +218,7 @@ def test_partial_month_is_marked(serving, tmp_path):
     assert "Месяц ещё не завершён" in page
 
 
+@pytest.mark.integration  # starts a real headless Chromium for the PDF: 25 s, a quarter of the unit tier
 def test_cli_writes_html_and_pdf_when_chromium_is_there(serving, tmp_path, capsys):
     assert reports_cli(["--region", "37", "--month", "2025-10", "--out", str(tmp_path), "--serving", str(serving)]) == 0
     html = tmp_path / "governor_37_2025-10.html"
