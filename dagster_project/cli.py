@@ -67,12 +67,10 @@ def materialize_all(asset_selection=None, sources: dict[str, str] | None = None)
 
 def mart_row_counts() -> dict[str, int]:
     """Rows of every mart in the warehouse after the run (a mart that failed to build shows as missing)."""
-    import duckdb
-
-    from dagster_project.lib import warehouse
+    from dagster_project.defs.resources import WarehouseResource
     from dagster_project.lib.dbt import mart_models
 
-    with warehouse.lock("run summary"), duckdb.connect(str(paths.warehouse_path()), read_only=True) as con:
+    with WarehouseResource().read_only("run summary") as con:
         existing = {
             row[0]
             for row in con.sql(
