@@ -132,7 +132,7 @@ def change_metric(metric: dict) -> dict:
     the query's groups without a partition, so it is meant for one series by month (a KPI tile): grouped by anything
     else too, the previous row would be another group's. The first month of the series has no change.
     """
-    expression = " ".join(metric["expression"].split())
+    expression = metric["expression"]  # _saved_metric collapses its whitespace with the rest
     scale = metric["change"]["scale"]
     unit = metric["change"]["unit"]
     change = f"({expression}) - LAG({expression}) OVER (ORDER BY MIN(month_start))"
